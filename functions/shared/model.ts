@@ -1,0 +1,108 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * The domain: channels (secret key → public playback ID), routes (playback ID → ingest task) and tasks.
+ * Secret stream keys never leave the CLI that minted them: the table holds only their SHA-256.
+ */
+
+export type ChannelState = 'active' | 'revoked';
+
+export interface Channel {
+  readonly playbackId: string;
+  readonly name: string;
+  readonly keyHash: string;
+  readonly state: ChannelState;
+  readonly createdAt: string;
+}
+
+export interface Route {
+  readonly playbackId: string;
+  readonly taskArn: string;
+  /** Private IP (or 127.0.0.1 locally) of the task that serves the HLS files. */
+  readonly host: string;
+  /** HTTP port of the task's HLS server. */
+  readonly port: number;
+  /** Random id of this publish; segment names start with it, and only its owner may delete the route. */
+  readonly session: string;
+  readonly startedAt: number;
+  readonly heartbeatAt: number;
+  /** Epoch ms after which the route is dead even if the item still exists (TTL deletion is lazy). */
+  readonly expiresAt: number;
+  /** Media sequence number of the newest segment the task has written. */
+  readonly mediaSequence: number;
+  readonly discontinuitySequence: number;
+}
+
+export type TaskStatus = 'PROVISIONING' | 'PENDING' | 'ACTIVATING' | 'RUNNING' | 'DEACTIVATING' | 'STOPPING' | 'DEPROVISIONING' | 'STOPPED';
+
+export interface TaskRecord {
+  readonly taskArn: string;
+  readonly ip?: string;
+  readonly status: TaskStatus;
+  /** `detail.version` of the ECS event that wrote this record. Orders events. */
+  readonly version: number;
+  readonly updatedAt: string;
+}
+
+const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const BASE36 = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+function randomString(alphabet: string, length: number): string {
+  // Rejection sampling keeps the distribution uniform.
+  const limit = 256 - (256 % alphabet.length);
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < limit) out += alphabet[byte % alphabet.length];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
+export const PLAYBACK_ID_PATTERN = /^[A-Za-z0-9]{12}$/;
+export const SESSION_ID_PATTERN = /^[a-z0-9]{10}$/;
+export const STREAM_KEY_PATTERN = /^kf_[A-Za-z0-9_-]{32}$/;
+export const CHANNEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** Public playback ID: 12 base62 characters (~71 bits), like Amazon IVS. */
+export function newPlaybackId(): string {
+  return randomString(BASE62, 12);
+}
+
+/** Publish session id: 10 base36 characters. Prefixes segment names so they never repeat across publishes. */
+export function newSessionId(): string {
+  return randomString(BASE36, 10);
+}
+
+/** Secret stream key: `kf_` + 24 random bytes in base64url (192 bits of entropy). */
+export function newStreamKey(): string {
+  return `kf_${randomBytes(24).toString('base64url')}`;
+}
+
+/** The only form of a stream key that is ever stored. Keys are random, so a fast hash is enough. */
+export function hashStreamKey(key: string): string {
+  return createHash('sha256').update(`keyframe:stream-key:${key}`).digest('hex');
+}
+
+/** Constant-time comparison of two hex hashes. */
+export function hashesEqual(a: string, b: string): boolean {
+  const ab = Buffer.from(a, 'hex');
+  const bb = Buffer.from(b, 'hex');
+  return ab.length === bb.length && ab.length > 0 && timingSafeEqual(ab, bb);
+}
+
+/** A short, non-reversible tag for logging a refused key without the key itself. */
+export function keyFingerprint(key: string): string {
+  return hashStreamKey(key).slice(0, 8);
+}
+
+export function validateChannelName(name: string): string | undefined {
+  return CHANNEL_NAME_PATTERN.test(name)
+    ? undefined
+    : `channel name ${JSON.stringify(name)} is invalid: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`;
+}
+
+export function isRouteLive(route: Route, now: number = Date.now()): boolean {
+  return route.expiresAt > now;
+}
