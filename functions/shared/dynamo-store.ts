@@ -1,0 +1,372 @@
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import { ChannelExistsError, ConditionFailedError } from './errors';
+import type { Channel, Route, TaskRecord, TaskStatus } from './model';
+import type { RoutingStore, TaskStateResult } from './store';
+import { keys, TABLE_SCHEMA } from './table';
+
+type Item = Record<string, AttributeValue>;
+
+/** How long a STOPPED task's tombstone is kept, so late events for it stay stale. */
+const TASK_TOMBSTONE_SECONDS = 7 * 24 * 3600;
+/** Route items outlive their `expiresAt` by this much before DynamoDB TTL may remove them. */
+const ROUTE_TTL_GRACE_SECONDS = 3600;
+
+export interface DynamoStoreOptions {
+  readonly tableName: string;
+  /** e.g. `http://127.0.0.1:4567` for the local stack; unset in AWS. */
+  readonly endpoint?: string;
+  readonly region?: string;
+  readonly client?: DynamoDBClient;
+}
+
+export function createDynamoClient(opts: { endpoint?: string; region?: string } = {}): DynamoDBClient {
+  const local = opts.endpoint !== undefined;
+  return new DynamoDBClient({
+    region: opts.region ?? process.env.AWS_REGION ?? (local ? 'local' : undefined),
+    endpoint: opts.endpoint,
+    // The local DynamoDB-compatible server accepts any credentials; never pick up a real profile for it.
+    credentials: local ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined,
+    maxAttempts: 3,
+  });
+}
+
+const s = (v: string): AttributeValue => ({ S: v });
+const n = (v: number): AttributeValue => ({ N: String(v) });
+const str = (item: Item, name: string): string => item[name]?.S ?? '';
+const num = (item: Item, name: string): number => Number(item[name]?.N ?? '0');
+
+function isConditionFailure(err: unknown): boolean {
+  return (
+    err instanceof ConditionalCheckFailedException ||
+    (typeof err === 'object' && err !== null && (err as { name?: string }).name === 'ConditionalCheckFailedException')
+  );
+}
+
+function channelFromItem(item: Item): Channel {
+  return {
+    playbackId: str(item, 'playbackId'),
+    name: str(item, 'name'),
+    keyHash: str(item, 'keyHash'),
+    state: str(item, 'state') === 'revoked' ? 'revoked' : 'active',
+    createdAt: str(item, 'createdAt'),
+  };
+}
+
+function routeFromItem(item: Item): Route {
+  return {
+    playbackId: str(item, 'playbackId'),
+    taskArn: str(item, 'taskArn'),
+    host: str(item, 'host'),
+    port: num(item, 'port'),
+    session: str(item, 'session'),
+    startedAt: num(item, 'startedAt'),
+    heartbeatAt: num(item, 'heartbeatAt'),
+    expiresAt: num(item, 'expiresAt'),
+    mediaSequence: num(item, 'mediaSequence'),
+    discontinuitySequence: num(item, 'discontinuitySequence'),
+  };
+}
+
+function routeToItem(route: Route): Item {
+  return {
+    ...toKey(keys.route(route.playbackId)),
+    gsi1pk: s(keys.routesOfTask(route.taskArn)),
+    gsi1sk: s(`ROUTE#${route.playbackId}`),
+    playbackId: s(route.playbackId),
+    taskArn: s(route.taskArn),
+    host: s(route.host),
+    port: n(route.port),
+    session: s(route.session),
+    startedAt: n(route.startedAt),
+    heartbeatAt: n(route.heartbeatAt),
+    expiresAt: n(route.expiresAt),
+    mediaSequence: n(route.mediaSequence),
+    discontinuitySequence: n(route.discontinuitySequence),
+    [TABLE_SCHEMA.ttlAttribute]: n(Math.ceil(route.expiresAt / 1000) + ROUTE_TTL_GRACE_SECONDS),
+  };
+}
+
+function taskFromItem(item: Item): TaskRecord {
+  const ip = item.ip?.S;
+  return {
+    taskArn: str(item, 'taskArn'),
+    ...(ip ? { ip } : {}),
+    status: str(item, 'status') as TaskStatus,
+    version: num(item, 'version'),
+    updatedAt: str(item, 'updatedAt'),
+  };
+}
+
+function toKey(k: { pk: string; sk: string }): Item {
+  return { pk: s(k.pk), sk: s(k.sk) };
+}
+
+/** The DynamoDB adapter of the routing store. Every state change that can race is a conditional write. */
+export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
+  const client = opts.client ?? createDynamoClient(opts);
+  const TableName = opts.tableName;
+
+  async function queryAll(input: { index?: string; keyCondition: string; values: Item; names?: Record<string, string> }): Promise<Item[]> {
+    const items: Item[] = [];
+    let ExclusiveStartKey: Item | undefined;
+    do {
+      const out = await client.send(
+        new QueryCommand({
+          TableName,
+          IndexName: input.index,
+          KeyConditionExpression: input.keyCondition,
+          ExpressionAttributeValues: input.values,
+          ExpressionAttributeNames: input.names,
+          ExclusiveStartKey,
+        }),
+      );
+      items.push(...(out.Items ?? []));
+      ExclusiveStartKey = out.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return items;
+  }
+
+  async function conditional<T>(write: () => Promise<T>): Promise<T | typeof LOST> {
+    try {
+      return await write();
+    } catch (err) {
+      if (isConditionFailure(err)) return LOST;
+      throw err;
+    }
+  }
+
+  return {
+    async createChannel({ name, keyHash, playbackId }) {
+      const createdAt = new Date().toISOString();
+      const locked = await conditional(() =>
+        client.send(
+          new PutItemCommand({
+            TableName,
+            Item: { ...toKey(keys.nameLock(name)), keyHash: s(keyHash), playbackId: s(playbackId) },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        ),
+      );
+      if (locked === LOST) throw new ChannelExistsError(name);
+      const channel: Channel = { playbackId, name, keyHash, state: 'active', createdAt };
+      const written = await conditional(() =>
+        client.send(
+          new PutItemCommand({
+            TableName,
+            Item: {
+              ...toKey(keys.channel(keyHash)),
+              gsi1pk: s(keys.channelIndex),
+              gsi1sk: s(name),
+              playbackId: s(playbackId),
+              name: s(name),
+              keyHash: s(keyHash),
+              state: s('active'),
+              createdAt: s(createdAt),
+            },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        ),
+      );
+      if (written === LOST) {
+        await client.send(new DeleteItemCommand({ TableName, Key: toKey(keys.nameLock(name)) }));
+        throw new ConditionFailedError('a channel with this key hash already exists');
+      }
+      return channel;
+    },
+
+    async getChannelByKeyHash(keyHash) {
+      const out = await client.send(new GetItemCommand({ TableName, Key: toKey(keys.channel(keyHash)), ConsistentRead: true }));
+      return out.Item ? channelFromItem(out.Item) : undefined;
+    },
+
+    async listChannels() {
+      const items = await queryAll({
+        index: TABLE_SCHEMA.gsi1.name,
+        keyCondition: 'gsi1pk = :c',
+        values: { ':c': s(keys.channelIndex) },
+      });
+      return items.map(channelFromItem);
+    },
+
+    async revokeChannel(nameOrPlaybackId) {
+      const channels = await this.listChannels();
+      const target = channels.find(
+        (c) => c.state === 'active' && (c.name === nameOrPlaybackId || c.playbackId === nameOrPlaybackId),
+      );
+      if (!target) return undefined;
+      const updated = await conditional(() =>
+        client.send(
+          new UpdateItemCommand({
+            TableName,
+            Key: toKey(keys.channel(target.keyHash)),
+            UpdateExpression: 'SET #state = :revoked, revokedAt = :at',
+            ConditionExpression: '#state = :active',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: { ':revoked': s('revoked'), ':active': s('active'), ':at': s(new Date().toISOString()) },
+          }),
+        ),
+      );
+      if (updated === LOST) return undefined;
+      // Free the name for a new channel, but only if the lock still belongs to this key.
+      await conditional(() =>
+        client.send(
+          new DeleteItemCommand({
+            TableName,
+            Key: toKey(keys.nameLock(target.name)),
+            ConditionExpression: 'keyHash = :h',
+            ExpressionAttributeValues: { ':h': s(target.keyHash) },
+          }),
+        ),
+      );
+      return { ...target, state: 'revoked' };
+    },
+
+    async putRoute(route) {
+      const out = await client.send(new PutItemCommand({ TableName, Item: routeToItem(route), ReturnValues: 'ALL_OLD' }));
+      return out.Attributes ? routeFromItem(out.Attributes) : undefined;
+    },
+
+    async getRoute(playbackId) {
+      const out = await client.send(new GetItemCommand({ TableName, Key: toKey(keys.route(playbackId)) }));
+      return out.Item ? routeFromItem(out.Item) : undefined;
+    },
+
+    async heartbeatRoute({ playbackId, taskArn, session, heartbeatAt, expiresAt, mediaSequence }) {
+      const result = await conditional(() =>
+        client.send(
+          new UpdateItemCommand({
+            TableName,
+            Key: toKey(keys.route(playbackId)),
+            UpdateExpression: 'SET heartbeatAt = :hb, expiresAt = :exp, mediaSequence = :seq, #ttl = :ttl',
+            ConditionExpression: 'taskArn = :task AND #session = :session',
+            ExpressionAttributeNames: { '#session': 'session', '#ttl': TABLE_SCHEMA.ttlAttribute },
+            ExpressionAttributeValues: {
+              ':hb': n(heartbeatAt),
+              ':exp': n(expiresAt),
+              ':seq': n(mediaSequence),
+              ':ttl': n(Math.ceil(expiresAt / 1000) + ROUTE_TTL_GRACE_SECONDS),
+              ':task': s(taskArn),
+              ':session': s(session),
+            },
+          }),
+        ),
+      );
+      if (result === LOST) {
+        throw new ConditionFailedError(`route ${playbackId} no longer belongs to session ${session}`);
+      }
+    },
+
+    async deleteRoute(playbackId, taskArn, session) {
+      const result = await conditional(() =>
+        client.send(
+          new DeleteItemCommand({
+            TableName,
+            Key: toKey(keys.route(playbackId)),
+            ConditionExpression: 'taskArn = :task AND #session = :session',
+            ExpressionAttributeNames: { '#session': 'session' },
+            ExpressionAttributeValues: { ':task': s(taskArn), ':session': s(session) },
+          }),
+        ),
+      );
+      return result !== LOST;
+    },
+
+    async deleteRouteOfTask(playbackId, taskArn) {
+      const result = await conditional(() =>
+        client.send(
+          new DeleteItemCommand({
+            TableName,
+            Key: toKey(keys.route(playbackId)),
+            ConditionExpression: 'taskArn = :task',
+            ExpressionAttributeValues: { ':task': s(taskArn) },
+          }),
+        ),
+      );
+      return result !== LOST;
+    },
+
+    async listRoutesOfTask(taskArn) {
+      const items = await queryAll({
+        index: TABLE_SCHEMA.gsi1.name,
+        keyCondition: 'gsi1pk = :t',
+        values: { ':t': s(keys.routesOfTask(taskArn)) },
+      });
+      return items.map(routeFromItem);
+    },
+
+    async listRoutes() {
+      const items: Item[] = [];
+      let ExclusiveStartKey: Item | undefined;
+      do {
+        const out = await client.send(
+          new ScanCommand({
+            TableName,
+            FilterExpression: 'begins_with(pk, :p)',
+            ExpressionAttributeValues: { ':p': s('ROUTE#') },
+            ExclusiveStartKey,
+          }),
+        );
+        items.push(...(out.Items ?? []));
+        ExclusiveStartKey = out.LastEvaluatedKey;
+      } while (ExclusiveStartKey);
+      return items.map(routeFromItem);
+    },
+
+    async applyTaskState({ taskArn, ip, status, version, at }): Promise<TaskStateResult> {
+      const names: Record<string, string> = { '#status': 'status', '#version': 'version', '#ttl': TABLE_SCHEMA.ttlAttribute };
+      const values: Item = {
+        ':arn': s(taskArn),
+        ':status': s(status),
+        ':version': n(version),
+        ':at': s(at),
+      };
+      let set = 'taskArn = :arn, #status = :status, #version = :version, updatedAt = :at';
+      if (ip) {
+        set += ', ip = :ip';
+        values[':ip'] = s(ip);
+      }
+      let update = `SET ${set}`;
+      if (status === 'STOPPED') {
+        update += ', #ttl = :ttl';
+        values[':ttl'] = n(Math.floor(Date.now() / 1000) + TASK_TOMBSTONE_SECONDS);
+      } else {
+        update += ' REMOVE #ttl';
+      }
+      const result = await conditional(() =>
+        client.send(
+          new UpdateItemCommand({
+            TableName,
+            Key: toKey(keys.task(taskArn)),
+            UpdateExpression: update,
+            // STOPPED is terminal: it wins over any other state, once. Any other state needs a newer
+            // version and a task that has not stopped, so late or repeated events never resurrect a task.
+            ConditionExpression:
+              status === 'STOPPED'
+                ? 'attribute_not_exists(#version) OR #status <> :status'
+                : 'attribute_not_exists(#version) OR (#version < :version AND #status <> :stopped)',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: status === 'STOPPED' ? values : { ...values, ':stopped': s('STOPPED') },
+          }),
+        ),
+      );
+      return result === LOST ? 'stale' : 'applied';
+    },
+
+    async getTask(taskArn) {
+      const out = await client.send(new GetItemCommand({ TableName, Key: toKey(keys.task(taskArn)), ConsistentRead: true }));
+      return out.Item ? taskFromItem(out.Item) : undefined;
+    },
+  };
+}
+
+const LOST = Symbol('condition-lost');
