@@ -1,0 +1,84 @@
+import { ChannelExistsError } from '../functions/shared/errors';
+import { hashStreamKey, newPlaybackId, newStreamKey, validateChannelName, type Channel } from '../functions/shared/model';
+import type { ChannelStore } from '../functions/shared/store';
+
+/** Where a channel is published to and watched from, for what the CLI prints. */
+export interface StackUrls {
+  /** `rtmp://host:1935/live`: what goes in OBS's "Server" field. */
+  readonly rtmpUrl: string;
+  /** Base of playback URLs, e.g. `http://127.0.0.1:8080` or `https://dxxxx.cloudfront.net`. */
+  readonly playbackBaseUrl: string;
+  /** Base of player page URLs, when the stack has a player. */
+  readonly playerBaseUrl?: string;
+}
+
+export interface CreatedChannel {
+  readonly name: string;
+  readonly playbackId: string;
+  /** Shown once. Only its hash is stored. */
+  readonly streamKey: string;
+  readonly rtmpUrl: string;
+  readonly publishUrl: string;
+  readonly playbackUrl: string;
+  readonly playerUrl?: string;
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export function playbackUrl(urls: StackUrls, playbackId: string): string {
+  return `${urls.playbackBaseUrl.replace(/\/$/, '')}/${playbackId}/index.m3u8`;
+}
+
+export function playerUrl(urls: StackUrls, playbackId: string): string | undefined {
+  return urls.playerBaseUrl ? `${urls.playerBaseUrl.replace(/\/$/, '')}/watch/${playbackId}` : undefined;
+}
+
+export async function createKey(store: ChannelStore, urls: StackUrls, name: string): Promise<CreatedChannel> {
+  const invalid = validateChannelName(name);
+  if (invalid) throw new UsageError(invalid);
+  const streamKey = newStreamKey();
+  const playbackId = newPlaybackId();
+  try {
+    await store.createChannel({ name, keyHash: hashStreamKey(streamKey), playbackId });
+  } catch (err) {
+    if (err instanceof ChannelExistsError) {
+      throw new UsageError(`${err.message}; pick another name, or revoke it first with: keyframe keys revoke ${name}`);
+    }
+    throw err;
+  }
+  const rtmpUrl = urls.rtmpUrl.replace(/\/$/, '');
+  const player = playerUrl(urls, playbackId);
+  return {
+    name,
+    playbackId,
+    streamKey,
+    rtmpUrl,
+    publishUrl: `${rtmpUrl}/${streamKey}`,
+    playbackUrl: playbackUrl(urls, playbackId),
+    ...(player ? { playerUrl: player } : {}),
+  };
+}
+
+export interface ListedChannel {
+  readonly name: string;
+  readonly playbackId: string;
+  readonly state: Channel['state'];
+  readonly createdAt: string;
+  readonly playbackUrl: string;
+}
+
+/** Every channel, without key hashes: the listing is safe to paste anywhere. */
+export async function listKeys(store: ChannelStore, urls: StackUrls): Promise<ListedChannel[]> {
+  const channels = await store.listChannels();
+  return channels
+    .map((c) => ({ name: c.name, playbackId: c.playbackId, state: c.state, createdAt: c.createdAt, playbackUrl: playbackUrl(urls, c.playbackId) }))
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}
+
+export async function revokeKey(store: ChannelStore, nameOrPlaybackId: string): Promise<{ name: string; playbackId: string }> {
+  const revoked = await store.revokeChannel(nameOrPlaybackId);
+  if (!revoked) throw new UsageError(`no active channel named or with playback ID ${JSON.stringify(nameOrPlaybackId)}; see: keyframe keys list`);
+  return { name: revoked.name, playbackId: revoked.playbackId };
+}

@@ -1,0 +1,119 @@
+import { parseArgs } from 'node:util';
+import { createDynamoStore } from '../functions/shared/dynamo-store';
+import type { ChannelStore } from '../functions/shared/store';
+import { isProcessAlive, readLocalState, stateDir } from '../local/state';
+import { createKey, listKeys, revokeKey, UsageError, type StackUrls } from './keys';
+
+const USAGE = `Usage: keyframe keys <command> [options]
+
+Commands:
+  keys create <name>                  Create a channel: prints its secret stream key (once) and playback URL
+  keys list                           List channels (never shows keys)
+  keys revoke <name|playbackId>       Revoke a channel's key: new publishes with it are refused
+
+Options:
+  --json                              Print JSON instead of text
+  --stack <name>                      Use a deployed stack (reads its CloudFormation outputs; needs AWS credentials)
+  --region <region>                   Region of --stack (default: AWS_REGION or your profile's)
+  -h, --help                          Show this help
+
+Without --stack, the commands use the local stack started by \`npm start\` in this directory.`;
+
+interface Target {
+  readonly store: ChannelStore;
+  readonly urls: StackUrls;
+  readonly where: string;
+}
+
+async function resolveTarget(opts: { stack?: string; region?: string }): Promise<Target> {
+  if (opts.stack) {
+    const { resolveStack } = await import('./stack-outputs');
+    const stack = await resolveStack({ stackName: opts.stack, region: opts.region });
+    return {
+      store: createDynamoStore({ tableName: stack.tableName, region: stack.region }),
+      urls: {
+        rtmpUrl: stack.rtmpUrl,
+        playbackBaseUrl: stack.playbackBaseUrl,
+        playerBaseUrl: stack.playerUrl ? stack.playbackBaseUrl : undefined,
+      },
+      where: `stack ${opts.stack}`,
+    };
+  }
+  const dir = stateDir();
+  const state = await readLocalState(dir);
+  if (!state || !isProcessAlive(state.pid)) {
+    throw new UsageError(
+      `no local stack is running (looked in ${dir}). Start it with \`npm start\` in another terminal, or pass --stack <name> for a deployed stack.`,
+    );
+  }
+  return {
+    store: createDynamoStore({ tableName: state.tableName, endpoint: state.dynamoEndpoint }),
+    urls: { rtmpUrl: state.rtmpUrl, playbackBaseUrl: state.playbackBaseUrl, playerBaseUrl: state.playerBaseUrl },
+    where: 'the local stack',
+  };
+}
+
+export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      stack: { type: 'string' },
+      region: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [group, command, arg, ...extra] = positionals;
+  if (values.help || !group) {
+    out(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  if (group !== 'keys' || !command) throw new UsageError(`unknown command ${JSON.stringify(positionals.join(' '))}\n\n${USAGE}`);
+  if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
+  const print = (text: string, json: unknown) => out(values.json ? `${JSON.stringify(json, null, 2)}\n` : text);
+
+  switch (command) {
+    case 'create': {
+      if (!arg) throw new UsageError('keys create needs a channel name, e.g. keyframe keys create my-channel');
+      const target = await resolveTarget(values);
+      const c = await createKey(target.store, target.urls, arg);
+      print(
+        [
+          `Created channel "${c.name}" on ${target.where}.`,
+          '',
+          `  Stream key (secret, shown only now):  ${c.streamKey}`,
+          `  Playback ID (public):                 ${c.playbackId}`,
+          '',
+          'In OBS (Settings → Stream → Service: Custom):',
+          `  Server:      ${c.rtmpUrl}`,
+          `  Stream Key:  ${c.streamKey}`,
+          '',
+          `  Publish URL (ffmpeg):  ${c.publishUrl}`,
+          `  Playback URL:          ${c.playbackUrl}`,
+          ...(c.playerUrl ? [`  Player:                ${c.playerUrl}`] : []),
+          '',
+        ].join('\n'),
+        c,
+      );
+      return 0;
+    }
+    case 'list': {
+      if (arg) throw new UsageError(`keys list takes no argument (got ${JSON.stringify(arg)})`);
+      const target = await resolveTarget(values);
+      const channels = await listKeys(target.store, target.urls);
+      const rows = channels.map((c) => `  ${c.name.padEnd(24)} ${c.playbackId}  ${c.state.padEnd(8)} ${c.playbackUrl}`);
+      print(channels.length ? `${['  NAME'.padEnd(26) + ' PLAYBACK ID   STATE    PLAYBACK URL', ...rows].join('\n')}\n` : `No channels on ${target.where} yet. Create one: keyframe keys create <name>\n`, channels);
+      return 0;
+    }
+    case 'revoke': {
+      if (!arg) throw new UsageError('keys revoke needs a channel name or playback ID');
+      const target = await resolveTarget(values);
+      const revoked = await revokeKey(target.store, arg);
+      print(`Revoked channel "${revoked.name}" (${revoked.playbackId}). New publishes with its key are refused.\n`, { revoked });
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "keys ${command}"\n\n${USAGE}`);
+  }
+}

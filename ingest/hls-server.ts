@@ -1,0 +1,84 @@
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CACHE_SEGMENT, errorCacheControl, playlistCacheControl } from '../functions/origin/cache-control';
+import { parseOriginPath, type OriginPath } from '../functions/origin/paths';
+import { HttpError } from '../functions/shared/errors';
+
+/** Maps a parsed request to a file on disk, or undefined when this task has no such stream or file. */
+export type HlsFileResolver = (path: OriginPath) => string | undefined;
+
+export interface HlsServerOptions {
+  readonly resolve: HlsFileResolver;
+  readonly segmentSeconds: number;
+}
+
+function sendError(res: ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': errorCacheControl(status) });
+  res.end(`${message}\n`);
+}
+
+/**
+ * The task's HLS file server (port 8080, reachable only from the origin). Same path rules and Cache-Control
+ * as the origin, so what the origin relays is what the task meant.
+ */
+export function createHlsServer(opts: HlsServerOptions): Server {
+  return createServer((req: IncomingMessage, res: ServerResponse) => {
+    void handle(req, res).catch(() => {
+      if (!res.headersSent) sendError(res, 500, 'Internal error');
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'Method not allowed');
+    let path: OriginPath;
+    try {
+      path = parseOriginPath(req.url ?? '');
+    } catch (err) {
+      const status = err instanceof HttpError ? err.statusCode : 400;
+      return sendError(res, status, 'Bad request');
+    }
+    const file = opts.resolve(path);
+    if (!file) return sendError(res, 404, 'Not found');
+    let body: Buffer;
+    try {
+      body = await readFile(file);
+    } catch {
+      return sendError(res, 404, 'Not found');
+    }
+    const cacheControl = path.kind === 'playlist' ? playlistCacheControl(body.toString('utf8'), opts.segmentSeconds) : CACHE_SEGMENT;
+    res.writeHead(200, { 'content-type': path.contentType, 'content-length': body.length, 'cache-control': cacheControl });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+}
+
+export interface Health {
+  readonly draining: boolean;
+  readonly streams: number;
+  readonly connections: number;
+}
+
+/** `GET /healthz` on its own port (8081): 200 while serving, 503 while draining, so the NLB stops sending publishes. */
+export function createHealthServer(health: () => Health): Server {
+  return createServer((req, res) => {
+    if (req.url !== '/healthz' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      return res.end('Not found\n');
+    }
+    const h = health();
+    res.writeHead(h.draining ? 503 : 200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify({ status: h.draining ? 'draining' : 'ok', ...h }));
+  });
+}
+
+export async function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server.address() as AddressInfo;
+}

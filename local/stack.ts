@@ -1,0 +1,175 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createKey, type CreatedChannel, type StackUrls } from '../cli/keys';
+import { createLambdaOrigin } from '../functions/origin/build';
+import { createDynamoClient, createDynamoStore } from '../functions/shared/dynamo-store';
+import type { Logger } from '../functions/shared/logger';
+import type { RoutingStore } from '../functions/shared/store';
+import { applyTaskEvent, type TaskEventOutcome } from '../functions/task-events/apply';
+import { startTcpBalancer } from './balancer';
+import { ensureTable, startLocalDynamo, type LocalDynamo } from './dynamo';
+import { localTaskEvent, LOCAL_CLUSTER_ARN } from './ecs-events';
+import { startFunctionUrlServer, type FunctionUrlHandler } from './function-url';
+import { LocalTaskFleet, type LocalTask } from './tasks';
+
+export interface LocalStackOptions {
+  /** RTMP balancer port (the NLB's 1935). 0 picks a free port. */
+  readonly rtmpPort?: number;
+  /** Origin (function URL) port. 0 picks a free port. */
+  readonly httpPort?: number;
+  readonly host?: string;
+  /** How many ingest tasks run behind the balancer. */
+  readonly tasks?: number;
+  readonly segmentSeconds?: number;
+  readonly playlistSize?: number;
+  /** Directory for the embedded DynamoDB's data; in memory when unset. */
+  readonly dynamoPath?: string;
+  readonly tableName?: string;
+  /** Start a replacement when a task dies, as the ECS service would. */
+  readonly replaceDeadTasks?: boolean;
+  /** Extra environment for the ingest tasks (KEYFRAME_DRAIN_SECONDS, KEYFRAME_RECONNECT_GRACE_SECONDS, ...). */
+  readonly taskEnv?: Record<string, string>;
+  readonly logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Each line an ingest task prints. */
+  readonly onTaskLog?: (task: LocalTask, line: string) => void;
+  /** Extra HTTP routes in front of the origin (the player pages). Return undefined to fall through. */
+  readonly httpRoutes?: (deps: { store: RoutingStore; urls: StackUrls }) => FunctionUrlHandler | undefined;
+}
+
+export interface LocalStack {
+  readonly rtmpUrl: string;
+  readonly httpUrl: string;
+  readonly dynamoEndpoint: string;
+  readonly tableName: string;
+  readonly store: RoutingStore;
+  readonly fleet: LocalTaskFleet;
+  readonly urls: StackUrls;
+  /** Outcomes of the ECS-shaped events fed to the task-events handler, newest last. */
+  readonly taskEvents: TaskEventOutcome[];
+  createChannel(name: string): Promise<CreatedChannel>;
+  startTask(): Promise<LocalTask>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole pipeline on one machine, with an embedded default for every AWS part: dynalite for DynamoDB,
+ * ingest processes for Fargate tasks, a TCP balancer for the NLB, the task-events handler fed ECS-shaped
+ * events for EventBridge, and the origin handler behind a function-URL adapter.
+ */
+export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
+  const host = opts.host ?? '127.0.0.1';
+  const tableName = opts.tableName ?? 'keyframe-local';
+  const segmentSeconds = opts.segmentSeconds ?? 1;
+  const log = opts.logger;
+  const cleanups: Array<() => Promise<void>> = [];
+  let stopping = false;
+
+  const dynamo: LocalDynamo = await startLocalDynamo({ host, path: opts.dynamoPath });
+  cleanups.push(() => dynamo.close());
+  try {
+    const client = createDynamoClient({ endpoint: dynamo.endpoint });
+    cleanups.push(async () => client.destroy());
+    await ensureTable(client, tableName);
+    const store = createDynamoStore({ tableName, client });
+
+    const hlsRoot = join(tmpdir(), `keyframe-hls-${process.pid}-${Date.now().toString(36)}`);
+    await mkdir(hlsRoot, { recursive: true });
+    cleanups.push(() => rm(hlsRoot, { recursive: true, force: true }));
+
+    // EventBridge stand-in: task lifecycle → ECS-shaped events → the same handler logic as in AWS.
+    const taskEvents: TaskEventOutcome[] = [];
+    const versions = new Map<string, number>();
+    let eventChain = Promise.resolve();
+    const feed = (task: LocalTask, status: 'RUNNING' | 'STOPPED') => {
+      const version = (versions.get(task.taskArn) ?? 0) + 1;
+      versions.set(task.taskArn, version);
+      const event = localTaskEvent({ taskArn: task.taskArn, status, version, ip: '127.0.0.1' });
+      eventChain = eventChain
+        .then(() => applyTaskEvent(event, { store, clusterArn: LOCAL_CLUSTER_ARN }))
+        .then((outcome) => {
+          taskEvents.push(outcome);
+          if (status === 'STOPPED') log?.info('task stopped', { task: task.id, exitCode: task.exitCode, signal: task.signal, routesPurged: outcome.routesPurged });
+        })
+        .catch((err) => log?.error('task event failed', { task: task.id, error: (err as Error).message }));
+      return eventChain;
+    };
+
+    const fleet = new LocalTaskFleet({
+      KEYFRAME_TABLE: tableName,
+      KEYFRAME_DYNAMODB_ENDPOINT: dynamo.endpoint,
+      KEYFRAME_SEGMENT_SECONDS: String(segmentSeconds),
+      KEYFRAME_PLAYLIST_SIZE: String(opts.playlistSize ?? 6),
+      KEYFRAME_HLS_DIR: hlsRoot,
+      KEYFRAME_DRAIN_SECONDS: '10',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...opts.taskEnv,
+    });
+    fleet.on('running', (task: LocalTask) => void feed(task, 'RUNNING'));
+    fleet.on('stopped', (task: LocalTask) => {
+      void feed(task, 'STOPPED');
+      if (!stopping && opts.replaceDeadTasks !== false) {
+        log?.warn('task exited; starting a replacement', { task: task.id, exitCode: task.exitCode, signal: task.signal });
+        setTimeout(() => {
+          if (!stopping) fleet.start().catch((err) => log?.error('replacement task failed to start', { error: (err as Error).message }));
+        }, 500).unref();
+      }
+    });
+    if (opts.onTaskLog) fleet.on('log', opts.onTaskLog);
+    // Runs after the fleet has stopped (cleanups run in reverse): the last STOPPED events reach the table.
+    cleanups.push(() => eventChain);
+    cleanups.push(() => fleet.stopAll('SIGTERM'));
+    await Promise.all(Array.from({ length: Math.max(1, opts.tasks ?? 1) }, () => fleet.start()));
+
+    const balancer = await startTcpBalancer({
+      port: opts.rtmpPort ?? 1935,
+      host,
+      backends: () => fleet.serving().map((t) => ({ id: t.id, host: '127.0.0.1', port: t.rtmpPort! })),
+    });
+    cleanups.push(() => balancer.close());
+
+    const origin = createLambdaOrigin({
+      env: {
+        KEYFRAME_TABLE: tableName,
+        KEYFRAME_SEGMENT_SECONDS: String(segmentSeconds),
+      },
+      routes: store,
+    });
+    const provisional: StackUrls = { rtmpUrl: `rtmp://${host}:${balancer.port}/live`, playbackBaseUrl: '' };
+    let routes: FunctionUrlHandler | undefined;
+    const http = await startFunctionUrlServer({
+      port: opts.httpPort ?? 8080,
+      host,
+      functionName: 'keyframe-local-origin',
+      handler: (event, context, callback) => (routes ? routes(event, context, callback) : origin(event)),
+      onError: (err) => log?.error('origin handler failed', { error: (err as Error).message }),
+    });
+    cleanups.push(() => http.close());
+    const urls: StackUrls = { ...provisional, playbackBaseUrl: http.url, playerBaseUrl: opts.httpRoutes ? http.url : undefined };
+    const extra = opts.httpRoutes?.({ store, urls });
+    if (extra) {
+      routes = async (event, context, callback) => (await extra(event, context, callback)) ?? origin(event);
+    }
+
+    return {
+      rtmpUrl: urls.rtmpUrl,
+      httpUrl: http.url,
+      dynamoEndpoint: dynamo.endpoint,
+      tableName,
+      store,
+      fleet,
+      urls,
+      taskEvents,
+      createChannel: (name) => createKey(store, urls, name),
+      startTask: () => fleet.start(),
+      async stop() {
+        stopping = true;
+        for (const c of cleanups.reverse()) await c().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    stopping = true;
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    throw err;
+  }
+}
