@@ -1,0 +1,92 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../cli/main';
+import { hashStreamKey, PLAYBACK_ID_PATTERN, STREAM_KEY_PATTERN } from '../../functions/shared/model';
+import { writeLocalState } from '../../local/state';
+import { startTestTable, type TestTable } from '../support/dynamo';
+
+let t: TestTable;
+let previousDir: string | undefined;
+
+beforeAll(async () => {
+  t = await startTestTable();
+  const dir = await mkdtemp(join(tmpdir(), 'kf-cli-'));
+  previousDir = process.env.KEYFRAME_STATE_DIR;
+  process.env.KEYFRAME_STATE_DIR = dir;
+  await writeLocalState(dir, {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    dynamoEndpoint: t.dynamo.endpoint,
+    tableName: t.tableName,
+    rtmpUrl: 'rtmp://127.0.0.1:1935/live',
+    playbackBaseUrl: 'http://127.0.0.1:8080',
+    playerBaseUrl: 'http://127.0.0.1:8080',
+  });
+});
+afterAll(async () => {
+  if (previousDir === undefined) delete process.env.KEYFRAME_STATE_DIR;
+  else process.env.KEYFRAME_STATE_DIR = previousDir;
+  await t.close();
+});
+
+async function run(...argv: string[]): Promise<{ code: number; out: string }> {
+  let out = '';
+  const code = await main(argv, (s) => (out += s));
+  return { code, out };
+}
+
+describe('keyframe keys', () => {
+  it('create --json prints a key once, stores only its hash', async () => {
+    const { code, out } = await run('keys', 'create', 'studio-a', '--json');
+    expect(code).toBe(0);
+    const created = JSON.parse(out);
+    expect(created.streamKey).toMatch(STREAM_KEY_PATTERN);
+    expect(created.playbackId).toMatch(PLAYBACK_ID_PATTERN);
+    expect(created.rtmpUrl).toBe('rtmp://127.0.0.1:1935/live');
+    expect(created.publishUrl).toBe(`rtmp://127.0.0.1:1935/live/${created.streamKey}`);
+    expect(created.playbackUrl).toBe(`http://127.0.0.1:8080/${created.playbackId}/index.m3u8`);
+    expect(created.playerUrl).toBe(`http://127.0.0.1:8080/watch/${created.playbackId}`);
+    const stored = await t.store.getChannelByKeyHash(hashStreamKey(created.streamKey));
+    expect(stored).toMatchObject({ name: 'studio-a', playbackId: created.playbackId, state: 'active' });
+
+    const listed = await run('keys', 'list', '--json');
+    expect(listed.out).not.toContain(created.streamKey);
+    expect(JSON.parse(listed.out)).toEqual([expect.objectContaining({ name: 'studio-a', playbackId: created.playbackId, state: 'active' })]);
+  });
+
+  it('create prints OBS settings as text', async () => {
+    const { out } = await run('keys', 'create', 'studio-b');
+    expect(out).toContain('Server:      rtmp://127.0.0.1:1935/live');
+    expect(out).toMatch(/Stream Key:  kf_[A-Za-z0-9_-]{32}/);
+    expect(out).toContain('Playback URL:');
+  });
+
+  it('revoke by name or playback ID; a second revoke is a clear error', async () => {
+    const created = JSON.parse((await run('keys', 'create', 'studio-c', '--json')).out);
+    const { out } = await run('keys', 'revoke', created.playbackId);
+    expect(out).toContain('Revoked channel "studio-c"');
+    expect((await t.store.getChannelByKeyHash(hashStreamKey(created.streamKey)))?.state).toBe('revoked');
+    await expect(run('keys', 'revoke', 'studio-c')).rejects.toThrow('no active channel named or with playback ID "studio-c"');
+  });
+
+  it('refuses bad names and duplicates with the fix in the message', async () => {
+    await expect(run('keys', 'create', '../etc')).rejects.toThrow('channel name "../etc" is invalid');
+    await run('keys', 'create', 'dup');
+    await expect(run('keys', 'create', 'dup')).rejects.toThrow('revoke it first with: keyframe keys revoke dup');
+    await expect(run('keys', 'create')).rejects.toThrow('keys create needs a channel name');
+    await expect(run('keys', 'rotate', 'x')).rejects.toThrow('unknown command "keys rotate"');
+  });
+
+  it('says how to start the local stack when none runs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kf-cli-none-'));
+    const saved = process.env.KEYFRAME_STATE_DIR;
+    process.env.KEYFRAME_STATE_DIR = dir;
+    try {
+      await expect(run('keys', 'list')).rejects.toThrow('no local stack is running');
+    } finally {
+      process.env.KEYFRAME_STATE_DIR = saved;
+    }
+  });
+});
