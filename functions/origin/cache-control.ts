@@ -1,0 +1,41 @@
+/**
+ * Cache-Control per response type (docs/architecture.md): CloudFront and players obey these, so they decide
+ * how often a playlist reaches the origin and that segments reach it once.
+ */
+
+export const CACHE_SEGMENT = 'public, max-age=1209600, immutable';
+export const CACHE_MULTIVARIANT = 'public, max-age=2';
+/** 4xx: cached about a second so a burst of bad or early requests does not all reach the origin. */
+export const CACHE_CLIENT_ERROR = 'public, max-age=1';
+/** 5xx: never cached, so the next request retries. */
+export const CACHE_NO_STORE = 'no-store';
+
+/** max(1, floor(targetDuration / 2)) seconds. */
+export function mediaPlaylistMaxAge(targetDurationSeconds: number): number {
+  if (!Number.isFinite(targetDurationSeconds)) return 1;
+  return Math.max(1, Math.floor(targetDurationSeconds / 2));
+}
+
+/** The playlist's own `#EXT-X-TARGETDURATION`, or undefined if absent or malformed. */
+export function parseTargetDuration(playlist: string): number | undefined {
+  const m = /^#EXT-X-TARGETDURATION:[ \t]*(\d+)[ \t]*\r?$/m.exec(playlist);
+  return m ? Number(m[1]) : undefined;
+}
+
+export function isMultivariantPlaylist(playlist: string): boolean {
+  return /^#EXT-X-STREAM-INF:/m.test(playlist);
+}
+
+/**
+ * Cache-Control for a playlist body. A multivariant playlist gets 2 s; a media playlist half its target
+ * duration, falling back to the configured segment duration when the tag is missing.
+ */
+export function playlistCacheControl(playlist: string, fallbackSegmentSeconds: number): string {
+  if (isMultivariantPlaylist(playlist)) return CACHE_MULTIVARIANT;
+  const target = parseTargetDuration(playlist) ?? Math.ceil(fallbackSegmentSeconds);
+  return `public, max-age=${mediaPlaylistMaxAge(target)}`;
+}
+
+export function errorCacheControl(statusCode: number): string {
+  return statusCode >= 500 ? CACHE_NO_STORE : CACHE_CLIENT_ERROR;
+}

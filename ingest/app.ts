@@ -1,0 +1,101 @@
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { Logger } from '../functions/shared/logger';
+import type { ChannelStore, RouteStore } from '../functions/shared/store';
+import type { IngestConfig } from './config';
+import { createHealthServer, createHlsServer, listen } from './hls-server';
+import type { TaskIdentity } from './identity';
+import { createRtmpServer, type RtmpServer } from './rtmp/server';
+import type { RtmpLogger, RtmpServerOptions } from './rtmp/options';
+import { StreamManager } from './streams';
+
+export interface IngestApp {
+  readonly rtmpPort: number;
+  readonly hlsPort: number;
+  readonly healthPort: number;
+  readonly streams: StreamManager;
+  readonly rtmp: RtmpServer;
+  /** SIGTERM: stop taking publishes, let live ones finish until the deadline, end the rest, close. */
+  drain(deadlineMs: number): Promise<void>;
+  /** Ends everything now. */
+  close(): Promise<void>;
+}
+
+const closeServer = (s: Server) =>
+  new Promise<void>((resolve) => {
+    s.closeAllConnections();
+    s.close(() => resolve());
+  });
+
+/**
+ * The ingest task: RTMP in (publish-side server), one ffmpeg per stream, HLS files out on the HLS port,
+ * health on its own port. `main.ts` builds it from the environment; tests build it directly.
+ */
+export async function startIngest(
+  config: IngestConfig,
+  deps: {
+    store: ChannelStore & RouteStore;
+    identity: TaskIdentity;
+    logger?: Logger;
+    rtmpOptions?: Partial<Omit<RtmpServerOptions, 'onPublish' | 'logger'>>;
+  },
+): Promise<IngestApp> {
+  await mkdir(config.hlsDir, { recursive: true });
+  const hls = createHlsServer({ resolve: (p) => streams.resolveFile(p), segmentSeconds: config.segmentSeconds });
+  const hlsAddress = await listen(hls, config.hlsPort, config.hlsHost);
+  const streams = new StreamManager({
+    store: deps.store,
+    logger: deps.logger,
+    taskArn: deps.identity.taskArn,
+    advertiseHost: deps.identity.ip,
+    advertisePort: hlsAddress.port,
+    hlsDir: config.hlsDir,
+    ffmpegPath: config.ffmpegPath,
+    segmentSeconds: config.segmentSeconds,
+    playlistSize: config.playlistSize,
+    routeTtlSeconds: config.routeTtlSeconds,
+    reconnectGraceSeconds: config.reconnectGraceSeconds,
+    endLingerSeconds: config.endLingerSeconds,
+  });
+  const rtmp = createRtmpServer({
+    ...deps.rtmpOptions,
+    logger: deps.logger as RtmpLogger | undefined,
+    onPublish: async (req) => {
+      const decision = await streams.onPublish({
+        streamKey: req.key,
+        remoteAddress: req.session.remoteAddress,
+        kick: (reason) => req.session.close(reason),
+      });
+      return decision.accept ? { accept: true, sink: decision.sink } : decision;
+    },
+  });
+  const rtmpAddress = await rtmp.listen(config.rtmpPort, config.rtmpHost);
+  const health = createHealthServer(() => ({
+    draining: streams.isDraining,
+    streams: streams.activeStreams,
+    connections: rtmp.connectionCount,
+  }));
+  const healthAddress = await listen(health, config.healthPort, config.hlsHost);
+
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      await streams.close();
+      await rtmp.close('server-close');
+      await Promise.all([closeServer(hls), closeServer(health)]);
+    })());
+
+  return {
+    rtmpPort: rtmpAddress.port,
+    hlsPort: hlsAddress.port,
+    healthPort: healthAddress.port,
+    streams,
+    rtmp,
+    async drain(deadlineMs) {
+      rtmp.stopListening();
+      await streams.drain(deadlineMs);
+      await close();
+    },
+    close,
+  };
+}

@@ -1,0 +1,63 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { createDynamoStore } from '../functions/shared/dynamo-store';
+import { createLogger } from '../functions/shared/logger';
+import { startIngest } from './app';
+import { loadIngestConfig } from './config';
+import { resolveTaskIdentity } from './identity';
+
+/**
+ * The ingest container's entrypoint (and each local task's process). Exits 0 after a SIGTERM drain, 1 when
+ * it cannot start; tells a parent process (the local stack) over IPC when it is ready and when it drains.
+ */
+const logger = createLogger('ingest');
+
+async function main(): Promise<void> {
+  const config = loadIngestConfig();
+  const identity = await resolveTaskIdentity();
+  const store = createDynamoStore({ tableName: config.tableName, endpoint: config.dynamoEndpoint });
+  const maxPerIp = process.env.KEYFRAME_RTMP_MAX_CONNECTIONS_PER_IP;
+  const app = await startIngest(config, {
+    store,
+    identity,
+    logger,
+    rtmpOptions: maxPerIp ? { maxConnectionsPerIp: maxPerIp === 'Infinity' ? Infinity : Number(maxPerIp) } : undefined,
+  });
+  logger.info('ingest ready', {
+    taskArn: identity.taskArn,
+    ip: identity.ip,
+    rtmpPort: app.rtmpPort,
+    hlsPort: app.hlsPort,
+    healthPort: app.healthPort,
+    segmentSeconds: config.segmentSeconds,
+  });
+  process.send?.({ type: 'ready', rtmpPort: app.rtmpPort, hlsPort: app.hlsPort, healthPort: app.healthPort });
+
+  const metrics = new Metrics({ namespace: 'Keyframe', serviceName: 'ingest' });
+  const publish = () => {
+    metrics.addMetric('ActiveStreams', MetricUnit.Count, app.streams.activeStreams);
+    metrics.publishStoredMetrics();
+  };
+  const metricsTimer = setInterval(publish, 60_000);
+  metricsTimer.unref();
+
+  let stopping = false;
+  const shutdown = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(metricsTimer);
+    process.send?.({ type: 'draining' });
+    logger.info('draining on signal', { signal, activeStreams: app.streams.activeStreams, drainSeconds: config.drainSeconds });
+    await app.drain(config.drainSeconds * 1000);
+    publish();
+    logger.info('ingest stopped', { signal });
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('disconnect', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err: Error) => {
+  logger.error('ingest failed to start', { error: err.message });
+  process.exit(1);
+});
