@@ -25,7 +25,7 @@ export function buildHlsArgs(input: HlsArgsInput): string[] {
     '-loglevel', 'warning',
     '-nostats',
     // Start fast: FLV carries its codec configuration in the first tags, so a long probe only adds delay.
-    '-fflags', '+nobuffer',
+    // (Not `-fflags nobuffer`: it drops the packets read while probing, i.e. the start of the stream.)
     '-probesize', '65536',
     '-analyzeduration', '500000',
     '-f', 'flv',

@@ -25,6 +25,10 @@ describe('buildHlsArgs', () => {
     expect(flags).not.toContain('discont_start');
   });
 
+  it('never drops the packets read while probing (-fflags nobuffer lost the first GOP)', () => {
+    expect(buildHlsArgs(base).join(' ')).not.toContain('nobuffer');
+  });
+
   it('continues a previous session: start number and a discontinuity', () => {
     const args = buildHlsArgs({ ...base, startNumber: 42, discontinuity: true, segmentSeconds: 2, playlistSize: 10 });
     expect(after(args, '-start_number')).toBe('42');

@@ -1,0 +1,133 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePlaylist } from '../../ingest/playlist';
+import { startLocalStack, type LocalStack } from '../../local/stack';
+import { ffprobe, rawGet, startPublisher, waitFor } from '../support/media';
+
+/**
+ * The walking skeleton end to end, every part real: ffmpeg publishing RTMP through the local balancer into an
+ * ingest process, ffmpeg making HLS, the routing table on dynalite, the task-events handler, and the origin
+ * handler behind the function-URL adapter.
+ */
+let stack: LocalStack;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kf-e2e-'));
+  stack = await startLocalStack({
+    rtmpPort: 0,
+    httpPort: 0,
+    taskEnv: { KEYFRAME_END_LINGER_SECONDS: '1.5', KEYFRAME_RECONNECT_GRACE_SECONDS: '2' },
+  });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+interface Seen {
+  uri: string;
+  duration: number;
+}
+
+describe('RTMP in, HLS out through the origin', () => {
+  it('plays a real publish, refuses a wrong key meanwhile, and ends cleanly', async () => {
+    const channel = await stack.createChannel('skeleton');
+    const started = Date.now();
+    const publisher = startPublisher({ url: channel.publishUrl, seconds: 7, gopSeconds: 2 });
+
+    // A wrong key while the honest stream runs: refused at publish time, nothing written.
+    const intruder = startPublisher({ url: `${stack.rtmpUrl}/kf_${'x'.repeat(32)}`, seconds: 5 });
+    const refused = await intruder.exited;
+    expect(refused.code).not.toBe(0);
+    expect(Date.now() - started).toBeLessThan(5000);
+
+    // Playable: a media playlist with a segment, through the origin.
+    const first = await waitFor('a playable playlist', async () => {
+      const res = await fetch(channel.playbackUrl);
+      if (res.status !== 200) return undefined;
+      const text = await res.text();
+      return parsePlaylist(text).segments > 0 ? { res, text } : undefined;
+    });
+    expect(first.res.headers.get('content-type')).toBe('application/vnd.apple.mpegurl');
+    expect(first.res.headers.get('cache-control')).toBe('public, max-age=1');
+    expect(first.text).toMatch(/^#EXTM3U/);
+    expect(first.text).toContain('#EXT-X-PROGRAM-DATE-TIME:');
+
+    // Follow the playlist while the publish runs; fetch and decode every segment.
+    const seen = new Map<string, Seen>();
+    let segmentHeaders: Headers | undefined;
+    let ended = '';
+    await waitFor(
+      'the end-of-list marker',
+      async () => {
+        const res = await fetch(channel.playbackUrl);
+        if (res.status !== 200) return undefined;
+        const text = await res.text();
+        const lines = text.split('\n');
+        for (let i = 0; i < lines.length; i++) {
+          const m = /^#EXTINF:([\d.]+)/.exec(lines[i]);
+          const uri = lines.slice(i + 1).find((l) => l.trim() && !l.startsWith('#'))?.trim();
+          if (!m || !uri || seen.has(uri)) continue;
+          const seg = await fetch(new URL(uri, channel.playbackUrl));
+          expect(seg.status).toBe(200);
+          segmentHeaders = seg.headers;
+          const file = join(dir, uri);
+          await writeFile(file, Buffer.from(await seg.arrayBuffer()));
+          seen.set(uri, { uri, duration: Number(m[1]) });
+        }
+        if (text.includes('#EXT-X-ENDLIST')) ended = text;
+        return ended || undefined;
+      },
+      20_000,
+      300,
+    );
+    expect(segmentHeaders?.get('content-type')).toBe('video/mp2t');
+    expect(segmentHeaders?.get('cache-control')).toBe('public, max-age=1209600, immutable');
+    expect((await publisher.exited).code).toBe(0);
+
+    // Every segment decodes as H.264 + AAC, and together they cover the pushed time.
+    let total = 0;
+    for (const s of seen.values()) {
+      const probe = await ffprobe(join(dir, s.uri));
+      expect(probe.streams.map((x) => `${x.codec_type}/${x.codec_name}`).sort()).toEqual(['audio/aac', 'video/h264']);
+      total += s.duration;
+    }
+    expect(total).toBeGreaterThan(6);
+    expect(total).toBeLessThan(8.5);
+    const names = [...seen.keys()];
+    expect(names.every((n) => /^[a-z0-9]{10}_\d+\.ts$/.test(n))).toBe(true);
+
+    // After the linger: the route is gone (compare-and-delete by its own session) and the playlist is 404.
+    await waitFor('the route to be removed', async () => ((await stack.store.getRoute(channel.playbackId)) ? undefined : true), 10_000);
+    const gone = await waitFor('a 404 playlist', async () => {
+      const res = await fetch(channel.playbackUrl);
+      return res.status === 404 ? res : undefined;
+    });
+    expect(gone.headers.get('cache-control')).toBe('public, max-age=1');
+
+    // The refused key left nothing behind.
+    expect((await stack.store.listRoutes()).filter((r) => r.playbackId !== channel.playbackId)).toEqual([]);
+  });
+
+  it('answers 404 for an unknown playback ID and 400 for malformed paths, with short negative caching', async () => {
+    const unknown = await rawGet(stack.httpUrl, '/AAAAAAAAAAAA/index.m3u8');
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers['cache-control']).toBe('public, max-age=1');
+    for (const path of ['/../../etc/passwd', '/AAAAAAAAAAAA/../index.m3u8', '/AAAAAAAAAAAA/%2e%2e%2findex.m3u8', '/AAAAAAAAAAAA/index.m3u8?x=1', '/AAAAAAAAAAAA//index.m3u8']) {
+      const res = await rawGet(stack.httpUrl, path);
+      expect(res.status, path).toBe(400);
+      expect(res.body.toString()).not.toMatch(/at .*\.ts:\d+/);
+    }
+  });
+
+  it('refuses a revoked key at publish time and keeps the other streams untouched', async () => {
+    const revoked = await stack.createChannel('revoked-one');
+    await stack.store.revokeChannel(revoked.playbackId);
+    const attempt = startPublisher({ url: revoked.publishUrl, seconds: 3 });
+    const result = await attempt.exited;
+    expect(result.code).not.toBe(0);
+    expect(await stack.store.getRoute(revoked.playbackId)).toBeUndefined();
+  });
+});
