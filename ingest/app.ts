@@ -38,6 +38,7 @@ export async function startIngest(
     identity: TaskIdentity;
     logger?: Logger;
     rtmpOptions?: Partial<Omit<RtmpServerOptions, 'onPublish' | 'logger'>>;
+    onActiveStreamsChanged?: (count: number) => void;
   },
 ): Promise<IngestApp> {
   await mkdir(config.hlsDir, { recursive: true });
@@ -56,6 +57,7 @@ export async function startIngest(
     routeTtlSeconds: config.routeTtlSeconds,
     reconnectGraceSeconds: config.reconnectGraceSeconds,
     endLingerSeconds: config.endLingerSeconds,
+    onActiveStreamsChanged: deps.onActiveStreamsChanged,
   });
   const rtmp = createRtmpServer({
     ...deps.rtmpOptions,

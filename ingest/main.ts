@@ -4,6 +4,7 @@ import { createLogger } from '../functions/shared/logger';
 import { startIngest } from './app';
 import { loadIngestConfig } from './config';
 import { resolveTaskIdentity } from './identity';
+import { ecsAgentProtectionClient, ScaleInProtector } from './protection';
 
 /**
  * The ingest container's entrypoint (and each local task's process). Exits 0 after a SIGTERM drain, 1 when
@@ -16,12 +17,23 @@ async function main(): Promise<void> {
   const identity = await resolveTaskIdentity();
   const store = createDynamoStore({ tableName: config.tableName, endpoint: config.dynamoEndpoint });
   const maxPerIp = process.env.KEYFRAME_RTMP_MAX_CONNECTIONS_PER_IP;
+  // On ECS, a task with live publishers protects itself from scale-in (the agent endpoint is only there).
+  let protector: ScaleInProtector | undefined;
   const app = await startIngest(config, {
     store,
     identity,
     logger,
     rtmpOptions: maxPerIp ? { maxConnectionsPerIp: maxPerIp === 'Infinity' ? Infinity : Number(maxPerIp) } : undefined,
+    onActiveStreamsChanged: () => void protector?.evaluate(),
   });
+  const agentUri = process.env.ECS_AGENT_URI;
+  if (agentUri) {
+    protector = new ScaleInProtector(ecsAgentProtectionClient(agentUri), () => ({
+      activeStreams: app.streams.activeStreams,
+      draining: app.streams.isDraining,
+    }), { logger });
+    protector.start();
+  }
   logger.info('ingest ready', {
     taskArn: identity.taskArn,
     ip: identity.ip,
@@ -48,6 +60,8 @@ async function main(): Promise<void> {
     process.send?.({ type: 'draining' });
     logger.info('draining on signal', { signal, activeStreams: app.streams.activeStreams, drainSeconds: config.drainSeconds });
     await app.drain(config.drainSeconds * 1000);
+    await protector?.evaluate();
+    protector?.stop();
     publish();
     logger.info('ingest stopped', { signal });
     process.exit(0);

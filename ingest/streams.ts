@@ -221,15 +221,30 @@ export class StreamManager {
     return { accept: true, sink, playbackId };
   }
 
-  /** Stops new publishes, waits for live ones to finish until the deadline, then ends them all. */
-  async drain(deadlineMs: number): Promise<void> {
+  /**
+   * Stops new publishes, waits for live ones to finish until the deadline, then disconnects the rest, gives
+   * them `reconnectWindowMs` to move to another task, ends their playlists and removes their routes.
+   */
+  async drain(deadlineMs: number, reconnectWindowMs = Math.min(this.opts.reconnectGraceSeconds * 1000, 5000)): Promise<void> {
     this.draining = true;
     const log = this.opts.logger;
     log?.info('draining', { streams: this.activeStreams, deadlineMs });
     const deadline = Date.now() + deadlineMs;
     while (this.activeStreams > 0 && Date.now() < deadline) await sleep(Math.min(250, Math.max(1, deadline - Date.now())));
     const remaining = [...this.streams.values()];
-    for (const s of remaining) if (s.state === 'live' || s.state === 'grace') s.attempt.kick('server-close');
+    let kicked = 0;
+    for (const s of remaining) {
+      if (s.state === 'live') {
+        s.attempt.kick('server-close');
+        kicked++;
+      }
+    }
+    if (kicked > 0 && reconnectWindowMs > 0) {
+      // Publishers reconnect (through the NLB, to another task) and take their routes over; a stream that moved
+      // keeps its media sequence there, and our conditional delete below leaves its new route alone.
+      log?.info('drain deadline: publishers disconnected; waiting for them to move', { kicked, reconnectWindowMs });
+      await sleep(reconnectWindowMs);
+    }
     await Promise.all(remaining.map((s) => this.endStream(s, 'drain', { linger: false })));
     log?.info('drained', { ended: remaining.length });
   }
