@@ -1,0 +1,120 @@
+/**
+ * Integration with a real publisher: ffmpeg 5.1 (native RTMP client, digest handshake) pushing H.264 + AAC.
+ * Each publisher runs ≤ ~3 s.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRtmpServer, type PublishRequest, type RtmpServer, type RtmpServerOptions } from '../../../ingest/rtmp/index.js';
+import { type FfmpegRun, killIfRunning, playWithFfmpeg, probeFlv, publishWithFfmpeg, RecordingLogger, RecordingSink, until } from './helpers.js';
+
+const KEY_A = 'kf_AAAAaaaaAAAAaaaaAAAAaaaaAAAAaaaa';
+const KEY_B = 'kf_BBBBbbbbBBBBbbbbBBBBbbbbBBBBbbbb';
+
+let server: RtmpServer | undefined;
+const runs: FfmpegRun[] = [];
+
+afterEach(async () => {
+  for (const r of runs.splice(0)) killIfRunning(r);
+  await server?.close();
+  server = undefined;
+});
+
+async function start(options: Partial<RtmpServerOptions> = {}) {
+  const logger = new RecordingLogger();
+  const requests: PublishRequest[] = [];
+  const sinks = new Map<string, RecordingSink>();
+  server = createRtmpServer({
+    logger,
+    onPublish: async (request) => {
+      requests.push(request);
+      const sink = new RecordingSink();
+      sinks.set(request.key, sink);
+      return { accept: true, sink };
+    },
+    ...options,
+  });
+  const { port } = await server.listen(0, '127.0.0.1');
+  return { port, logger, requests, sinks, url: (key: string) => `rtmp://127.0.0.1:${port}/live/${key}` };
+}
+
+function track(run: FfmpegRun): FfmpegRun {
+  runs.push(run);
+  return run;
+}
+
+describe('RTMP server with ffmpeg', () => {
+  it('receives a publish as FLV that ffprobe decodes as h264 + aac of the expected duration', async () => {
+    const { url, requests, sinks, logger } = await start();
+    const ff = track(publishWithFfmpeg(url(KEY_A), { seconds: 2 }));
+    const { code, stderr } = await ff.exit;
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(requests.map((r) => [r.app, r.key])).toEqual([['live', KEY_A]]);
+    const sink = sinks.get(KEY_A)!;
+    await until(() => sink.ends.length > 0, 3000, 'end');
+    expect(sink.ends).toEqual(['unpublish']);
+    expect(sink.chunks[0].subarray(0, 3).toString()).toBe('FLV');
+
+    const probe = await probeFlv(sink.bytes);
+    expect(probe.format.format_name).toBe('flv');
+    const video = probe.streams.find((s) => s.codec_type === 'video');
+    const audio = probe.streams.find((s) => s.codec_type === 'audio');
+    expect(video).toMatchObject({ codec_name: 'h264', width: 320, height: 240 });
+    expect(audio?.codec_name).toBe('aac');
+    expect(Number(video!.nb_read_frames)).toBeGreaterThanOrEqual(58);
+    expect(Number(video!.nb_read_frames)).toBeLessThanOrEqual(61);
+    expect(Number(probe.format.duration)).toBeGreaterThan(1.8);
+    expect(Number(probe.format.duration)).toBeLessThan(2.3);
+    expect(logger.text()).not.toContain(KEY_A);
+    await until(() => server!.connectionCount === 0, 3000, 'connections closed');
+  });
+
+  it('makes ffmpeg fail quickly on a rejected key, and writes nothing', async () => {
+    const { url, logger } = await start({
+      onPublish: () => ({ accept: false, code: 'NetStream.Publish.BadName', description: 'Unknown stream key' }),
+    });
+    const ff = track(publishWithFfmpeg(url(KEY_A), { seconds: 3 }));
+    const { code, stderr, ms } = await ff.exit;
+    expect(code).not.toBe(0);
+    expect(ms).toBeLessThan(2500);
+    expect(stderr).toContain('Unknown stream key');
+    expect(logger.count('info', 'rtmp publish rejected')).toBe(1);
+    expect(logger.count('info', 'rtmp publish started')).toBe(0);
+    expect(server!.publishingCount).toBe(0);
+  });
+
+  it('keeps two concurrent publishers apart', async () => {
+    const { url, sinks, requests } = await start();
+    const a = track(publishWithFfmpeg(url(KEY_A), { seconds: 2, size: '320x240' }));
+    const b = track(publishWithFfmpeg(url(`${KEY_B}?app_token=1`), { seconds: 2, size: '160x120' }));
+    await until(() => server!.publishingCount === 2, 5000, 'two publishing');
+    const [ra, rb] = await Promise.all([a.exit, b.exit]);
+    expect([ra.code, rb.code]).toEqual([0, 0]);
+    expect(requests.map((r) => r.key).sort()).toEqual([KEY_A, KEY_B]);
+    const [pa, pb] = await Promise.all([probeFlv(sinks.get(KEY_A)!.bytes), probeFlv(sinks.get(KEY_B)!.bytes)]);
+    expect(pa.streams.find((s) => s.codec_type === 'video')).toMatchObject({ width: 320, height: 240 });
+    expect(pb.streams.find((s) => s.codec_type === 'video')).toMatchObject({ width: 160, height: 120 });
+  });
+
+  it('ends ffmpeg’s publish when the session is kicked', async () => {
+    const { url, sinks } = await start();
+    const ff = track(publishWithFfmpeg(url(KEY_A), { seconds: 20 }));
+    await until(() => (sinks.get(KEY_A)?.chunks.length ?? 0) > 10, 5000, 'media');
+    const session = server!.sessions().find((s) => s.state === 'publishing')!;
+    session.close('kicked');
+    const { code, ms } = await ff.exit;
+    expect(code).not.toBe(0);
+    expect(ms).toBeLessThan(8000);
+    expect(sinks.get(KEY_A)!.ends).toEqual(['kicked']);
+  });
+
+  it('passes ffmpeg’s strict digest handshake as a player, then refuses play', async () => {
+    const { url, logger, requests } = await start();
+    const ff = track(playWithFfmpeg(url(KEY_A)));
+    const { code, ms } = await ff.exit;
+    expect(code).not.toBe(0);
+    expect(ms).toBeLessThan(4000);
+    // FFmpeg as a player validates S1's digest and S2's signature; reaching `play` proves it accepted them.
+    expect(logger.count('info', 'rtmp play refused')).toBe(1);
+    expect(requests).toEqual([]);
+  });
+});
