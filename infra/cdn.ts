@@ -1,0 +1,235 @@
+import { Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
+import {
+  AllowedMethods,
+  CachedMethods,
+  CacheCookieBehavior,
+  CacheHeaderBehavior,
+  CachePolicy,
+  CacheQueryStringBehavior,
+  Distribution,
+  type ErrorResponse,
+  FunctionUrlOriginAccessControl,
+  HttpVersion,
+  PriceClass,
+  ResponseHeadersPolicy,
+  S3OriginAccessControl,
+  SecurityPolicyProtocol,
+  ViewerProtocolPolicy,
+} from 'aws-cdk-lib/aws-cloudfront';
+import { FunctionUrlOrigin, S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
+import type { IFunctionUrl } from 'aws-cdk-lib/aws-lambda';
+import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { playlistMaxTtlSeconds } from './config';
+import { PLAYER_PATH_PREFIX } from './player-site';
+
+/** Segments: the origin sends `max-age=1209600, immutable`; the policy lets that through (14 days). */
+export const SEGMENT_TTL = { min: Duration.seconds(0), default: Duration.days(1), max: Duration.days(14) };
+/** Error responses are cached this long (no custom error pages). */
+export const ERROR_CACHING_TTL = Duration.seconds(1);
+export const CACHED_ERROR_STATUSES = [400, 403, 404, 500, 502, 503, 504] as const;
+
+export interface CdnProps {
+  /** The origin function's URL (AWS_IAM auth). */
+  readonly functionUrl: IFunctionUrl;
+  readonly segmentSeconds: number;
+  readonly priceClass: 'PriceClass_100' | 'PriceClass_200' | 'PriceClass_All';
+  /** @default - Origin Shield off */
+  readonly originShieldRegion?: string;
+  /** Custom domain and its us-east-1 certificate. @default - the cloudfront.net domain */
+  readonly domainName?: string;
+  readonly domainCertificateArn?: string;
+  /** Standard access logs to a new S3 bucket, expired after this many days. @default - no access logs */
+  readonly accessLogRetentionDays?: number;
+  /** The player page's bucket, served under /watch/*. @default - no player behavior */
+  readonly playerBucket?: IBucket;
+}
+
+/**
+ * CloudFront in front of the origin function, through Origin Access Control (so only this distribution can
+ * invoke the function URL). Segments (the default behavior) cache long and honour the origin's
+ * `immutable` max-age; `*.m3u8` playlists cache at most half a segment; errors cache for about 1 s.
+ * Cache keys carry no cookies, headers or query strings: the path names the object. CORS allows any origin
+ * (GET/HEAD/OPTIONS) so any web player can play.
+ */
+export class Cdn extends Construct {
+  readonly distribution: Distribution;
+  readonly segmentCachePolicy: CachePolicy;
+  readonly playlistCachePolicy: CachePolicy;
+  readonly corsPolicy: ResponseHeadersPolicy;
+  readonly accessLogBucket?: Bucket;
+
+  constructor(scope: Construct, id: string, props: CdnProps) {
+    super(scope, id);
+
+    this.segmentCachePolicy = new CachePolicy(this, 'SegmentCachePolicy', {
+      comment: 'Keyframe segments: immutable, honour the origin max-age (14 days)',
+      minTtl: SEGMENT_TTL.min,
+      defaultTtl: SEGMENT_TTL.default,
+      maxTtl: SEGMENT_TTL.max,
+      cookieBehavior: CacheCookieBehavior.none(),
+      headerBehavior: CacheHeaderBehavior.none(),
+      queryStringBehavior: CacheQueryStringBehavior.none(),
+      // MPEG-TS and fMP4 do not compress; no Accept-Encoding in the key.
+      enableAcceptEncodingGzip: false,
+      enableAcceptEncodingBrotli: false,
+    });
+
+    const playlistMaxTtl = Duration.seconds(playlistMaxTtlSeconds({ segmentSeconds: props.segmentSeconds }));
+    this.playlistCachePolicy = new CachePolicy(this, 'PlaylistCachePolicy', {
+      comment: 'Keyframe playlists: at most half a segment, honour the origin max-age',
+      minTtl: Duration.seconds(0),
+      defaultTtl: Duration.seconds(1),
+      maxTtl: playlistMaxTtl,
+      cookieBehavior: CacheCookieBehavior.none(),
+      headerBehavior: CacheHeaderBehavior.none(),
+      queryStringBehavior: CacheQueryStringBehavior.none(),
+      enableAcceptEncodingGzip: true,
+      enableAcceptEncodingBrotli: true,
+    });
+
+    this.corsPolicy = new ResponseHeadersPolicy(this, 'CorsPolicy', {
+      responseHeadersPolicyName: this.globalName('cors'),
+      comment: 'Keyframe: CORS for web players on any origin',
+      corsBehavior: {
+        accessControlAllowOrigins: ['*'],
+        accessControlAllowMethods: ['GET', 'HEAD', 'OPTIONS'],
+        accessControlAllowHeaders: ['*'],
+        accessControlExposeHeaders: ['*'],
+        accessControlAllowCredentials: false,
+        accessControlMaxAge: Duration.days(1),
+        originOverride: true,
+      },
+    });
+
+    const originAccessControl = new FunctionUrlOriginAccessControl(this, 'OriginAccessControl', {
+      originAccessControlName: this.globalName('origin'),
+      description: 'Keyframe: CloudFront signs origin requests (SigV4) for the AWS_IAM function URL',
+    });
+    const origin = FunctionUrlOrigin.withOriginAccessControl(props.functionUrl, {
+      originAccessControl,
+      originShieldEnabled: props.originShieldRegion !== undefined,
+      originShieldRegion: props.originShieldRegion,
+      // The function times out at 10 s; CloudFront waits a little longer before giving up.
+      readTimeout: Duration.seconds(15),
+    });
+
+    const errorResponses: ErrorResponse[] = CACHED_ERROR_STATUSES.map((httpStatus) => ({
+      httpStatus,
+      ttl: ERROR_CACHING_TTL,
+    }));
+
+    if (props.accessLogRetentionDays !== undefined) {
+      this.accessLogBucket = new Bucket(this, 'AccessLogBucket', {
+        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+        encryption: BucketEncryption.S3_MANAGED,
+        enforceSSL: true,
+        // CloudFront standard logging writes with ACLs.
+        objectOwnership: ObjectOwnership.BUCKET_OWNER_PREFERRED,
+        lifecycleRules: [{ expiration: Duration.days(props.accessLogRetentionDays) }],
+        // Logs are records: kept after `cdk destroy` (docs/deploy.md says how to delete them).
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      Validations.of(this.accessLogBucket).acknowledge({
+        id: 'AwsSolutions-S1',
+        reason: 'This bucket is the access-log destination; logging its own access would log the log writes.',
+      });
+    }
+
+    const customDomain = props.domainName !== undefined && props.domainCertificateArn !== undefined;
+    this.distribution = new Distribution(this, 'Distribution', {
+      comment: 'Keyframe live HLS',
+      defaultBehavior: {
+        origin,
+        viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        allowedMethods: AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+        cachedMethods: CachedMethods.CACHE_GET_HEAD_OPTIONS,
+        cachePolicy: this.segmentCachePolicy,
+        responseHeadersPolicy: this.corsPolicy,
+        compress: false,
+      },
+      additionalBehaviors: {
+        '*.m3u8': {
+          origin,
+          viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+          allowedMethods: AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+          cachedMethods: CachedMethods.CACHE_GET_HEAD_OPTIONS,
+          cachePolicy: this.playlistCachePolicy,
+          responseHeadersPolicy: this.corsPolicy,
+          compress: true,
+        },
+        ...(props.playerBucket
+          ? {
+              [`/${PLAYER_PATH_PREFIX}/*`]: {
+                origin: S3BucketOrigin.withOriginAccessControl(props.playerBucket, {
+                  originAccessControl: new S3OriginAccessControl(this, 'PlayerAccessControl', {
+                    originAccessControlName: this.globalName('player'),
+                    description: 'Keyframe: CloudFront reads the player page bucket',
+                  }),
+                }),
+                viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                allowedMethods: AllowedMethods.ALLOW_GET_HEAD,
+                cachePolicy: CachePolicy.CACHING_OPTIMIZED,
+                compress: true,
+              },
+            }
+          : {}),
+      },
+      errorResponses,
+      httpVersion: HttpVersion.HTTP2_AND_3,
+      enableIpv6: true,
+      // The config's values are CloudFront's own names, which are PriceClass's values.
+      priceClass: props.priceClass as PriceClass,
+      ...(customDomain
+        ? {
+            domainNames: [props.domainName as string],
+            certificate: Certificate.fromCertificateArn(this, 'Certificate', props.domainCertificateArn as string),
+            minimumProtocolVersion: SecurityPolicyProtocol.TLS_V1_2_2021,
+          }
+        : {}),
+      ...(this.accessLogBucket
+        ? { enableLogging: true, logBucket: this.accessLogBucket, logFilePrefix: 'cloudfront/' }
+        : {}),
+    });
+
+    const suppressions = [
+      {
+        id: 'AwsSolutions-CFR1',
+        reason: 'Public live streams for a worldwide audience; an operator who needs geo restrictions adds them to the distribution.',
+      },
+      {
+        id: 'AwsSolutions-CFR2',
+        reason:
+          'Read-only, cacheable GETs of public HLS objects with no forms or credentials; the origin validates every path and CloudFront collapses requests. WAF (a web ACL costs a monthly fee plus per request) is an operator add-on.',
+      },
+    ];
+    if (!this.accessLogBucket) {
+      suppressions.push({
+        id: 'AwsSolutions-CFR3',
+        reason:
+          'Access logs are opt-in (keyframe:cdnAccessLogs=true): live HLS makes about one request per viewer per segment, so logs grow with the audience. The origin emits request, status and latency metrics, and CloudFront its own metrics.',
+      });
+    }
+    if (!customDomain) {
+      suppressions.push({
+        id: 'AwsSolutions-CFR4',
+        reason:
+          'With the default *.cloudfront.net certificate CloudFront fixes the viewer security policy and it cannot be raised; setting keyframe:domainName and keyframe:domainCertificateArn enforces TLSv1.2_2021.',
+      });
+    }
+    Validations.of(this.distribution).acknowledge(...suppressions);
+  }
+
+  /**
+   * A name for a CloudFront resource (names are account-wide, not regional): unique to this construct and
+   * suffixed with the region, so the same stack can be deployed to two regions of one account.
+   */
+  private globalName(purpose: string): string {
+    return `${Names.uniqueResourceName(this, { maxLength: 40 })}-${purpose}-${Stack.of(this).region}`;
+  }
+
+  get domainName(): string {
+    return this.distribution.distributionDomainName;
+  }
+}

@@ -1,0 +1,386 @@
+/**
+ * The deployment's configuration: typed, read from CDK context (`cdk.json` "context" and `-c` flags),
+ * validated once at synth. Every key is prefixed `keyframe:` so it cannot collide with CDK's own context.
+ *
+ * Loading is defaults, then context, then validation. Each problem is reported as one line that names the
+ * key, the bad value and the fix; all problems are reported together. Unknown `keyframe:` keys are errors
+ * (a typo must not silently fall back to a default), and so is a known key given without its prefix.
+ *
+ * This module has no CDK imports: it is pure and tested on its own (test/infra/config.test.ts).
+ */
+
+export const CONTEXT_PREFIX = 'keyframe:';
+
+/**
+ * The largest segment the origin can return. A buffered function-URL response is at most 6 MB and binary
+ * bodies are base64-encoded (4 bytes per 3): 6,000,000 × 3/4 = 4.5 MB of raw segment, less headroom for
+ * the JSON envelope and headers.
+ */
+export const ORIGIN_MAX_SEGMENT_BYTES = 4_400_000;
+/** MPEG-TS packetization (188-byte packets, PES and PSI) on top of the publish bitrate: about 10%, as 11/10. */
+export const TS_OVERHEAD_PERCENT = 110;
+/** The Fargate maximum for `stopTimeout`; stopTimeout = drainSeconds + 10 must fit in it. */
+export const FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120;
+export const STOP_TIMEOUT_HEADROOM_SECONDS = 10;
+
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Fargate task sizes: CPU units → allowed memory (MiB). */
+export const FARGATE_SIZES: Readonly<Record<number, readonly number[]>> = {
+  256: [512, 1024, 2048],
+  512: range(1024, 4096, 1024),
+  1024: range(2048, 8192, 1024),
+  2048: range(4096, 16384, 1024),
+  4096: range(8192, 30720, 1024),
+  8192: range(16384, 61440, 4096),
+  16384: range(32768, 122880, 8192),
+};
+
+export const PRICE_CLASSES = ['PriceClass_100', 'PriceClass_200', 'PriceClass_All'] as const;
+export const ARCHITECTURES = ['arm64', 'x86_64'] as const;
+export const REMOVAL_POLICIES = ['retain', 'destroy'] as const;
+
+export interface KeyframeConfig {
+  /** CloudFormation stack name. @default 'Keyframe' */
+  readonly stackName: string;
+  /** HLS target segment duration in seconds (KEYFRAME_SEGMENT_SECONDS). @default 1 */
+  readonly segmentSeconds: number;
+  /** Segments per media playlist (KEYFRAME_PLAYLIST_SIZE). @default 6 */
+  readonly playlistSize: number;
+  /**
+   * The longest segment to plan for. Ingest copies the publisher's video (no transcode), so a segment is cut
+   * only at a keyframe: its length is the publisher's keyframe interval when that exceeds segmentSeconds.
+   * @default 4
+   */
+  readonly maxSegmentSeconds: number;
+  /** The highest publish bitrate (video + audio) to plan for, in kbit/s. @default 8000 */
+  readonly maxBitrateKbps: number;
+  /** Fargate CPU units per ingest task. @default 1024 */
+  readonly ingestCpu: number;
+  /** Fargate memory per ingest task, MiB; must be a valid combination with ingestCpu. @default 2048 */
+  readonly ingestMemoryMiB: number;
+  /** CPU architecture of the ingest task and its image. @default 'arm64' */
+  readonly ingestArchitecture: (typeof ARCHITECTURES)[number];
+  /** @default 1 */
+  readonly minTasks: number;
+  /** @default 4 */
+  readonly maxTasks: number;
+  /** Live streams per ingest task that the service scales to hold (average over tasks). @default 20 */
+  readonly streamsPerTask: number;
+  /** Seconds a stopping task drains its publishes (KEYFRAME_DRAIN_SECONDS); ≤ 110. @default 110 */
+  readonly drainSeconds: number;
+  /** NAT gateways for the private subnets (1, or 2 for one per AZ). @default 1 */
+  readonly natGateways: number;
+  /** ACM certificate (in the stack's region) for RTMPS on TLS 443. @default - no RTMPS listener */
+  readonly rtmpsCertificateArn?: string;
+  /** Custom domain for CloudFront; needs domainCertificateArn. @default - the cloudfront.net domain */
+  readonly domainName?: string;
+  /** ACM certificate for domainName; must be in us-east-1 (CloudFront's region). */
+  readonly domainCertificateArn?: string;
+  /** Region of the Origin Shield cache. @default - Origin Shield off */
+  readonly originShieldRegion?: string;
+  /** @default 'PriceClass_100' */
+  readonly priceClass: (typeof PRICE_CLASSES)[number];
+  /** Retention of every log group. @default 30 */
+  readonly logRetentionDays: (typeof LOG_RETENTION_DAYS)[number];
+  /** What `cdk destroy` does with the routing table (stream keys live there). @default 'retain' */
+  readonly tableRemovalPolicy: (typeof REMOVAL_POLICIES)[number];
+  /** DynamoDB deletion protection on the table. @default false */
+  readonly tableDeletionProtection: boolean;
+  /** CloudFront standard access logs to an S3 bucket. @default false */
+  readonly cdnAccessLogs: boolean;
+  /** Email subscribed to the alarm topic. @default - no subscription */
+  readonly alarmEmail?: string;
+}
+
+export const DEFAULT_CONFIG: KeyframeConfig = {
+  stackName: 'Keyframe',
+  segmentSeconds: 1,
+  playlistSize: 6,
+  maxSegmentSeconds: 4,
+  maxBitrateKbps: 8000,
+  ingestCpu: 1024,
+  ingestMemoryMiB: 2048,
+  ingestArchitecture: 'arm64',
+  minTasks: 1,
+  maxTasks: 4,
+  streamsPerTask: 20,
+  drainSeconds: 110,
+  natGateways: 1,
+  priceClass: 'PriceClass_100',
+  logRetentionDays: 30,
+  tableRemovalPolicy: 'retain',
+  tableDeletionProtection: false,
+  cdnAccessLogs: false,
+};
+
+export type ConfigKey = keyof KeyframeConfig;
+
+export const CONFIG_KEYS: readonly ConfigKey[] = [
+  'stackName',
+  'segmentSeconds',
+  'playlistSize',
+  'maxSegmentSeconds',
+  'maxBitrateKbps',
+  'ingestCpu',
+  'ingestMemoryMiB',
+  'ingestArchitecture',
+  'minTasks',
+  'maxTasks',
+  'streamsPerTask',
+  'drainSeconds',
+  'natGateways',
+  'rtmpsCertificateArn',
+  'domainName',
+  'domainCertificateArn',
+  'originShieldRegion',
+  'priceClass',
+  'logRetentionDays',
+  'tableRemovalPolicy',
+  'tableDeletionProtection',
+  'cdnAccessLogs',
+  'alarmEmail',
+];
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly issues: readonly string[]) {
+    super(issues.join('\n'));
+  }
+}
+
+/** The context key for a config key, as the user types it. */
+export function contextKey(key: ConfigKey): string {
+  return `${CONTEXT_PREFIX}${key}`;
+}
+
+/** Largest segment, in bytes, for a bitrate and duration (MPEG-TS overhead included). */
+export function largestSegmentBytes(maxBitrateKbps: number, maxSegmentSeconds: number): number {
+  // kbit/s × s × 1000/8 bytes × 110/100, in integers (both inputs are integers).
+  return Math.ceil((maxBitrateKbps * maxSegmentSeconds * 125 * TS_OVERHEAD_PERCENT) / 100);
+}
+
+/** The largest maxBitrateKbps × maxSegmentSeconds the origin can serve (32000 with the limits above). */
+export const MAX_KBPS_SECONDS = Math.floor((ORIGIN_MAX_SEGMENT_BYTES * 100) / (125 * TS_OVERHEAD_PERCENT));
+
+/** The CloudFront max TTL of a playlist: half the segment duration, at least 1 s (matches the origin's max-age). */
+export function playlistMaxTtlSeconds(config: Pick<KeyframeConfig, 'segmentSeconds'>): number {
+  return Math.max(1, Math.floor(config.segmentSeconds / 2));
+}
+
+/**
+ * Reads and validates the config from a CDK context record (`app.node.getAllContext()`).
+ * Throws ConfigError with one line per problem.
+ */
+export function loadConfig(context: Readonly<Record<string, unknown>>): KeyframeConfig {
+  const issues: string[] = [];
+  const given = new Map<ConfigKey, unknown>();
+  const known = new Set<string>(CONFIG_KEYS);
+
+  for (const [rawKey, value] of Object.entries(context)) {
+    if (rawKey.startsWith(CONTEXT_PREFIX)) {
+      const key = rawKey.slice(CONTEXT_PREFIX.length);
+      if (!known.has(key)) {
+        issues.push(`${rawKey}=${show(value)}: unknown config key. Fix: ${suggest(key)}`);
+        continue;
+      }
+      if (value === undefined || value === null || value === '') continue;
+      given.set(key as ConfigKey, value);
+    } else if (known.has(rawKey)) {
+      issues.push(
+        `${rawKey}=${show(value)}: Keyframe config keys are prefixed. Fix: use ${CONTEXT_PREFIX}${rawKey} (e.g. -c ${CONTEXT_PREFIX}${rawKey}=...)`,
+      );
+    }
+  }
+
+  const r = new Reader(given, issues);
+  const segmentSeconds = r.integer('segmentSeconds', 1, 10);
+  const config: KeyframeConfig = {
+    stackName: r.match('stackName', /^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'not a CloudFormation stack name', 'start with a letter, then use letters, digits or hyphens (at most 128 characters)'),
+    segmentSeconds,
+    playlistSize: r.integer('playlistSize', 3, 60),
+    maxSegmentSeconds: r.integer('maxSegmentSeconds', 1, 30),
+    maxBitrateKbps: r.integer('maxBitrateKbps', 100, 100_000),
+    ingestCpu: r.oneOf('ingestCpu', Object.keys(FARGATE_SIZES).map(Number)),
+    ingestMemoryMiB: r.integer('ingestMemoryMiB', 512, 122_880),
+    ingestArchitecture: r.oneOf('ingestArchitecture', ARCHITECTURES),
+    minTasks: r.integer('minTasks', 1, 100),
+    maxTasks: r.integer('maxTasks', 1, 100),
+    streamsPerTask: r.integer('streamsPerTask', 1, 500),
+    drainSeconds: r.integer(
+      'drainSeconds',
+      0,
+      FARGATE_MAX_STOP_TIMEOUT_SECONDS - STOP_TIMEOUT_HEADROOM_SECONDS,
+      `; the task's stopTimeout is drainSeconds + ${STOP_TIMEOUT_HEADROOM_SECONDS} and Fargate allows at most ${FARGATE_MAX_STOP_TIMEOUT_SECONDS} s`,
+    ),
+    natGateways: r.integer('natGateways', 1, 2, '; the ingest tasks pull their image and reach AWS APIs through NAT, and 2 gives one per AZ'),
+    rtmpsCertificateArn: r.optionalCertificateArn('rtmpsCertificateArn', 'set the ARN of an ACM certificate in the stack\'s region, like arn:aws:acm:eu-west-1:123456789012:certificate/<id>'),
+    domainName: r.optionalMatch('domainName', /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'not a domain name', 'set a lower-case DNS name such as live.example.com'),
+    domainCertificateArn: r.optionalCertificateArn('domainCertificateArn', 'set the ARN of an ACM certificate in us-east-1 (CloudFront only uses certificates from us-east-1)'),
+    originShieldRegion: r.optionalMatch('originShieldRegion', /^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region code', 'set the code of a region that offers Origin Shield, such as us-east-1, near the stack\'s region; or remove it to turn Origin Shield off'),
+    priceClass: r.oneOf('priceClass', PRICE_CLASSES),
+    logRetentionDays: r.oneOf('logRetentionDays', LOG_RETENTION_DAYS),
+    tableRemovalPolicy: r.oneOf('tableRemovalPolicy', REMOVAL_POLICIES),
+    tableDeletionProtection: r.boolean('tableDeletionProtection'),
+    cdnAccessLogs: r.boolean('cdnAccessLogs'),
+    alarmEmail: r.optionalMatch('alarmEmail', /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'not an email address', 'set an address such as ops@example.com, or remove it'),
+  };
+
+  // Cross-key rules, checked only when each key on its own was valid.
+  const ok = (...keys: ConfigKey[]) => keys.every((k) => !r.failed.has(k));
+
+  if (ok('ingestCpu', 'ingestMemoryMiB')) {
+    const allowed = FARGATE_SIZES[config.ingestCpu];
+    if (!allowed.includes(config.ingestMemoryMiB)) {
+      issues.push(
+        `${contextKey('ingestMemoryMiB')}=${config.ingestMemoryMiB}: not a Fargate size with ${contextKey('ingestCpu')}=${config.ingestCpu}. ` +
+          `Fix: use ${describeList(allowed)}, or change ${contextKey('ingestCpu')}`,
+      );
+    }
+  }
+  if (ok('minTasks', 'maxTasks') && config.maxTasks < config.minTasks) {
+    issues.push(
+      `${contextKey('maxTasks')}=${config.maxTasks}: below ${contextKey('minTasks')}=${config.minTasks}. Fix: set ${contextKey('maxTasks')} to at least ${config.minTasks}`,
+    );
+  }
+  if (ok('segmentSeconds', 'maxSegmentSeconds') && config.maxSegmentSeconds < config.segmentSeconds) {
+    issues.push(
+      `${contextKey('maxSegmentSeconds')}=${config.maxSegmentSeconds}: below ${contextKey('segmentSeconds')}=${config.segmentSeconds}; no segment is shorter than the target. ` +
+        `Fix: set ${contextKey('maxSegmentSeconds')} to at least ${config.segmentSeconds}`,
+    );
+  }
+  if (ok('maxSegmentSeconds', 'maxBitrateKbps')) {
+    const bytes = largestSegmentBytes(config.maxBitrateKbps, config.maxSegmentSeconds);
+    if (bytes > ORIGIN_MAX_SEGMENT_BYTES) {
+      issues.push(
+        `${contextKey('maxBitrateKbps')}=${config.maxBitrateKbps} with ${contextKey('maxSegmentSeconds')}=${config.maxSegmentSeconds}: ` +
+          `a segment could reach ${mb(bytes)} MB, above the ${mb(ORIGIN_MAX_SEGMENT_BYTES)} MB the origin can return ` +
+          `(a buffered function-URL response is at most 6 MB, base64-encoded). ` +
+          `Fix: lower ${contextKey('maxBitrateKbps')} or ${contextKey('maxSegmentSeconds')} so that maxBitrateKbps × maxSegmentSeconds ≤ ${MAX_KBPS_SECONDS}`,
+      );
+    }
+  }
+  if (ok('domainName', 'domainCertificateArn')) {
+    if (config.domainName !== undefined && config.domainCertificateArn === undefined) {
+      issues.push(
+        `${contextKey('domainName')}=${show(config.domainName)}: needs a certificate. Fix: also set ${contextKey('domainCertificateArn')} to an ACM certificate in us-east-1 that covers ${config.domainName}`,
+      );
+    }
+    if (config.domainCertificateArn !== undefined && config.domainName === undefined) {
+      issues.push(
+        `${contextKey('domainCertificateArn')}=${show(config.domainCertificateArn)}: set without a domain. Fix: also set ${contextKey('domainName')}, or remove ${contextKey('domainCertificateArn')}`,
+      );
+    }
+    const region = config.domainCertificateArn?.split(':')[3];
+    if (region !== undefined && region !== 'us-east-1') {
+      issues.push(
+        `${contextKey('domainCertificateArn')}=${show(config.domainCertificateArn)}: the certificate is in ${region}, but CloudFront only uses ACM certificates from us-east-1. ` +
+          `Fix: request or import the certificate in us-east-1 and use its ARN`,
+      );
+    }
+  }
+
+  if (issues.length > 0) throw new ConfigError(issues);
+  return config;
+}
+
+class Reader {
+  readonly failed = new Set<ConfigKey>();
+  constructor(
+    private readonly given: ReadonlyMap<ConfigKey, unknown>,
+    private readonly issues: string[],
+  ) {}
+
+  private fail<T>(key: ConfigKey, value: unknown, problem: string, fix: string): T {
+    this.failed.add(key);
+    this.issues.push(`${contextKey(key)}=${show(value)}: ${problem}. Fix: ${fix}`);
+    return DEFAULT_CONFIG[key] as T;
+  }
+
+  integer(key: ConfigKey, min: number, max: number, why = ''): number {
+    const value = this.given.get(key);
+    if (value === undefined) return DEFAULT_CONFIG[key] as number;
+    const fix = `set an integer from ${min} to ${max} (default ${show(DEFAULT_CONFIG[key])})${why}`;
+    const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
+    if (!Number.isInteger(n)) return this.fail(key, value, 'not an integer', fix);
+    if (n < min || n > max) return this.fail(key, value, `out of range`, fix);
+    return n;
+  }
+
+  boolean(key: ConfigKey): boolean {
+    const value = this.given.get(key);
+    if (value === undefined) return DEFAULT_CONFIG[key] as boolean;
+    if (value === true || value === 'true') return true;
+    if (value === false || value === 'false') return false;
+    return this.fail(key, value, 'not a boolean', `set true or false (default ${show(DEFAULT_CONFIG[key])})`);
+  }
+
+  oneOf<T extends string | number>(key: ConfigKey, allowed: readonly T[]): T {
+    const value = this.given.get(key);
+    if (value === undefined) return DEFAULT_CONFIG[key] as T;
+    const found = allowed.find((a) => a === value || String(a) === String(value).trim());
+    if (found === undefined) {
+      return this.fail(key, value, 'not an allowed value', `use ${describeList(allowed)} (default ${show(DEFAULT_CONFIG[key])})`);
+    }
+    return found;
+  }
+
+  match(key: ConfigKey, pattern: RegExp, problem: string, fix: string): string {
+    return this.optionalMatch(key, pattern, problem, fix) ?? (DEFAULT_CONFIG[key] as string);
+  }
+
+  optionalMatch(key: ConfigKey, pattern: RegExp, problem: string, fix: string): string | undefined {
+    const value = this.given.get(key);
+    if (value === undefined) return DEFAULT_CONFIG[key] as string | undefined;
+    if (typeof value !== 'string' || !pattern.test(value)) return this.fail(key, value, problem, fix);
+    return value;
+  }
+
+  optionalCertificateArn(key: ConfigKey, fix: string): string | undefined {
+    return this.optionalMatch(key, /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/, 'not an ACM certificate ARN', fix);
+  }
+}
+
+function range(from: number, to: number, step: number): number[] {
+  const out: number[] = [];
+  for (let v = from; v <= to; v += step) out.push(v);
+  return out;
+}
+
+function describeList(values: readonly (string | number)[]): string {
+  const step = Number(values[1]) - Number(values[0]);
+  const arithmetic = values.every((v, i) => typeof v === 'number' && (i === 0 || v - Number(values[i - 1]) === step));
+  if (values.length > 8 && arithmetic) return `${values[0]} to ${values[values.length - 1]} in steps of ${step}`;
+  return `one of ${values.join(', ')}`;
+}
+
+function show(value: unknown): string {
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1_000_000).toFixed(1);
+}
+
+function suggest(key: string): string {
+  const lower = key.toLowerCase();
+  const close = CONFIG_KEYS.filter((k) => distance(k.toLowerCase(), lower) <= 3);
+  if (close.length > 0) return `did you mean ${close.map(contextKey).join(' or ')}?`;
+  return `remove it; known keys are ${CONFIG_KEYS.map(contextKey).join(', ')}`;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return row[b.length];
+}

@@ -1,0 +1,227 @@
+import { type CfnElement, Duration, IgnoreMode, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { type IVpc, SecurityGroup, SubnetType } from 'aws-cdk-lib/aws-ec2';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import {
+  AwsLogDriverMode,
+  Cluster,
+  ContainerImage,
+  ContainerInsights,
+  CpuArchitecture,
+  FargatePlatformVersion,
+  FargateService,
+  FargateTaskDefinition,
+  LinuxParameters,
+  LogDrivers,
+  OperatingSystemFamily,
+  Protocol,
+  UlimitName,
+  type ContainerDefinition,
+} from 'aws-cdk-lib/aws-ecs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Metric, Stats } from 'aws-cdk-lib/aws-cloudwatch';
+import { Construct } from 'constructs';
+import { STOP_TIMEOUT_HEADROOM_SECONDS } from './config';
+import { PATHS, REPO_ROOT } from './paths';
+import type { RoutingTable } from './routing-table';
+
+/** The ports the ingest container listens on (docs/architecture.md). */
+export const INGEST_PORTS = { rtmp: 1935, hls: 8080, health: 8081 } as const;
+export const INGEST_CONTAINER_NAME = 'ingest';
+
+/**
+ * The container health check. The image has Node and no curl: an HTTP GET to /healthz, healthy on 200
+ * (the task answers 503 while draining), failing after 3 s if nothing answers.
+ */
+export const HEALTH_CHECK_SCRIPT =
+  `const r=require('http').get('http://127.0.0.1:${INGEST_PORTS.health}/healthz',s=>process.exit(s.statusCode===200?0:1));` +
+  `r.on('error',()=>process.exit(1));r.setTimeout(3000,()=>process.exit(1))`;
+
+/**
+ * How the ingest image's build context is staged from the repository root. .dockerignore allow-lists what
+ * the build reads; these excludes keep the heavy directories out even if it is edited carelessly.
+ * Exported so the Dockerfile test stages exactly the same context.
+ */
+export const INGEST_IMAGE_ASSET_OPTIONS = {
+  file: PATHS.ingestDockerfile,
+  ignoreMode: IgnoreMode.DOCKER,
+  exclude: ['node_modules', 'cdk.out', '.git', 'test', 'test-artifacts', 'dist', '.keyframe'],
+} as const;
+
+export interface IngestServiceProps {
+  readonly vpc: IVpc;
+  readonly table: RoutingTable;
+  readonly cpu: number;
+  readonly memoryLimitMiB: number;
+  readonly architecture: 'arm64' | 'x86_64';
+  readonly minTasks: number;
+  readonly maxTasks: number;
+  /** Target of the stream-based scaling policy: live streams per task, averaged over the tasks. */
+  readonly streamsPerTask: number;
+  readonly segmentSeconds: number;
+  readonly playlistSize: number;
+  readonly drainSeconds: number;
+  readonly logRetention: RetentionDays;
+  /** The Docker build context. @default REPO_ROOT */
+  readonly imageDirectory?: string;
+}
+
+/**
+ * The Fargate ingest service: RTMP publishes in, HLS out to the origin. One cluster (Container Insights on),
+ * one task definition built from ingest/Dockerfile, a service in the private subnets that never drops
+ * below its running count during a deploy and rolls back a deploy that does not stabilize.
+ *
+ * The load balancer and who may reach which port are wired outside (IngestLoadBalancer, the stack).
+ */
+export class IngestService extends Construct {
+  readonly cluster: Cluster;
+  readonly taskDefinition: FargateTaskDefinition;
+  readonly container: ContainerDefinition;
+  readonly service: FargateService;
+  readonly securityGroup: SecurityGroup;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: IngestServiceProps) {
+    super(scope, id);
+    const arm = props.architecture === 'arm64';
+
+    this.cluster = new Cluster(this, 'Cluster', {
+      vpc: props.vpc,
+      containerInsightsV2: ContainerInsights.ENABLED,
+    });
+
+    this.logGroup = new LogGroup(this, 'LogGroup', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.taskDefinition = new FargateTaskDefinition(this, 'TaskDefinition', {
+      cpu: props.cpu,
+      memoryLimitMiB: props.memoryLimitMiB,
+      runtimePlatform: {
+        cpuArchitecture: arm ? CpuArchitecture.ARM64 : CpuArchitecture.X86_64,
+        operatingSystemFamily: OperatingSystemFamily.LINUX,
+      },
+    });
+    props.table.grant(this.taskDefinition.taskRole, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query']);
+    // A task with live publishers protects itself from scale-in through the ECS agent (ingest/protection.ts),
+    // which calls UpdateTaskProtection with the task role: allowed on this cluster's tasks only.
+    const clusterTasks = Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${this.cluster.clusterName}/*` });
+    this.taskDefinition.addToTaskRolePolicy(
+      new PolicyStatement({ actions: ['ecs:UpdateTaskProtection'], resources: [clusterTasks] }),
+    );
+
+    this.container = this.taskDefinition.addContainer('Container', {
+      containerName: INGEST_CONTAINER_NAME,
+      // Staged at synth (no build); `cdk deploy` builds it with Docker for the task's architecture.
+      image: ContainerImage.fromAsset(props.imageDirectory ?? REPO_ROOT, {
+        ...INGEST_IMAGE_ASSET_OPTIONS,
+        exclude: [...INGEST_IMAGE_ASSET_OPTIONS.exclude],
+        platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
+      }),
+      essential: true,
+      environment: {
+        AWS_REGION: Stack.of(this).region,
+        KEYFRAME_TABLE: props.table.tableName,
+        KEYFRAME_RTMP_PORT: String(INGEST_PORTS.rtmp),
+        KEYFRAME_HLS_PORT: String(INGEST_PORTS.hls),
+        KEYFRAME_HEALTH_PORT: String(INGEST_PORTS.health),
+        KEYFRAME_SEGMENT_SECONDS: String(props.segmentSeconds),
+        KEYFRAME_PLAYLIST_SIZE: String(props.playlistSize),
+        KEYFRAME_DRAIN_SECONDS: String(props.drainSeconds),
+        KEYFRAME_LOG_LEVEL: 'INFO',
+        // The task sees the NLB's addresses, not the publishers' (client IP preservation is off), so a
+        // per-address cap would cap every publisher behind one NLB node together; the total cap stays.
+        KEYFRAME_RTMP_MAX_CONNECTIONS_PER_IP: 'Infinity',
+        // KEYFRAME_TASK_ARN / KEYFRAME_TASK_IP: read by the task from the ECS metadata endpoint v4.
+      },
+      portMappings: [
+        { name: 'rtmp', containerPort: INGEST_PORTS.rtmp, protocol: Protocol.TCP },
+        { name: 'hls', containerPort: INGEST_PORTS.hls, protocol: Protocol.TCP },
+        { name: 'health', containerPort: INGEST_PORTS.health, protocol: Protocol.TCP },
+      ],
+      healthCheck: {
+        command: ['CMD', 'node', '-e', HEALTH_CHECK_SCRIPT],
+        interval: Duration.seconds(10),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        startPeriod: Duration.seconds(30),
+      },
+      // SIGTERM starts the drain; SIGKILL comes drainSeconds + 10 s later (Fargate allows at most 120 s).
+      stopTimeout: Duration.seconds(props.drainSeconds + STOP_TIMEOUT_HEADROOM_SECONDS),
+      // An init process as PID 1 forwards SIGTERM to Node and reaps any orphaned ffmpeg.
+      linuxParameters: new LinuxParameters(this, 'LinuxParameters', { initProcessEnabled: true }),
+      ulimits: [{ name: UlimitName.NOFILE, softLimit: 65_536, hardLimit: 65_536 }],
+      logging: LogDrivers.awsLogs({
+        logGroup: this.logGroup,
+        streamPrefix: 'ingest',
+        // A CloudWatch Logs hiccup must not block the process writing a live stream.
+        mode: AwsLogDriverMode.NON_BLOCKING,
+        maxBufferSize: Size.mebibytes(25),
+      }),
+    });
+
+    this.securityGroup = new SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'Keyframe ingest tasks: RTMP and health from the NLB, HLS from the origin only',
+      // Image pull, DynamoDB, CloudWatch Logs and the ECS agent: all outbound HTTPS, via NAT or endpoints.
+      allowAllOutbound: true,
+    });
+
+    this.service = new FargateService(this, 'Service', {
+      cluster: this.cluster,
+      taskDefinition: this.taskDefinition,
+      // desiredCount is left out on purpose: CloudFormation then starts the service with one task and never
+      // resets the count on later deploys (which would stop scaled-out tasks and their live publishes);
+      // the scaling target's minimum (minTasks) sets the floor.
+      securityGroups: [this.securityGroup],
+      vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+      assignPublicIp: false,
+      platformVersion: FargatePlatformVersion.LATEST,
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { enable: true, rollback: true },
+      healthCheckGracePeriod: Duration.seconds(60),
+      enableECSManagedTags: true,
+    });
+
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: props.minTasks, maxCapacity: props.maxTasks });
+    scaling.scaleOnCpuUtilization('Cpu', {
+      targetUtilizationPercent: 60,
+      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.minutes(5),
+    });
+    // Each task publishes ActiveStreams once a minute (EMF, ingest/main.ts); the Average over the tasks' data
+    // points is the number of live streams per task. Scale-in never stops a task with live publishers: those
+    // tasks hold ECS task scale-in protection (ingest/protection.ts).
+    scaling.scaleToTrackCustomMetric('ActiveStreams', {
+      metric: new Metric({
+        namespace: 'Keyframe',
+        metricName: 'ActiveStreams',
+        dimensionsMap: { service: 'ingest' },
+        statistic: Stats.AVERAGE,
+        period: Duration.minutes(1),
+      }),
+      targetValue: props.streamsPerTask,
+      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.minutes(5),
+    });
+
+    Validations.of(this.taskDefinition).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason:
+        'The environment holds only non-secret settings (table name, ports, segment and drain durations, log level); the task has no secrets, and its AWS access comes from the task role.',
+    });
+    const clusterLogicalId = Stack.of(this).getLogicalId(this.cluster.node.defaultChild as CfnElement);
+    Validations.of(this.taskDefinition.taskRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/<${clusterLogicalId}>/*]`,
+      reason:
+        'ecs:UpdateTaskProtection on the tasks of this cluster only; task IDs are generated at launch, so the task part of the ARN is a wildcard.',
+    });
+    Validations.of(this.taskDefinition.obtainExecutionRole()).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'ecr:GetAuthorizationToken, needed to pull the image, supports no resource-level permissions; the image-pull and log actions are scoped to the asset repository and the log group.',
+    });
+  }
+}

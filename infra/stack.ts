@@ -1,0 +1,170 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Port } from 'aws-cdk-lib/aws-ec2';
+import type { Construct } from 'constructs';
+import { Cdn } from './cdn';
+import type { KeyframeConfig } from './config';
+import { IngestLoadBalancer } from './ingest-load-balancer';
+import { INGEST_PORTS, IngestService } from './ingest-service';
+import { Network } from './network';
+import { Observability } from './observability';
+import { Origin } from './origin';
+import { OUTPUT_KEYS } from './output-keys';
+import { REPO_ROOT } from './paths';
+import { PLAYER_INDEX, PlayerSite } from './player-site';
+import { RoutingTable } from './routing-table';
+import { TaskStateSync } from './task-state-sync';
+
+export interface KeyframeStackProps extends StackProps {
+  readonly config: KeyframeConfig;
+  /** The built player page (player/dist) if there is one. @default - no player page */
+  readonly playerDirectory?: string;
+  /** Repository root: Docker build context and Lambda entries. @default REPO_ROOT */
+  readonly repoRoot?: string;
+}
+
+/**
+ * The Keyframe platform. This class only wires the constructs together and declares the outputs; each
+ * concern lives in its own construct. Construct IDs are stable: renaming one replaces the resource.
+ */
+export class KeyframeStack extends Stack {
+  readonly network: Network;
+  readonly routingTable: RoutingTable;
+  readonly ingest: IngestService;
+  readonly ingestLoadBalancer: IngestLoadBalancer;
+  readonly taskStateSync: TaskStateSync;
+  readonly origin: Origin;
+  readonly playerSite?: PlayerSite;
+  readonly cdn: Cdn;
+  readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: KeyframeStackProps) {
+    super(scope, id, {
+      description: 'Keyframe: self-hosted live streaming (RTMP ingest on Fargate, HLS through CloudFront)',
+      ...props,
+    });
+    const { config } = props;
+    const logRetention = config.logRetentionDays;
+
+    this.network = new Network(this, 'Network', { natGateways: config.natGateways, logRetention });
+    const { vpc } = this.network;
+
+    this.routingTable = new RoutingTable(this, 'RoutingTable', {
+      removalPolicy: config.tableRemovalPolicy,
+      deletionProtection: config.tableDeletionProtection,
+    });
+
+    this.ingest = new IngestService(this, 'Ingest', {
+      vpc,
+      table: this.routingTable,
+      cpu: config.ingestCpu,
+      memoryLimitMiB: config.ingestMemoryMiB,
+      architecture: config.ingestArchitecture,
+      minTasks: config.minTasks,
+      maxTasks: config.maxTasks,
+      streamsPerTask: config.streamsPerTask,
+      segmentSeconds: config.segmentSeconds,
+      playlistSize: config.playlistSize,
+      drainSeconds: config.drainSeconds,
+      logRetention,
+      imageDirectory: props.repoRoot ?? REPO_ROOT,
+    });
+
+    this.ingestLoadBalancer = new IngestLoadBalancer(this, 'IngestLoadBalancer', {
+      vpc,
+      service: this.ingest.service,
+      drainSeconds: config.drainSeconds,
+      rtmpsCertificateArn: config.rtmpsCertificateArn,
+    });
+
+    this.taskStateSync = new TaskStateSync(this, 'TaskStateSync', {
+      cluster: this.ingest.cluster,
+      table: this.routingTable,
+      logRetention,
+    });
+
+    this.origin = new Origin(this, 'Origin', {
+      vpc,
+      table: this.routingTable,
+      segmentSeconds: config.segmentSeconds,
+      playlistSize: config.playlistSize,
+      logRetention,
+    });
+    // The tasks' HLS port is reachable from the origin function and nothing else.
+    this.origin.securityGroup.connections.allowTo(
+      this.ingest.securityGroup,
+      Port.tcp(INGEST_PORTS.hls),
+      'HLS: origin function to ingest tasks',
+    );
+
+    if (props.playerDirectory) {
+      this.playerSite = new PlayerSite(this, 'PlayerSite', { sourceDirectory: props.playerDirectory, logRetention });
+    }
+
+    this.cdn = new Cdn(this, 'Cdn', {
+      functionUrl: this.origin.functionUrl,
+      segmentSeconds: config.segmentSeconds,
+      priceClass: config.priceClass,
+      originShieldRegion: config.originShieldRegion,
+      domainName: config.domainName,
+      domainCertificateArn: config.domainCertificateArn,
+      accessLogRetentionDays: config.cdnAccessLogs ? config.logRetentionDays : undefined,
+      playerBucket: this.playerSite?.bucket,
+    });
+
+    this.observability = new Observability(this, 'Observability', {
+      cluster: this.ingest.cluster,
+      service: this.ingest.service,
+      minTasks: config.minTasks,
+      loadBalancer: this.ingestLoadBalancer.loadBalancer,
+      targetGroup: this.ingestLoadBalancer.targetGroup,
+      originFunction: this.origin.handler.function,
+      taskEventsFunction: this.taskStateSync.handler.function,
+      deadLetterQueue: this.taskStateSync.deadLetterQueue,
+      distribution: this.cdn.distribution,
+      alarmEmail: config.alarmEmail,
+    });
+
+    // Outputs (keys are a contract with cli/stack-outputs.ts).
+    const playbackBaseUrl = `https://${config.domainName ?? this.cdn.domainName}`;
+    new CfnOutput(this, OUTPUT_KEYS.rtmpUrl, {
+      description: 'OBS "Server" (the stream key goes in "Stream Key")',
+      value: `rtmp://${this.ingestLoadBalancer.dnsName}/live`,
+    });
+    if (config.rtmpsCertificateArn) {
+      new CfnOutput(this, OUTPUT_KEYS.rtmpsUrl, {
+        description: 'RTMPS server; use a host name your certificate covers, pointed (CNAME) at the NLB',
+        value: `rtmps://${this.ingestLoadBalancer.dnsName}:443/live`,
+      });
+    }
+    new CfnOutput(this, OUTPUT_KEYS.playbackBaseUrl, {
+      description: 'Playback: <base>/<playbackId>/index.m3u8',
+      value: playbackBaseUrl,
+    });
+    if (this.playerSite) {
+      new CfnOutput(this, OUTPUT_KEYS.playerUrl, {
+        description: 'Web player: <url>?v=<playbackId>',
+        value: `${playbackBaseUrl}/${PLAYER_INDEX}`,
+      });
+    }
+    new CfnOutput(this, OUTPUT_KEYS.distributionDomainName, {
+      description: 'CloudFront domain (the CNAME target of keyframe:domainName)',
+      value: this.cdn.domainName,
+    });
+    new CfnOutput(this, OUTPUT_KEYS.tableName, {
+      description: 'Routing table (stream keys, routes, tasks)',
+      value: this.routingTable.tableName,
+    });
+    new CfnOutput(this, OUTPUT_KEYS.createStreamKeyCommand, {
+      description: 'Creates a channel and prints its secret stream key and playback ID',
+      value: `npx keyframe keys create <name> --stack ${this.stackName} --region ${this.region}`,
+    });
+    new CfnOutput(this, OUTPUT_KEYS.dashboardUrl, {
+      description: 'CloudWatch dashboard',
+      value: this.observability.dashboardUrl,
+    });
+    new CfnOutput(this, OUTPUT_KEYS.alarmTopicArn, {
+      description: 'SNS topic the alarms notify; subscribe to it',
+      value: this.observability.alarmTopic.topicArn,
+    });
+  }
+}

@@ -1,0 +1,294 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  DEFAULT_CONFIG,
+  largestSegmentBytes,
+  loadConfig,
+  MAX_KBPS_SECONDS,
+  ORIGIN_MAX_SEGMENT_BYTES,
+  playlistMaxTtlSeconds,
+} from '../../infra/config';
+
+const CERT_US_EAST_1 = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
+const CERT_EU_WEST_1 = 'arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
+
+function issuesOf(context: Record<string, unknown>): readonly string[] {
+  try {
+    loadConfig(context);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues;
+    throw err;
+  }
+  throw new Error(`expected ${JSON.stringify(context)} to be rejected`);
+}
+
+describe('loadConfig', () => {
+  it('gives the documented defaults with no context at all', () => {
+    expect(loadConfig({})).toEqual(DEFAULT_CONFIG);
+    expect(DEFAULT_CONFIG).toMatchObject({
+      segmentSeconds: 1,
+      playlistSize: 6,
+      drainSeconds: 110,
+      priceClass: 'PriceClass_100',
+      tableRemovalPolicy: 'retain',
+      natGateways: 1,
+      maxBitrateKbps: 8000,
+    });
+    expect(DEFAULT_CONFIG.originShieldRegion).toBeUndefined();
+  });
+
+  it('ignores CDK context that is not its own (feature flags, CLI settings)', () => {
+    expect(loadConfig({ '@aws-cdk/core:enableTelemetry': false, 'cli-telemetry': false, 'aws:cdk:bundling-stacks': ['*'] })).toEqual(
+      DEFAULT_CONFIG,
+    );
+  });
+
+  it('reads -c strings and cdk.json values alike', () => {
+    const fromFlags = loadConfig({
+      'keyframe:segmentSeconds': '2',
+      'keyframe:minTasks': '2',
+      'keyframe:maxTasks': '5',
+      'keyframe:cdnAccessLogs': 'true',
+      'keyframe:logRetentionDays': '90',
+      'keyframe:ingestCpu': '2048',
+      'keyframe:ingestMemoryMiB': '4096',
+    });
+    const fromJson = loadConfig({
+      'keyframe:segmentSeconds': 2,
+      'keyframe:minTasks': 2,
+      'keyframe:maxTasks': 5,
+      'keyframe:cdnAccessLogs': true,
+      'keyframe:logRetentionDays': 90,
+      'keyframe:ingestCpu': 2048,
+      'keyframe:ingestMemoryMiB': 4096,
+    });
+    expect(fromFlags).toEqual(fromJson);
+    expect(fromFlags).toMatchObject({ segmentSeconds: 2, minTasks: 2, maxTasks: 5, cdnAccessLogs: true, logRetentionDays: 90 });
+  });
+
+  it('accepts a custom domain with a us-east-1 certificate, RTMPS and Origin Shield', () => {
+    const config = loadConfig({
+      'keyframe:domainName': 'live.example.com',
+      'keyframe:domainCertificateArn': CERT_US_EAST_1,
+      'keyframe:rtmpsCertificateArn': CERT_EU_WEST_1,
+      'keyframe:originShieldRegion': 'eu-west-1',
+    });
+    expect(config).toMatchObject({
+      domainName: 'live.example.com',
+      domainCertificateArn: CERT_US_EAST_1,
+      rtmpsCertificateArn: CERT_EU_WEST_1,
+      originShieldRegion: 'eu-west-1',
+    });
+  });
+
+  it('treats an empty optional value as unset', () => {
+    expect(loadConfig({ 'keyframe:originShieldRegion': '' }).originShieldRegion).toBeUndefined();
+  });
+
+  // Each bad input → its exact message: the key, the bad value, and the fix.
+  const badInputs: Array<[string, Record<string, unknown>, string]> = [
+    [
+      'segment duration below the minimum',
+      { 'keyframe:segmentSeconds': '0' },
+      'keyframe:segmentSeconds="0": out of range. Fix: set an integer from 1 to 10 (default 1)',
+    ],
+    [
+      'segment duration that is not a number',
+      { 'keyframe:segmentSeconds': 'abc' },
+      'keyframe:segmentSeconds="abc": not an integer. Fix: set an integer from 1 to 10 (default 1)',
+    ],
+    [
+      'fractional segment duration',
+      { 'keyframe:segmentSeconds': 1.5 },
+      'keyframe:segmentSeconds=1.5: not an integer. Fix: set an integer from 1 to 10 (default 1)',
+    ],
+    [
+      'playlist too short for a player to start',
+      { 'keyframe:playlistSize': 2 },
+      'keyframe:playlistSize=2: out of range. Fix: set an integer from 3 to 60 (default 6)',
+    ],
+    [
+      'a typo in a key',
+      { 'keyframe:segmentSecs': '2' },
+      'keyframe:segmentSecs="2": unknown config key. Fix: did you mean keyframe:segmentSeconds?',
+    ],
+    [
+      'a known key without its prefix',
+      { segmentSeconds: 2 },
+      'segmentSeconds=2: Keyframe config keys are prefixed. Fix: use keyframe:segmentSeconds (e.g. -c keyframe:segmentSeconds=...)',
+    ],
+    [
+      'an unknown key',
+      { 'keyframe:colour': 'blue' },
+      'keyframe:colour="blue": unknown config key. Fix: remove it; known keys are keyframe:stackName, keyframe:segmentSeconds, ' +
+        'keyframe:playlistSize, keyframe:maxSegmentSeconds, keyframe:maxBitrateKbps, keyframe:ingestCpu, keyframe:ingestMemoryMiB, ' +
+        'keyframe:ingestArchitecture, keyframe:minTasks, keyframe:maxTasks, keyframe:streamsPerTask, keyframe:drainSeconds, keyframe:natGateways, ' +
+        'keyframe:rtmpsCertificateArn, keyframe:domainName, keyframe:domainCertificateArn, keyframe:originShieldRegion, ' +
+        'keyframe:priceClass, keyframe:logRetentionDays, keyframe:tableRemovalPolicy, keyframe:tableDeletionProtection, ' +
+        'keyframe:cdnAccessLogs, keyframe:alarmEmail',
+    ],
+    [
+      'a Fargate CPU size that does not exist',
+      { 'keyframe:ingestCpu': 300 },
+      'keyframe:ingestCpu=300: not an allowed value. Fix: use one of 256, 512, 1024, 2048, 4096, 8192, 16384 (default 1024)',
+    ],
+    [
+      'memory that does not fit the default CPU',
+      { 'keyframe:ingestMemoryMiB': 1024 },
+      'keyframe:ingestMemoryMiB=1024: not a Fargate size with keyframe:ingestCpu=1024. Fix: use one of 2048, 3072, 4096, 5120, 6144, 7168, 8192, or change keyframe:ingestCpu',
+    ],
+    [
+      'memory that does not fit a large CPU',
+      { 'keyframe:ingestCpu': 4096, 'keyframe:ingestMemoryMiB': 4096 },
+      'keyframe:ingestMemoryMiB=4096: not a Fargate size with keyframe:ingestCpu=4096. Fix: use 8192 to 30720 in steps of 1024, or change keyframe:ingestCpu',
+    ],
+    [
+      'an unknown architecture',
+      { 'keyframe:ingestArchitecture': 'arm' },
+      'keyframe:ingestArchitecture="arm": not an allowed value. Fix: use one of arm64, x86_64 (default "arm64")',
+    ],
+    [
+      'no ingest task at all',
+      { 'keyframe:minTasks': 0 },
+      'keyframe:minTasks=0: out of range. Fix: set an integer from 1 to 100 (default 1)',
+    ],
+    [
+      'maximum below minimum',
+      { 'keyframe:minTasks': 3, 'keyframe:maxTasks': 2 },
+      'keyframe:maxTasks=2: below keyframe:minTasks=3. Fix: set keyframe:maxTasks to at least 3',
+    ],
+    [
+      'a drain longer than Fargate lets a task stop',
+      { 'keyframe:drainSeconds': 111 },
+      'keyframe:drainSeconds=111: out of range. Fix: set an integer from 0 to 110 (default 110); the task\'s stopTimeout is drainSeconds + 10 and Fargate allows at most 120 s',
+    ],
+    [
+      'no NAT gateway',
+      { 'keyframe:natGateways': 0 },
+      'keyframe:natGateways=0: out of range. Fix: set an integer from 1 to 2 (default 1); the ingest tasks pull their image and reach AWS APIs through NAT, and 2 gives one per AZ',
+    ],
+    [
+      'a bitrate whose segments exceed the buffered response',
+      { 'keyframe:maxBitrateKbps': 10000 },
+      'keyframe:maxBitrateKbps=10000 with keyframe:maxSegmentSeconds=4: a segment could reach 5.5 MB, above the 4.4 MB the origin can return ' +
+        '(a buffered function-URL response is at most 6 MB, base64-encoded). ' +
+        'Fix: lower keyframe:maxBitrateKbps or keyframe:maxSegmentSeconds so that maxBitrateKbps × maxSegmentSeconds ≤ 32000',
+    ],
+    [
+      'a keyframe interval whose segments exceed the buffered response',
+      { 'keyframe:maxSegmentSeconds': 8 },
+      'keyframe:maxBitrateKbps=8000 with keyframe:maxSegmentSeconds=8: a segment could reach 8.8 MB, above the 4.4 MB the origin can return ' +
+        '(a buffered function-URL response is at most 6 MB, base64-encoded). ' +
+        'Fix: lower keyframe:maxBitrateKbps or keyframe:maxSegmentSeconds so that maxBitrateKbps × maxSegmentSeconds ≤ 32000',
+    ],
+    [
+      'a longest segment shorter than the target',
+      { 'keyframe:segmentSeconds': 4, 'keyframe:maxSegmentSeconds': 2 },
+      'keyframe:maxSegmentSeconds=2: below keyframe:segmentSeconds=4; no segment is shorter than the target. Fix: set keyframe:maxSegmentSeconds to at least 4',
+    ],
+    [
+      'a domain without a certificate',
+      { 'keyframe:domainName': 'live.example.com' },
+      'keyframe:domainName="live.example.com": needs a certificate. Fix: also set keyframe:domainCertificateArn to an ACM certificate in us-east-1 that covers live.example.com',
+    ],
+    [
+      'a certificate without a domain',
+      { 'keyframe:domainCertificateArn': CERT_US_EAST_1 },
+      `keyframe:domainCertificateArn="${CERT_US_EAST_1}": set without a domain. Fix: also set keyframe:domainName, or remove keyframe:domainCertificateArn`,
+    ],
+    [
+      'a CloudFront certificate outside us-east-1',
+      { 'keyframe:domainName': 'live.example.com', 'keyframe:domainCertificateArn': CERT_EU_WEST_1 },
+      `keyframe:domainCertificateArn="${CERT_EU_WEST_1}": the certificate is in eu-west-1, but CloudFront only uses ACM certificates from us-east-1. ` +
+        'Fix: request or import the certificate in us-east-1 and use its ARN',
+    ],
+    [
+      'a domain that is not a DNS name',
+      { 'keyframe:domainName': 'https://live.example.com', 'keyframe:domainCertificateArn': CERT_US_EAST_1 },
+      'keyframe:domainName="https://live.example.com": not a domain name. Fix: set a lower-case DNS name such as live.example.com',
+    ],
+    [
+      'an RTMPS certificate that is not an ARN',
+      { 'keyframe:rtmpsCertificateArn': 'my-cert' },
+      'keyframe:rtmpsCertificateArn="my-cert": not an ACM certificate ARN. Fix: set the ARN of an ACM certificate in the stack\'s region, like arn:aws:acm:eu-west-1:123456789012:certificate/<id>',
+    ],
+    [
+      'an Origin Shield region that is not a region',
+      { 'keyframe:originShieldRegion': 'Europe' },
+      'keyframe:originShieldRegion="Europe": not an AWS region code. Fix: set the code of a region that offers Origin Shield, such as us-east-1, near the stack\'s region; or remove it to turn Origin Shield off',
+    ],
+    [
+      'an unknown price class',
+      { 'keyframe:priceClass': 'PriceClass_300' },
+      'keyframe:priceClass="PriceClass_300": not an allowed value. Fix: use one of PriceClass_100, PriceClass_200, PriceClass_All (default "PriceClass_100")',
+    ],
+    [
+      'a retention CloudWatch does not offer',
+      { 'keyframe:logRetentionDays': 10 },
+      'keyframe:logRetentionDays=10: not an allowed value. Fix: use one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (default 30)',
+    ],
+    [
+      'a removal policy DynamoDB does not support',
+      { 'keyframe:tableRemovalPolicy': 'snapshot' },
+      'keyframe:tableRemovalPolicy="snapshot": not an allowed value. Fix: use one of retain, destroy (default "retain")',
+    ],
+    [
+      'a boolean spelled another way',
+      { 'keyframe:tableDeletionProtection': 'yes' },
+      'keyframe:tableDeletionProtection="yes": not a boolean. Fix: set true or false (default false)',
+    ],
+    [
+      'a stack name CloudFormation refuses',
+      { 'keyframe:stackName': '1abc' },
+      'keyframe:stackName="1abc": not a CloudFormation stack name. Fix: start with a letter, then use letters, digits or hyphens (at most 128 characters)',
+    ],
+    [
+      'an alarm email that is not one',
+      { 'keyframe:alarmEmail': 'ops' },
+      'keyframe:alarmEmail="ops": not an email address. Fix: set an address such as ops@example.com, or remove it',
+    ],
+  ];
+
+  it.each(badInputs)('rejects %s', (_name, context, message) => {
+    expect(issuesOf(context)).toEqual([message]);
+  });
+
+  it('reports every problem at once, one line each', () => {
+    const err = (() => {
+      try {
+        loadConfig({ 'keyframe:segmentSeconds': 0, 'keyframe:priceClass': 'cheap' });
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error('expected a ConfigError');
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.issues).toHaveLength(2);
+    expect(err.message).toBe(err.issues.join('\n'));
+  });
+});
+
+describe('the segment size rule', () => {
+  it('lets the defaults through, exactly at the limit', () => {
+    expect(largestSegmentBytes(DEFAULT_CONFIG.maxBitrateKbps, DEFAULT_CONFIG.maxSegmentSeconds)).toBe(ORIGIN_MAX_SEGMENT_BYTES);
+    expect(MAX_KBPS_SECONDS).toBe(32_000);
+  });
+
+  it('counts MPEG-TS overhead on top of the bitrate', () => {
+    // 6000 kbit/s for 2 s is 1.5 MB of media; in MPEG-TS about 1.65 MB.
+    expect(largestSegmentBytes(6000, 2)).toBe(1_650_000);
+  });
+});
+
+describe('playlistMaxTtlSeconds', () => {
+  it.each([
+    [1, 1],
+    [2, 1],
+    [3, 1],
+    [4, 2],
+    [6, 3],
+    [10, 5],
+  ])('segmentSeconds %i → at most %i s', (segmentSeconds, ttl) => {
+    expect(playlistMaxTtlSeconds({ segmentSeconds })).toBe(ttl);
+  });
+});

@@ -1,0 +1,560 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TABLE_SCHEMA } from '../../functions/shared/table';
+import { compose } from '../../infra/app';
+import { OUTPUT_KEYS } from '../../infra/output-keys';
+import { cdkJsonContext, cfnLintErrors, findCfnLint, logicalIdOf, type Synthesized, synthesize } from './synth';
+
+/**
+ * The default deployment (no config): the template properties that matter, cdk-nag, cfn-lint.
+ * One synthesis for the whole file.
+ */
+let s: Synthesized;
+let ids: {
+  table: string;
+  cluster: string;
+  ingestSg: string;
+  nlbSg: string;
+  originSg: string;
+  originFn: string;
+  taskEventsFn: string;
+  distribution: string;
+  functionUrl: string;
+  dlq: string;
+  segmentPolicy: string;
+  playlistPolicy: string;
+  corsPolicy: string;
+  oac: string;
+  targetGroup: string;
+};
+
+beforeAll(() => {
+  s = synthesize();
+  const t = s.template;
+  ids = {
+    table: logicalIdOf(t, 'AWS::DynamoDB::Table'),
+    cluster: logicalIdOf(t, 'AWS::ECS::Cluster'),
+    ingestSg: s.stack.getLogicalId(s.stack.ingest.securityGroup.node.defaultChild as never),
+    nlbSg: s.stack.getLogicalId(s.stack.ingestLoadBalancer.securityGroup.node.defaultChild as never),
+    originSg: s.stack.getLogicalId(s.stack.origin.securityGroup.node.defaultChild as never),
+    originFn: s.stack.getLogicalId(s.stack.origin.handler.function.node.defaultChild as never),
+    taskEventsFn: s.stack.getLogicalId(s.stack.taskStateSync.handler.function.node.defaultChild as never),
+    distribution: logicalIdOf(t, 'AWS::CloudFront::Distribution'),
+    functionUrl: logicalIdOf(t, 'AWS::Lambda::Url'),
+    dlq: logicalIdOf(t, 'AWS::SQS::Queue'),
+    segmentPolicy: s.stack.getLogicalId(s.stack.cdn.segmentCachePolicy.node.defaultChild as never),
+    playlistPolicy: s.stack.getLogicalId(s.stack.cdn.playlistCachePolicy.node.defaultChild as never),
+    corsPolicy: logicalIdOf(t, 'AWS::CloudFront::ResponseHeadersPolicy'),
+    oac: logicalIdOf(t, 'AWS::CloudFront::OriginAccessControl'),
+    targetGroup: logicalIdOf(t, 'AWS::ElasticLoadBalancingV2::TargetGroup'),
+  };
+}, 180_000);
+
+afterAll(() => s?.dispose());
+
+const resourcesOf = (type: string) => Object.entries(s.template.findResources(type)) as Array<[string, { Properties: Record<string, any> }]>;
+const tableArn = () => ({ 'Fn::GetAtt': [ids.table, 'Arn'] });
+const indexArn = () => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [ids.table, 'Arn'] }, `/index/${TABLE_SCHEMA.gsi1.name}`]] });
+
+describe('CloudFront', () => {
+  it('caches segments long, honouring the origin max-age, with no cookies, headers or query strings in the key', () => {
+    s.template.hasResourceProperties('AWS::CloudFront::CachePolicy', {
+      CachePolicyConfig: {
+        MinTTL: 0,
+        DefaultTTL: 86_400,
+        MaxTTL: 1_209_600,
+        ParametersInCacheKeyAndForwardedToOrigin: {
+          CookiesConfig: { CookieBehavior: 'none' },
+          HeadersConfig: { HeaderBehavior: 'none' },
+          QueryStringsConfig: { QueryStringBehavior: 'none' },
+          EnableAcceptEncodingGzip: false,
+          EnableAcceptEncodingBrotli: false,
+        },
+      },
+    });
+  });
+
+  it('caches playlists at most half a segment (1 s with 1 s segments), honouring the origin max-age', () => {
+    const policy = s.template.toJSON().Resources[ids.playlistPolicy].Properties.CachePolicyConfig;
+    expect(policy).toMatchObject({
+      MinTTL: 0,
+      DefaultTTL: 1,
+      MaxTTL: 1,
+      ParametersInCacheKeyAndForwardedToOrigin: {
+        CookiesConfig: { CookieBehavior: 'none' },
+        HeadersConfig: { HeaderBehavior: 'none' },
+        QueryStringsConfig: { QueryStringBehavior: 'none' },
+      },
+    });
+  });
+
+  it('routes *.m3u8 to the playlist policy and everything else to the segment policy, over HTTPS with CORS', () => {
+    s.template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: {
+        DefaultCacheBehavior: {
+          CachePolicyId: { Ref: ids.segmentPolicy },
+          ResponseHeadersPolicyId: { Ref: ids.corsPolicy },
+          ViewerProtocolPolicy: 'redirect-to-https',
+          AllowedMethods: ['GET', 'HEAD', 'OPTIONS'],
+          Compress: false,
+        },
+        CacheBehaviors: [
+          Match.objectLike({
+            PathPattern: '*.m3u8',
+            CachePolicyId: { Ref: ids.playlistPolicy },
+            ResponseHeadersPolicyId: { Ref: ids.corsPolicy },
+            ViewerProtocolPolicy: 'redirect-to-https',
+          }),
+        ],
+        HttpVersion: 'http2and3',
+        PriceClass: 'PriceClass_100',
+      },
+    });
+  });
+
+  it('caches errors for 1 s, with no custom error pages', () => {
+    const config = s.template.toJSON().Resources[ids.distribution].Properties.DistributionConfig;
+    expect(config.CustomErrorResponses).toEqual(
+      [400, 403, 404, 500, 502, 503, 504].map((ErrorCode) => ({ ErrorCode, ErrorCachingMinTTL: 1 })),
+    );
+  });
+
+  it('allows any origin to GET/HEAD/OPTIONS (CORS)', () => {
+    s.template.hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
+      ResponseHeadersPolicyConfig: {
+        CorsConfig: {
+          AccessControlAllowOrigins: { Items: ['*'] },
+          AccessControlAllowMethods: { Items: ['GET', 'HEAD', 'OPTIONS'] },
+          AccessControlAllowCredentials: false,
+        },
+      },
+    });
+  });
+
+  it('leaves Origin Shield off by default', () => {
+    const config = s.template.toJSON().Resources[ids.distribution].Properties.DistributionConfig;
+    expect(config.Origins).toHaveLength(1);
+    expect(config.Origins[0].OriginShield).toEqual({ Enabled: false });
+  });
+});
+
+describe('origin access', () => {
+  it('gives the function URL AWS_IAM auth', () => {
+    s.template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'AWS_IAM',
+      TargetFunctionArn: { 'Fn::GetAtt': [ids.originFn, 'Arn'] },
+    });
+  });
+
+  it('signs every origin request with an OAC for Lambda', () => {
+    s.template.hasResourceProperties('AWS::CloudFront::OriginAccessControl', {
+      OriginAccessControlConfig: { OriginAccessControlOriginType: 'lambda', SigningBehavior: 'always', SigningProtocol: 'sigv4' },
+    });
+    const origin = s.template.toJSON().Resources[ids.distribution].Properties.DistributionConfig.Origins[0];
+    expect(origin.OriginAccessControlId).toEqual({ 'Fn::GetAtt': [ids.oac, 'Id'] });
+    expect(origin.DomainName).toEqual({ 'Fn::Select': [2, { 'Fn::Split': ['/', { 'Fn::GetAtt': [ids.functionUrl, 'FunctionUrl'] }] }] });
+  });
+
+  it('lets only this distribution invoke the origin function, and only through its URL', () => {
+    const sourceArn = {
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudfront::', { Ref: 'AWS::AccountId' }, ':distribution/', { Ref: ids.distribution }]],
+    };
+    const onOrigin = resourcesOf('AWS::Lambda::Permission').filter(([, r]) =>
+      JSON.stringify(r.Properties.FunctionName).includes(ids.functionUrl) || JSON.stringify(r.Properties.FunctionName).includes(ids.originFn),
+    );
+    expect(onOrigin.map(([, r]) => r.Properties)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Action: 'lambda:InvokeFunctionUrl', Principal: 'cloudfront.amazonaws.com', SourceArn: sourceArn }),
+        expect.objectContaining({
+          Action: 'lambda:InvokeFunction',
+          Principal: 'cloudfront.amazonaws.com',
+          SourceArn: sourceArn,
+          InvokedViaFunctionUrl: true,
+        }),
+      ]),
+    );
+    // Nothing else: every permission on the origin function is CloudFront's, scoped to this distribution.
+    expect(onOrigin).toHaveLength(2);
+    for (const [, r] of onOrigin) expect(r.Properties).not.toHaveProperty('FunctionUrlAuthType', 'NONE');
+  });
+});
+
+describe('task-state sync', () => {
+  it('matches ECS task state changes of this cluster only', () => {
+    s.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.ecs'],
+        'detail-type': ['ECS Task State Change'],
+        detail: { clusterArn: [{ 'Fn::GetAtt': [ids.cluster, 'Arn'] }] },
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [ids.taskEventsFn, 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [ids.dlq, 'Arn'] } },
+          RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 3600 },
+        }),
+      ],
+    });
+  });
+
+  it('sends events the function fails on to the same dead-letter queue after Lambda retries', () => {
+    s.template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [ids.dlq, 'Arn'] } },
+      Environment: { Variables: Match.objectLike({ KEYFRAME_TABLE: { Ref: ids.table }, KEYFRAME_CLUSTER_ARN: { 'Fn::GetAtt': [ids.cluster, 'Arn'] } }) },
+    });
+    s.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: ids.taskEventsFn },
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 3600,
+    });
+  });
+});
+
+describe('security groups', () => {
+  const ingressTo = (groupId: string) =>
+    resourcesOf('AWS::EC2::SecurityGroupIngress')
+      .map(([, r]) => r.Properties)
+      .filter((p) => JSON.stringify(p.GroupId).includes(groupId));
+
+  it('lets only the origin function reach the tasks\' HLS port, and only the NLB reach RTMP and health', () => {
+    const rules = ingressTo(ids.ingestSg).map((p) => ({
+      port: p.FromPort,
+      toPort: p.ToPort,
+      from: p.SourceSecurityGroupId?.['Fn::GetAtt']?.[0],
+      cidr: p.CidrIp ?? p.CidrIpv6,
+    }));
+    expect(rules).toEqual(
+      expect.arrayContaining([
+        { port: 8080, toPort: 8080, from: ids.originSg, cidr: undefined },
+        { port: 1935, toPort: 1935, from: ids.nlbSg, cidr: undefined },
+        { port: 8081, toPort: 8081, from: ids.nlbSg, cidr: undefined },
+      ]),
+    );
+    expect(rules).toHaveLength(3);
+    const inline = s.template.toJSON().Resources[ids.ingestSg].Properties.SecurityGroupIngress;
+    expect(inline).toBeUndefined();
+  });
+
+  it('opens RTMP (1935) on the NLB to the world, and nothing else', () => {
+    const nlbSg = s.template.toJSON().Resources[ids.nlbSg].Properties;
+    expect(nlbSg.SecurityGroupIngress).toEqual([
+      expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 1935, ToPort: 1935 }),
+    ]);
+    expect(ingressTo(ids.nlbSg)).toEqual([]);
+  });
+
+  it('lets the origin function out only to HTTPS and the tasks\' HLS port', () => {
+    const inline = s.template.toJSON().Resources[ids.originSg].Properties.SecurityGroupEgress;
+    expect(inline).toEqual([expect.objectContaining({ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443 })]);
+    s.template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+      GroupId: { 'Fn::GetAtt': [ids.originSg, 'GroupId'] },
+      DestinationSecurityGroupId: { 'Fn::GetAtt': [ids.ingestSg, 'GroupId'] },
+      FromPort: 8080,
+      ToPort: 8080,
+    });
+  });
+});
+
+describe('IAM', () => {
+  const dynamoStatements = () =>
+    resourcesOf('AWS::IAM::Policy').flatMap(([id, r]) =>
+      (r.Properties.PolicyDocument.Statement as Array<Record<string, any>>)
+        .filter((st) => [st.Action].flat().some((a: string) => a.startsWith('dynamodb:')))
+        .map((st) => ({ policy: id, actions: [st.Action].flat() as string[], resource: st.Resource })),
+    );
+
+  it('scopes every DynamoDB statement to the table and its one index, by name', () => {
+    const statements = dynamoStatements();
+    expect(statements).toHaveLength(3);
+    for (const st of statements) {
+      expect(st.resource).toEqual([tableArn(), indexArn()]);
+      expect(st.actions.every((a) => !a.includes('*'))).toBe(true);
+    }
+  });
+
+  it('grants each component only the actions it uses', () => {
+    const byPolicy = Object.fromEntries(dynamoStatements().map((st) => [st.policy, [...st.actions].sort()]));
+    const policyOf = (roleLogicalIdPrefix: string) => Object.keys(byPolicy).find((id) => id.startsWith(roleLogicalIdPrefix));
+    expect(byPolicy[policyOf('OriginHandlerRole') as string]).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan']);
+    const readWrite = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
+    expect(byPolicy[policyOf('TaskStateSyncHandlerRole') as string]).toEqual(readWrite);
+    expect(byPolicy[policyOf('IngestTaskDefinitionTaskRole') as string]).toEqual(readWrite);
+  });
+
+  it('lets the ingest task set scale-in protection on this cluster\'s tasks only', () => {
+    s.template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Action: 'ecs:UpdateTaskProtection',
+            Effect: 'Allow',
+            Resource: {
+              'Fn::Join': [
+                '',
+                ['arn:', { Ref: 'AWS::Partition' }, ':ecs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':task/', { Ref: ids.cluster }, '/*'],
+              ],
+            },
+          },
+        ]),
+      },
+      Roles: [{ Ref: Match.stringLikeRegexp('^IngestTaskDefinitionTaskRole') }],
+    });
+  });
+
+  it('attaches no managed policies to any role', () => {
+    for (const [, role] of resourcesOf('AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+});
+
+describe('NLB', () => {
+  it('listens on TCP 1935 only (no TLS listener without a certificate), with a stated idle timeout', () => {
+    const listeners = resourcesOf('AWS::ElasticLoadBalancingV2::Listener').map(([, r]) => r.Properties);
+    expect(listeners).toEqual([
+      expect.objectContaining({
+        Port: 1935,
+        Protocol: 'TCP',
+        DefaultActions: [{ Type: 'forward', TargetGroupArn: { Ref: ids.targetGroup } }],
+        ListenerAttributes: [{ Key: 'tcp.idle_timeout.seconds', Value: '350' }],
+      }),
+    ]);
+    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      Type: 'network',
+      Scheme: 'internet-facing',
+      SecurityGroups: [{ 'Fn::GetAtt': [ids.nlbSg, 'GroupId'] }],
+      LoadBalancerAttributes: Match.arrayWith([{ Key: 'load_balancing.cross_zone.enabled', Value: 'true' }]),
+    });
+  });
+
+  it('targets task IPs, health-checks GET /healthz on 8081, and drains as long as the task does', () => {
+    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      TargetType: 'ip',
+      Port: 1935,
+      Protocol: 'TCP',
+      HealthCheckProtocol: 'HTTP',
+      HealthCheckPort: '8081',
+      HealthCheckPath: '/healthz',
+      Matcher: { HttpCode: '200' },
+      TargetGroupAttributes: Match.arrayWith([
+        { Key: 'deregistration_delay.timeout_seconds', Value: String(s.config.drainSeconds) },
+        { Key: 'preserve_client_ip.enabled', Value: 'false' },
+      ]),
+    });
+  });
+});
+
+describe('ingest service', () => {
+  it('runs the container arm64, non-blocking awslogs, a node health check, and stops drain + 10 s after SIGTERM', () => {
+    const taskDef = resourcesOf('AWS::ECS::TaskDefinition')[0][1].Properties;
+    expect(taskDef.RuntimePlatform).toEqual({ CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' });
+    expect(taskDef).toMatchObject({ Cpu: '1024', Memory: '2048', RequiresCompatibilities: ['FARGATE'] });
+    const [container] = taskDef.ContainerDefinitions;
+    expect(container.StopTimeout).toBe(s.config.drainSeconds + 10);
+    expect(container.StopTimeout).toBeLessThanOrEqual(120);
+    expect(container.HealthCheck.Command.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
+    expect(container.HealthCheck.Command[3]).toContain('http://127.0.0.1:8081/healthz');
+    expect(container.LogConfiguration).toMatchObject({ LogDriver: 'awslogs', Options: { mode: 'non-blocking' } });
+    expect(container.LinuxParameters.InitProcessEnabled).toBe(true);
+    expect(container.PortMappings.map((p: { ContainerPort: number }) => p.ContainerPort)).toEqual([1935, 8080, 8081]);
+    const env = Object.fromEntries(container.Environment.map((e: { Name: string; Value: unknown }) => [e.Name, e.Value]));
+    expect(env).toMatchObject({
+      KEYFRAME_TABLE: { Ref: ids.table },
+      KEYFRAME_SEGMENT_SECONDS: '1',
+      KEYFRAME_PLAYLIST_SIZE: '6',
+      KEYFRAME_DRAIN_SECONDS: '110',
+      KEYFRAME_RTMP_PORT: '1935',
+      KEYFRAME_HLS_PORT: '8080',
+      KEYFRAME_HEALTH_PORT: '8081',
+    });
+    expect(env).not.toHaveProperty('KEYFRAME_TASK_ARN');
+    // Behind the NLB every publisher arrives from an NLB address: no per-address cap.
+    expect(env.KEYFRAME_RTMP_MAX_CONNECTIONS_PER_IP).toBe('Infinity');
+  });
+
+  it('deploys without dropping below the running count, rolls back a failed deploy, and scales between min and max', () => {
+    s.template.hasResourceProperties('AWS::ECS::Service', {
+      LaunchType: 'FARGATE',
+      DeploymentConfiguration: {
+        MinimumHealthyPercent: 100,
+        MaximumPercent: 200,
+        DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+      },
+      NetworkConfiguration: { AwsvpcConfiguration: { AssignPublicIp: 'DISABLED' } },
+      LoadBalancers: [{ ContainerName: 'ingest', ContainerPort: 1935, TargetGroupArn: { Ref: ids.targetGroup } }],
+      // Left to the scaling target, so a deploy never resets a scaled-out service.
+      DesiredCount: Match.absent(),
+    });
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: s.config.minTasks,
+      MaxCapacity: s.config.maxTasks,
+      ScalableDimension: 'ecs:service:DesiredCount',
+    });
+    s.template.hasResourceProperties('AWS::ECS::Cluster', {
+      ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
+    });
+  });
+
+  it('scales on live streams per task (the average of each task\'s ActiveStreams) as well as on CPU', () => {
+    const policies = resourcesOf('AWS::ApplicationAutoScaling::ScalingPolicy').map(([, r]) => r.Properties);
+    const streams = policies.find((p) => p.TargetTrackingScalingPolicyConfiguration?.CustomizedMetricSpecification);
+    expect(streams?.TargetTrackingScalingPolicyConfiguration).toMatchObject({
+      TargetValue: s.config.streamsPerTask,
+      CustomizedMetricSpecification: {
+        Namespace: 'Keyframe',
+        MetricName: 'ActiveStreams',
+        Dimensions: [{ Name: 'service', Value: 'ingest' }],
+        Statistic: 'Average',
+      },
+    });
+    const cpu = policies.find(
+      (p) => p.TargetTrackingScalingPolicyConfiguration?.PredefinedMetricSpecification?.PredefinedMetricType === 'ECSServiceAverageCPUUtilization',
+    );
+    expect(cpu).toBeDefined();
+  });
+});
+
+describe('functions', () => {
+  it('run Node.js 22 or newer on arm64, bundled (no Docker)', () => {
+    const fns = resourcesOf('AWS::Lambda::Function').map(([, r]) => r.Properties);
+    expect(fns).toHaveLength(2);
+    for (const fn of fns) {
+      const major = Number(/^nodejs(\d+)\.x$/.exec(fn.Runtime)?.[1]);
+      expect(major).toBeGreaterThanOrEqual(22);
+      expect(fn.Architectures).toEqual(['arm64']);
+      expect(fn.Handler).toBe('index.handler');
+      expect(fn.LoggingConfig.LogGroup).toBeDefined();
+    }
+  });
+
+  it('puts the origin in the private subnets with its own security group, 512 MB and 10 s', () => {
+    const origin = s.template.toJSON().Resources[ids.originFn].Properties;
+    expect(origin).toMatchObject({ MemorySize: 512, Timeout: 10 });
+    expect(origin.VpcConfig.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [ids.originSg, 'GroupId'] }]);
+    expect(origin.VpcConfig.SubnetIds.map((x: { Ref: string }) => x.Ref)).toEqual([
+      expect.stringMatching(/^NetworkVpcPrivateSubnet1/),
+      expect.stringMatching(/^NetworkVpcPrivateSubnet2/),
+    ]);
+    expect(origin.Environment.Variables).toMatchObject({ KEYFRAME_TABLE: { Ref: ids.table }, KEYFRAME_SEGMENT_SECONDS: '1' });
+  });
+});
+
+describe('routing table', () => {
+  it('has the keys, index and TTL of functions/shared/table.ts, on demand with PITR, retained', () => {
+    s.template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [
+          { AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
+          { AttributeName: TABLE_SCHEMA.sortKey, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: TABLE_SCHEMA.gsi1.name,
+            KeySchema: [
+              { AttributeName: TABLE_SCHEMA.gsi1.partitionKey, KeyType: 'HASH' },
+              { AttributeName: TABLE_SCHEMA.gsi1.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: TABLE_SCHEMA.ttlAttribute, Enabled: true },
+      },
+    });
+  });
+});
+
+describe('observability', () => {
+  it('gives every log group a retention', () => {
+    const groups = resourcesOf('AWS::Logs::LogGroup');
+    expect(groups.length).toBeGreaterThanOrEqual(4);
+    for (const [, g] of groups) expect(g.Properties.RetentionInDays).toBe(30);
+  });
+
+  it('alarms on origin 5xx rate, function errors, dead letters and too few running tasks', () => {
+    const alarms = resourcesOf('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
+    const described = (text: string) => alarms.find((a) => String(a.AlarmDescription).includes(text));
+    expect(described('of requests answered 5xx')?.Metrics).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Expression: 'IF(requests > 0, 100 * errors / requests, 0)' }),
+        expect.objectContaining({ Id: 'errors', MetricStat: expect.objectContaining({ Metric: expect.objectContaining({ MetricName: 'Origin5xx', Namespace: 'Keyframe' }) }) }),
+      ]),
+    );
+    expect(described('task-events function')).toMatchObject({ MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 1 });
+    expect(described('dead-letter queue')).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS' });
+    expect(described('task(s) running')).toMatchObject({
+      MetricName: 'RunningTaskCount',
+      Namespace: 'ECS/ContainerInsights',
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: s.config.minTasks,
+    });
+    for (const alarm of alarms) expect(alarm.AlarmActions).toHaveLength(1);
+    s.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+});
+
+describe('outputs', () => {
+  it('gives the RTMP URL, playback base URL, table name and the stream-key command; no RTMPS or player by default', () => {
+    const outputs = s.template.toJSON().Outputs;
+    expect(JSON.stringify(outputs[OUTPUT_KEYS.rtmpUrl].Value)).toMatch(/rtmp:\/\/.*DNSName.*\/live/);
+    expect(JSON.stringify(outputs[OUTPUT_KEYS.playbackBaseUrl].Value)).toMatch(/https:\/\/.*CdnDistribution.*DomainName/);
+    expect(outputs[OUTPUT_KEYS.tableName].Value).toEqual({ Ref: ids.table });
+    expect(outputs[OUTPUT_KEYS.createStreamKeyCommand].Value).toEqual({
+      'Fn::Join': ['', ['npx keyframe keys create <name> --stack Keyframe --region ', { Ref: 'AWS::Region' }]],
+    });
+    expect(outputs).not.toHaveProperty(OUTPUT_KEYS.rtmpsUrl);
+    expect(outputs).not.toHaveProperty(OUTPUT_KEYS.playerUrl);
+  });
+});
+
+describe('checks', () => {
+  it('leaves no cdk-nag AwsSolutions finding unacknowledged', () => {
+    expect(s.nagFindings()).toEqual([]);
+  });
+
+  it('acknowledges only findings that exist, each with a reason', () => {
+    const acknowledged: Array<{ path: string; rule: string; reason: string }> = [];
+    for (const c of s.app.node.findAll()) {
+      for (const m of c.node.metadata) {
+        if (m.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+        for (const [key, reason] of Object.entries(m.data as Record<string, string>)) {
+          const rule = key.replace(/^annotation::/i, '');
+          if (rule.startsWith('AwsSolutions-')) acknowledged.push({ path: c.node.path, rule, reason });
+        }
+      }
+    }
+    expect(acknowledged.length).toBeGreaterThan(0);
+    // The same app with every acknowledgement ignored: what cdk-nag finds on its own.
+    const original = Validations.prototype.acknowledge;
+    const bareOutdir = mkdtempSync(join(tmpdir(), 'keyframe-cdk-bare-'));
+    let raw: Array<{ rule: string; path: string }>;
+    try {
+      Validations.prototype.acknowledge = () => undefined;
+      const bare = new App({ outdir: bareOutdir, context: cdkJsonContext() });
+      compose(bare, { playerDirectory: null });
+      raw = new AwsSolutionsChecks(bare)
+        .validateScope(bare)
+        .violations.flatMap((v) => v.violatingResources.map((r) => ({ rule: v.ruleName, path: r.constructPath ?? '' })));
+    } finally {
+      Validations.prototype.acknowledge = original;
+      rmSync(bareOutdir, { recursive: true, force: true });
+    }
+    for (const ack of acknowledged) {
+      expect(String(ack.reason).length, `${ack.rule} at ${ack.path}`).toBeGreaterThan(40);
+      const used = raw.some((f) => f.rule === ack.rule && (f.path === ack.path || f.path.startsWith(`${ack.path}/`)));
+      expect(used, `stale acknowledgement ${ack.rule} at ${ack.path}`).toBe(true);
+    }
+  });
+
+  const cfnLint = findCfnLint();
+  it.runIf(cfnLint)('passes cfn-lint with no errors', () => {
+    expect(cfnLintErrors(cfnLint as string, s.templatePath)).toEqual([]);
+  });
+});
