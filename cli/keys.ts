@@ -1,5 +1,6 @@
 import { ChannelExistsError } from '../functions/shared/errors';
 import { hashStreamKey, newPlaybackId, newStreamKey, validateChannelName, type Channel } from '../functions/shared/model';
+import { DEFAULT_TOKEN_TTL_SECONDS, signPlaybackToken, tokenExpiry } from '../functions/shared/playback-token';
 import type { ChannelStore } from '../functions/shared/store';
 
 /** Where a channel is published to and watched from, for what the CLI prints. */
@@ -21,6 +22,8 @@ export interface CreatedChannel {
   readonly publishUrl: string;
   readonly playbackUrl: string;
   readonly playerUrl?: string;
+  /** Playlists need a token: mint playback URLs with `keyframe playback-url <name>`. */
+  readonly private: boolean;
 }
 
 export class UsageError extends Error {
@@ -35,13 +38,13 @@ export function playerUrl(urls: StackUrls, playbackId: string): string | undefin
   return urls.playerBaseUrl ? `${urls.playerBaseUrl.replace(/\/$/, '')}/watch/${playbackId}` : undefined;
 }
 
-export async function createKey(store: ChannelStore, urls: StackUrls, name: string): Promise<CreatedChannel> {
+export async function createKey(store: ChannelStore, urls: StackUrls, name: string, opts: { private?: boolean } = {}): Promise<CreatedChannel> {
   const invalid = validateChannelName(name);
   if (invalid) throw new UsageError(invalid);
   const streamKey = newStreamKey();
   const playbackId = newPlaybackId();
   try {
-    await store.createChannel({ name, keyHash: hashStreamKey(streamKey), playbackId });
+    await store.createChannel({ name, keyHash: hashStreamKey(streamKey), playbackId, ...(opts.private ? { private: true } : {}) });
   } catch (err) {
     if (err instanceof ChannelExistsError) {
       throw new UsageError(`${err.message}; pick another name, or revoke it first with: keyframe keys revoke ${name}`);
@@ -58,6 +61,7 @@ export async function createKey(store: ChannelStore, urls: StackUrls, name: stri
     publishUrl: `${rtmpUrl}/${streamKey}`,
     playbackUrl: playbackUrl(urls, playbackId),
     ...(player ? { playerUrl: player } : {}),
+    private: opts.private === true,
   };
 }
 
@@ -67,13 +71,14 @@ export interface ListedChannel {
   readonly state: Channel['state'];
   readonly createdAt: string;
   readonly playbackUrl: string;
+  readonly private: boolean;
 }
 
 /** Every channel, without key hashes: the listing is safe to paste anywhere. */
 export async function listKeys(store: ChannelStore, urls: StackUrls): Promise<ListedChannel[]> {
   const channels = await store.listChannels();
   return channels
-    .map((c) => ({ name: c.name, playbackId: c.playbackId, state: c.state, createdAt: c.createdAt, playbackUrl: playbackUrl(urls, c.playbackId) }))
+    .map((c) => ({ name: c.name, playbackId: c.playbackId, state: c.state, createdAt: c.createdAt, playbackUrl: playbackUrl(urls, c.playbackId), private: c.private === true }))
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }
 
@@ -81,4 +86,49 @@ export async function revokeKey(store: ChannelStore, nameOrPlaybackId: string): 
   const revoked = await store.revokeChannel(nameOrPlaybackId);
   if (!revoked) throw new UsageError(`no active channel named or with playback ID ${JSON.stringify(nameOrPlaybackId)}; see: keyframe keys list`);
   return { name: revoked.name, playbackId: revoked.playbackId };
+}
+
+export interface MintedPlaybackUrl {
+  readonly name: string;
+  readonly playbackId: string;
+  readonly private: boolean;
+  /** With `?token=` for a private channel; the plain playback URL for a public one. */
+  readonly playbackUrl: string;
+  /** When the token expires (ISO 8601); absent for a public channel. */
+  readonly expiresAt?: string;
+}
+
+/**
+ * A playback URL for an active channel, by name or playback ID. For a private channel it carries a token
+ * signed with `key` (the playback secret), valid `ttlSeconds` rounded up to the minute; a public channel
+ * needs none and gets its plain URL.
+ */
+export async function mintPlaybackUrl(
+  store: ChannelStore,
+  urls: StackUrls,
+  key: () => Promise<Buffer>,
+  nameOrPlaybackId: string,
+  ttlSeconds: number = DEFAULT_TOKEN_TTL_SECONDS,
+  nowMs: number = Date.now(),
+): Promise<MintedPlaybackUrl> {
+  const channel = (await store.listChannels()).find(
+    (c) => c.state === 'active' && (c.name === nameOrPlaybackId || c.playbackId === nameOrPlaybackId),
+  );
+  if (!channel) throw new UsageError(`no active channel named or with playback ID ${JSON.stringify(nameOrPlaybackId)}; see: keyframe keys list`);
+  const plain = playbackUrl(urls, channel.playbackId);
+  if (!channel.private) return { name: channel.name, playbackId: channel.playbackId, private: false, playbackUrl: plain };
+  let exp: number;
+  try {
+    exp = tokenExpiry(ttlSeconds, nowMs);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const token = signPlaybackToken(await key(), channel.playbackId, exp);
+  return {
+    name: channel.name,
+    playbackId: channel.playbackId,
+    private: true,
+    playbackUrl: `${plain}?token=${token}`,
+    expiresAt: new Date(exp * 1000).toISOString(),
+  };
 }

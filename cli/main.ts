@@ -2,17 +2,23 @@ import { parseArgs } from 'node:util';
 import { createDynamoStore } from '../functions/shared/dynamo-store';
 import type { ChannelStore } from '../functions/shared/store';
 import { isProcessAlive, readLocalState, stateDir } from '../local/state';
-import { createKey, listKeys, revokeKey, UsageError, type StackUrls } from './keys';
+import { createKey, listKeys, mintPlaybackUrl, revokeKey, UsageError, type StackUrls } from './keys';
+import { deployedPlaybackSecret, localPlaybackSecret } from './secrets';
 
 const USAGE = `Usage: keyframe keys <command> [options]
+       keyframe playback-url <name|playbackId> [--ttl 3600]
 
 Commands:
-  keys create <name>                  Create a channel: prints its secret stream key (once) and playback URL
+  keys create <name> [--private]      Create a channel: prints its secret stream key (once) and playback URL.
+                                      --private: playback needs a signed, expiring URL (see playback-url)
   keys list                           List channels (never shows keys)
   keys revoke <name|playbackId>       Revoke a channel's key: new publishes with it are refused
+  playback-url <name|playbackId>      Print a playback URL; for a private channel it carries a token valid
+                                      --ttl seconds (default 3600, rounded up to the minute)
 
 Options:
   --json                              Print JSON instead of text
+  --secret-id <arn|name>              With --stack: the playback secret (the stack's PlaybackSecretArn output)
   --stack <name>                      Use a deployed stack (reads its CloudFormation outputs; needs AWS credentials)
   --region <region>                   Region of --stack (default: AWS_REGION or your profile's)
   -h, --help                          Show this help
@@ -23,9 +29,11 @@ interface Target {
   readonly store: ChannelStore;
   readonly urls: StackUrls;
   readonly where: string;
+  /** The playback-token key, read only when a private URL is minted. */
+  readonly playbackKey: () => Promise<Buffer>;
 }
 
-async function resolveTarget(opts: { stack?: string; region?: string }): Promise<Target> {
+async function resolveTarget(opts: { stack?: string; region?: string; secretId?: string }): Promise<Target> {
   if (opts.stack) {
     const { resolveStack } = await import('./stack-outputs');
     const stack = await resolveStack({ stackName: opts.stack, region: opts.region });
@@ -37,6 +45,7 @@ async function resolveTarget(opts: { stack?: string; region?: string }): Promise
         playerBaseUrl: stack.playerUrl ? stack.playbackBaseUrl : undefined,
       },
       where: `stack ${opts.stack}`,
+      playbackKey: () => deployedPlaybackSecret({ secretId: opts.secretId, region: stack.region }),
     };
   }
   const dir = stateDir();
@@ -50,6 +59,7 @@ async function resolveTarget(opts: { stack?: string; region?: string }): Promise
     store: createDynamoStore({ tableName: state.tableName, endpoint: state.dynamoEndpoint }),
     urls: { rtmpUrl: state.rtmpUrl, playbackBaseUrl: state.playbackBaseUrl, playerBaseUrl: state.playerBaseUrl },
     where: 'the local stack',
+    playbackKey: () => localPlaybackSecret(dir),
   };
 }
 
@@ -61,6 +71,9 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       json: { type: 'boolean', default: false },
       stack: { type: 'string' },
       region: { type: 'string' },
+      private: { type: 'boolean', default: false },
+      ttl: { type: 'string' },
+      'secret-id': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -69,15 +82,32 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     out(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
+  const print = (text: string, json: unknown) => out(values.json ? `${JSON.stringify(json, null, 2)}\n` : text);
+  const targetOpts = { stack: values.stack, region: values.region, secretId: values['secret-id'] };
+  if (group === 'playback-url') {
+    if (!command) throw new UsageError('playback-url needs a channel name or playback ID, e.g. keyframe playback-url my-channel');
+    if (arg !== undefined || extra.length > 0) throw new UsageError(`unexpected arguments: ${[arg, ...extra].join(' ')}`);
+    const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
+    if (ttl !== undefined && !Number.isInteger(ttl)) throw new UsageError(`--ttl must be a whole number of seconds, got ${JSON.stringify(values.ttl)}`);
+    const target = await resolveTarget(targetOpts);
+    const minted = await mintPlaybackUrl(target.store, target.urls, target.playbackKey, command, ttl);
+    print(
+      minted.private
+        ? `${minted.playbackUrl}\n(private channel "${minted.name}"; this URL works until ${minted.expiresAt})\n`
+        : `${minted.playbackUrl}\n(channel "${minted.name}" is public: no token needed)\n`,
+      minted,
+    );
+    return 0;
+  }
+  if (values.private && command !== 'create') throw new UsageError('--private applies to keys create only');
   if (group !== 'keys' || !command) throw new UsageError(`unknown command ${JSON.stringify(positionals.join(' '))}\n\n${USAGE}`);
   if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
-  const print = (text: string, json: unknown) => out(values.json ? `${JSON.stringify(json, null, 2)}\n` : text);
 
   switch (command) {
     case 'create': {
       if (!arg) throw new UsageError('keys create needs a channel name, e.g. keyframe keys create my-channel');
-      const target = await resolveTarget(values);
-      const c = await createKey(target.store, target.urls, arg);
+      const target = await resolveTarget(targetOpts);
+      const c = await createKey(target.store, target.urls, arg, { private: values.private });
       print(
         [
           `Created channel "${c.name}" on ${target.where}.`,
@@ -92,6 +122,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
           `  Publish URL (ffmpeg):  ${c.publishUrl}`,
           `  Playback URL:          ${c.playbackUrl}`,
           ...(c.playerUrl ? [`  Player:                ${c.playerUrl}`] : []),
+          ...(c.private ? ['', `  Private: playlists need a token. Mint a URL with: keyframe playback-url ${c.name} [--ttl 3600]`] : []),
           '',
         ].join('\n'),
         c,
@@ -100,15 +131,15 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     }
     case 'list': {
       if (arg) throw new UsageError(`keys list takes no argument (got ${JSON.stringify(arg)})`);
-      const target = await resolveTarget(values);
+      const target = await resolveTarget(targetOpts);
       const channels = await listKeys(target.store, target.urls);
-      const rows = channels.map((c) => `  ${c.name.padEnd(24)} ${c.playbackId}  ${c.state.padEnd(8)} ${c.playbackUrl}`);
+      const rows = channels.map((c) => `  ${c.name.padEnd(24)} ${c.playbackId}  ${c.state.padEnd(8)} ${c.playbackUrl}${c.private ? '  (private)' : ''}`);
       print(channels.length ? `${['  NAME'.padEnd(26) + ' PLAYBACK ID   STATE    PLAYBACK URL', ...rows].join('\n')}\n` : `No channels on ${target.where} yet. Create one: keyframe keys create <name>\n`, channels);
       return 0;
     }
     case 'revoke': {
       if (!arg) throw new UsageError('keys revoke needs a channel name or playback ID');
-      const target = await resolveTarget(values);
+      const target = await resolveTarget(targetOpts);
       const revoked = await revokeKey(target.store, arg);
       print(`Revoked channel "${revoked.name}" (${revoked.playbackId}). New publishes with its key are refused.\n`, { revoked });
       return 0;

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { Logger } from '../functions/shared/logger';
 import type { ChannelStore, RouteStore } from '../functions/shared/store';
+import { AuthThrottle } from './auth-throttle';
 import type { IngestConfig } from './config';
 import { createHealthServer, createHlsServer, listen } from './hls-server';
 import type { TaskIdentity } from './identity';
@@ -15,6 +16,7 @@ export interface IngestApp {
   readonly healthPort: number;
   readonly streams: StreamManager;
   readonly rtmp: RtmpServer;
+  readonly authThrottle: AuthThrottle;
   /** SIGTERM: stop taking publishes, let live ones finish until the deadline, end the rest, close. */
   drain(deadlineMs: number): Promise<void>;
   /** Ends everything now. */
@@ -37,6 +39,7 @@ export async function startIngest(
     store: ChannelStore & RouteStore;
     identity: TaskIdentity;
     logger?: Logger;
+    /** Overrides `config.rtmp` (timeouts and caps from the environment) and the server's other defaults. */
     rtmpOptions?: Partial<Omit<RtmpServerOptions, 'onPublish' | 'logger'>>;
     onActiveStreamsChanged?: (count: number) => void;
   },
@@ -44,6 +47,7 @@ export async function startIngest(
   await mkdir(config.hlsDir, { recursive: true });
   const hls = createHlsServer({ resolve: (p) => streams.resolveFile(p), segmentSeconds: config.segmentSeconds });
   const hlsAddress = await listen(hls, config.hlsPort, config.hlsHost);
+  const authThrottle = new AuthThrottle(config.authThrottle);
   const streams = new StreamManager({
     store: deps.store,
     logger: deps.logger,
@@ -58,8 +62,10 @@ export async function startIngest(
     reconnectGraceSeconds: config.reconnectGraceSeconds,
     endLingerSeconds: config.endLingerSeconds,
     onActiveStreamsChanged: deps.onActiveStreamsChanged,
+    authThrottle,
   });
   const rtmp = createRtmpServer({
+    ...config.rtmp,
     ...deps.rtmpOptions,
     logger: deps.logger as RtmpLogger | undefined,
     onPublish: async (req) => {
@@ -93,6 +99,7 @@ export async function startIngest(
     healthPort: healthAddress.port,
     streams,
     rtmp,
+    authThrottle,
     async drain(deadlineMs) {
       rtmp.stopListening();
       await streams.drain(deadlineMs);

@@ -16,14 +16,12 @@ async function main(): Promise<void> {
   const config = loadIngestConfig();
   const identity = await resolveTaskIdentity();
   const store = createDynamoStore({ tableName: config.tableName, endpoint: config.dynamoEndpoint });
-  const maxPerIp = process.env.KEYFRAME_RTMP_MAX_CONNECTIONS_PER_IP;
   // On ECS, a task with live publishers protects itself from scale-in (the agent endpoint is only there).
   let protector: ScaleInProtector | undefined;
   const app = await startIngest(config, {
     store,
     identity,
     logger,
-    rtmpOptions: maxPerIp ? { maxConnectionsPerIp: maxPerIp === 'Infinity' ? Infinity : Number(maxPerIp) } : undefined,
     onActiveStreamsChanged: () => void protector?.evaluate(),
   });
   const agentUri = process.env.ECS_AGENT_URI;
@@ -41,6 +39,8 @@ async function main(): Promise<void> {
     hlsPort: app.hlsPort,
     healthPort: app.healthPort,
     segmentSeconds: config.segmentSeconds,
+    rtmp: { ...config.rtmp, maxConnectionsPerIp: String(config.rtmp.maxConnectionsPerIp) },
+    authThrottle: config.authThrottle,
   });
   process.send?.({ type: 'ready', rtmpPort: app.rtmpPort, hlsPort: app.hlsPort, healthPort: app.healthPort });
 

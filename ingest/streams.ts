@@ -5,6 +5,7 @@ import { ConditionFailedError } from '../functions/shared/errors';
 import type { Logger } from '../functions/shared/logger';
 import { hashesEqual, hashStreamKey, keyFingerprint, newSessionId, type Channel, type Route } from '../functions/shared/model';
 import type { ChannelStore, RouteStore } from '../functions/shared/store';
+import type { AuthThrottle } from './auth-throttle';
 import { buildHlsArgs } from './ffmpeg-args';
 import { HlsTranscoder } from './ffmpeg';
 import { endPlaylist, parsePlaylist } from './playlist';
@@ -47,6 +48,8 @@ export interface StreamManagerOptions {
   /** How long a finished session's files stay on disk for in-flight segment fetches. */
   readonly cleanupDelaySeconds?: number;
   readonly onActiveStreamsChanged?: (count: number) => void;
+  /** Refuses publishes from a source with too many recent failures, before any key look-up. */
+  readonly authThrottle?: AuthThrottle;
 }
 
 type StreamState = 'live' | 'grace' | 'ending' | 'ended' | 'superseded';
@@ -112,6 +115,20 @@ export class StreamManager {
     if (this.draining) {
       return { accept: false, code: 'NetStream.Publish.Denied', description: 'Server is draining; reconnect to another server' };
     }
+    const throttle = this.opts.authThrottle;
+    const verdict = throttle?.check(attempt.remoteAddress);
+    if (verdict && !verdict.allowed) {
+      // No look-up, no hash: a throttled source learns nothing about any key and costs no table read.
+      log?.debug('publish refused: source is backing off after failed keys', {
+        remoteAddress: attempt.remoteAddress,
+        retryAfterSeconds: verdict.retryAfterSeconds,
+      });
+      return {
+        accept: false,
+        code: 'NetStream.Publish.Denied',
+        description: `Too many refused stream keys from your address; retry in ${verdict.retryAfterSeconds} s`,
+      };
+    }
     const keyHash = hashStreamKey(attempt.streamKey);
     let channel: Channel | undefined;
     try {
@@ -121,13 +138,16 @@ export class StreamManager {
       return { accept: false, code: 'NetStream.Publish.Denied', description: 'Authorization unavailable; retry later' };
     }
     if (!channel || channel.state !== 'active' || !hashesEqual(channel.keyHash, keyHash)) {
+      const backoff = throttle?.recordFailure(attempt.remoteAddress) ?? false;
       log?.warn('publish refused: unknown or revoked stream key', {
         remoteAddress: attempt.remoteAddress,
         keyFingerprint: keyFingerprint(attempt.streamKey),
         revoked: channel?.state === 'revoked',
+        ...(backoff ? { backoffStarted: true } : {}),
       });
       return { accept: false, code: 'NetStream.Publish.BadName', description: 'Stream key refused' };
     }
+    throttle?.recordSuccess(attempt.remoteAddress);
     if (this.draining) {
       return { accept: false, code: 'NetStream.Publish.Denied', description: 'Server is draining; reconnect to another server' };
     }
@@ -145,7 +165,7 @@ export class StreamManager {
     try {
       continuation = await this.opts.store.getRoute(playbackId);
       const now = Date.now();
-      const route = this.routeFor({ playbackId, session, now, continuation });
+      const route = this.routeFor({ playbackId, session, now, continuation, private: channel.private === true });
       const replaced = await this.opts.store.putRoute(route);
       if (replaced && (!continuation || replaced.mediaSequence > continuation.mediaSequence)) continuation = replaced;
     } catch (err) {
@@ -257,7 +277,7 @@ export class StreamManager {
     await Promise.all(all.map((s) => this.endStream(s, 'close', { linger: false })));
   }
 
-  private routeFor(input: { playbackId: string; session: string; now: number; continuation?: Route }): Route {
+  private routeFor(input: { playbackId: string; session: string; now: number; continuation?: Route; private?: boolean }): Route {
     const { startNumber, discontinuitySequence } = this.continuationOf(input.continuation);
     return {
       playbackId: input.playbackId,
@@ -270,6 +290,7 @@ export class StreamManager {
       expiresAt: input.now + this.opts.routeTtlSeconds * 1000,
       mediaSequence: startNumber - 1,
       discontinuitySequence,
+      ...(input.private ? { private: true } : {}),
     };
   }
 

@@ -1,4 +1,5 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKey, type CreatedChannel, type StackUrls } from '../cli/keys';
@@ -11,6 +12,7 @@ import { startTcpBalancer } from './balancer';
 import { ensureTable, startLocalDynamo, type LocalDynamo } from './dynamo';
 import { localTaskEvent, LOCAL_CLUSTER_ARN } from './ecs-events';
 import { startFunctionUrlServer, type FunctionUrlHandler } from './function-url';
+import { stateDir } from './state';
 import { LocalTaskFleet, type LocalTask } from './tasks';
 
 export interface LocalStackOptions {
@@ -35,6 +37,13 @@ export interface LocalStackOptions {
   readonly onTaskLog?: (task: LocalTask, line: string) => void;
   /** Extra HTTP routes in front of the origin (the player pages). Return undefined to fall through. */
   readonly httpRoutes?: (deps: { store: RoutingStore; urls: StackUrls }) => FunctionUrlHandler | undefined;
+  /**
+   * The playback-token secret of private channels. Default: KEYFRAME_PLAYBACK_SECRET, else the one saved in
+   * `<stateDir>/playback-secret` (generated on first use, mode 600), which `keyframe playback-url` reads too.
+   */
+  readonly playbackSecret?: string;
+  /** Where the generated playback secret is kept. Default `.keyframe` (KEYFRAME_STATE_DIR). */
+  readonly stateDir?: string;
 }
 
 export interface LocalStack {
@@ -47,7 +56,9 @@ export interface LocalStack {
   readonly urls: StackUrls;
   /** Outcomes of the ECS-shaped events fed to the task-events handler, newest last. */
   readonly taskEvents: TaskEventOutcome[];
-  createChannel(name: string): Promise<CreatedChannel>;
+  /** The secret playback tokens are signed with (see `playbackSecret` in the options). */
+  readonly playbackSecret: string;
+  createChannel(name: string, opts?: { private?: boolean }): Promise<CreatedChannel>;
   startTask(): Promise<LocalTask>;
   stop(): Promise<void>;
 }
@@ -102,6 +113,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       KEYFRAME_PLAYLIST_SIZE: String(opts.playlistSize ?? 6),
       KEYFRAME_HLS_DIR: hlsRoot,
       KEYFRAME_DRAIN_SECONDS: '10',
+      // The local balancer, like the NLB without client IP preservation, makes every publisher 127.0.0.1:
+      // a shorter key-guessing backoff than AWS's default, so a few typos do not lock `npm start` out for long.
+      KEYFRAME_AUTH_BACKOFF_SECONDS: '60',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...opts.taskEnv,
     });
@@ -128,10 +142,15 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     });
     cleanups.push(() => balancer.close());
 
+    const playbackSecret = opts.playbackSecret ?? process.env.KEYFRAME_PLAYBACK_SECRET ?? (await ensureLocalPlaybackSecret(opts.stateDir ?? stateDir()));
     const origin = createLambdaOrigin({
       env: {
         KEYFRAME_TABLE: tableName,
         KEYFRAME_SEGMENT_SECONDS: String(segmentSeconds),
+        // Local tasks serve HLS on loopback, on ports the OS picks: the upstream guard allows exactly that.
+        KEYFRAME_UPSTREAM_CIDRS: '127.0.0.0/8',
+        KEYFRAME_UPSTREAM_PORTS: '1024-65535',
+        KEYFRAME_PLAYBACK_SECRET: playbackSecret,
       },
       routes: store,
     });
@@ -160,7 +179,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       fleet,
       urls,
       taskEvents,
-      createChannel: (name) => createKey(store, urls, name),
+      playbackSecret,
+      createChannel: (name, channelOpts) => createKey(store, urls, name, channelOpts),
       startTask: () => fleet.start(),
       async stop() {
         stopping = true;
@@ -172,4 +192,29 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     throw err;
   }
+}
+
+/** The local playback secret: `<dir>/playback-secret`, created once (atomically, mode 600) if missing. */
+export async function ensureLocalPlaybackSecret(dir: string): Promise<string> {
+  const file = join(dir, 'playback-secret');
+  const existing = await readFile(file, 'utf8').then((t) => t.trim(), () => undefined);
+  if (existing && existing.length >= 32) return existing;
+  await mkdir(dir, { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  try {
+    // link() fails if another process created it first; theirs wins and both read the same secret.
+    await link(tmp, file).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+      if ((await readFile(file, 'utf8').catch(() => '')).trim().length < 32) {
+        // An old, broken file: replace it.
+        await rm(file, { force: true });
+        await link(tmp, file);
+      }
+    });
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  return (await readFile(file, 'utf8')).trim();
 }

@@ -111,7 +111,9 @@ async function main(): Promise<void> {
   step(`starting the embedded DynamoDB (${values.memory ? 'in memory' : `data in ${join(dir, 'db')}`}), ${tasks} ingest task(s), balancer and origin…`);
   if (!values.memory) await mkdir(join(dir, 'db'), { recursive: true });
 
+  const { createPlayerRoutes } = await import('../player/routes');
   const stack = await startLocalStack({
+    httpRoutes: createPlayerRoutes,
     tasks,
     rtmpPort,
     httpPort,

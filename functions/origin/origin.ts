@@ -1,19 +1,24 @@
 import { performance } from 'node:perf_hooks';
 import {
   BadGatewayError,
+  BadRequestError,
   GatewayTimeoutError,
   HttpError,
   MethodNotAllowedError,
   NotFoundError,
 } from '../shared/errors';
 import { isRouteLive, type Route } from '../shared/model';
+import type { PlaybackKeySource } from '../shared/playback-secret';
+import { tokenFromQuery, verifyPlaybackToken } from '../shared/playback-token';
 import type { RouteStore } from '../shared/store';
-import { CACHE_SEGMENT, errorCacheControl, playlistCacheControl } from './cache-control';
+import { CACHE_SEGMENT, errorCacheControl, isMultivariantPlaylist, playlistCacheControl } from './cache-control';
 import type { OriginMetrics } from './metrics';
 import { parseOriginPath, type OriginPath } from './paths';
 import { createRouteCache } from './route-cache';
 import { SegmentCache } from './segment-cache';
+import { createStreamLister, STREAMS_PATH, streamsResponse, type StreamListing } from './streams';
 import { createHttpUpstream, UpstreamError, type FetchUpstream } from './upstream';
+import type { UpstreamGuard } from './upstream-guard';
 
 /**
  * The origin, free of AWS: method and path checks, playback ID → route (cached, coalesced), the fetch from
@@ -31,7 +36,7 @@ export const DEFAULT_SEGMENT_CACHE_MS = 60_000;
 
 export interface OriginRequest {
   readonly method: string;
-  /** Raw path, plus `?query` if the request had one (which is refused). */
+  /** Raw path, plus `?query` if the request had one (refused, except one `token` on a playlist). */
   readonly path: string;
   readonly headers: Readonly<Record<string, string | undefined>>;
 }
@@ -53,6 +58,8 @@ export interface OriginLogger {
 
 export interface OriginDeps {
   readonly routes: Pick<RouteStore, 'getRoute'>;
+  /** Enables `GET /api/streams` (live channels: public playback IDs and names only). */
+  readonly listing?: StreamListing;
   /** Defaults to plain HTTP over a keep-alive agent. */
   readonly fetchUpstream?: FetchUpstream;
   readonly now?: () => number;
@@ -65,6 +72,10 @@ export interface OriginDeps {
   readonly maxBodyBytes?: number;
   readonly segmentCacheBytes?: number;
   readonly segmentCacheMs?: number;
+  /** Checks every route before it is fetched (functions/origin/upstream-guard.ts). The Lambda always has one. */
+  readonly upstreamGuard?: UpstreamGuard;
+  /** The playback-token key, for private channels. Without it a private channel's playlists are 503. */
+  readonly playbackKey?: PlaybackKeySource;
 }
 
 export const CORS_HEADERS: Readonly<Record<string, string>> = { 'Access-Control-Allow-Origin': '*' };
@@ -78,6 +89,8 @@ interface RequestInfo {
   file?: string;
   routeCache?: 'hit' | 'miss' | 'coalesced';
   bodyCache?: BodySource;
+  /** Private channel playlists: the outcome of the token check. */
+  token?: string;
 }
 
 export function createOrigin(deps: OriginDeps): Origin {
@@ -91,6 +104,7 @@ export function createOrigin(deps: OriginDeps): Origin {
     now,
   });
   const inflight = new Map<string, Promise<Buffer>>();
+  const streams = deps.listing ? createStreamLister(deps.listing, { now }) : undefined;
 
   async function resolveRoute(playbackId: string, info: RequestInfo): Promise<Route> {
     let lookup;
@@ -136,8 +150,42 @@ export function createOrigin(deps: OriginDeps): Origin {
     return res.body;
   }
 
+  /** A route is used only if the guard passes it: otherwise 502, logged with the reason, and no connection. */
+  function guardRoute(route: Route, target: OriginPath): void {
+    if (!deps.upstreamGuard) return;
+    try {
+      deps.upstreamGuard.check(route, target.playbackId);
+    } catch (err) {
+      deps.metrics.count('UpstreamFailures');
+      throw new BadGatewayError('Upstream refused', { cause: err });
+    }
+  }
+
+  /** A private channel's playlist needs a valid token for its playback ID: 403 otherwise. */
+  async function authorizePlayback(target: OriginPath, token: string | undefined, info: RequestInfo): Promise<void> {
+    if (!deps.playbackKey) {
+      info.token = 'unconfigured';
+      throw new HttpError(503, 'ServiceUnavailable', 'Private playback is unavailable', {
+        cause: new Error('a private channel was requested but no playback secret is configured'),
+      });
+    }
+    let key: Buffer;
+    try {
+      key = await deps.playbackKey.get();
+    } catch (err) {
+      info.token = 'secret-unavailable';
+      throw new HttpError(503, 'ServiceUnavailable', 'Private playback is unavailable', { cause: err });
+    }
+    const check = verifyPlaybackToken(key, target.playbackId, token, now());
+    info.token = check;
+    if (check === 'valid') return;
+    const message = check === 'missing' ? 'Playback token required' : check === 'expired' ? 'Playback token expired' : 'Playback token invalid';
+    throw new HttpError(403, 'Forbidden', message);
+  }
+
   /** Segment cache, then an identical fetch in flight, then a new fetch. Playlists skip the cache. */
   async function getBody(route: Route, target: OriginPath, info: RequestInfo): Promise<Buffer> {
+    guardRoute(route, target);
     const key = `${route.host}:${route.port}/${target.playbackId}/${target.file}`;
     const immutable = target.kind !== 'playlist';
     if (immutable) {
@@ -182,11 +230,33 @@ export function createOrigin(deps: OriginDeps): Origin {
     }
     if (method !== 'GET' && method !== 'HEAD') throw new MethodNotAllowedError();
 
-    const target = parseOriginPath(req.path);
+    // The one non-HLS path, matched exactly before the strict HLS path parser (which refuses it).
+    if (streams && req.path === STREAMS_PATH) {
+      info.file = STREAMS_PATH;
+      return streamsResponse(streams, method, CORS_HEADERS).catch((err: unknown) => {
+        throw new HttpError(503, 'ServiceUnavailable', 'Stream listing failed', { cause: err });
+      });
+    }
+
+    // The one query string allowed: `?token=<exp>.<sig>` on a playlist. Anything else is 400.
+    const q = req.path.indexOf('?');
+    const target = parseOriginPath(q === -1 ? req.path : req.path.slice(0, q));
+    let token: string | undefined;
+    if (q !== -1) {
+      const fromQuery = target.kind === 'playlist' ? tokenFromQuery(req.path.slice(q + 1)) : null;
+      if (typeof fromQuery !== 'string') throw new BadRequestError('Invalid query string');
+      token = fromQuery;
+    }
     info.playbackId = target.playbackId;
     info.file = target.file;
     const route = await resolveRoute(target.playbackId, info);
-    const body = await getBody(route, target, info);
+    // Segments of a private channel need no token: their names carry the session id, learnt from a playlist.
+    const privatePlaylist = route.private === true && target.kind === 'playlist';
+    if (privatePlaylist) await authorizePlayback(target, token, info);
+    let body = await getBody(route, target, info);
+    if (privatePlaylist && token !== undefined && isMultivariantPlaylist(body.toString('utf8'))) {
+      body = Buffer.from(withToken(body.toString('utf8'), token));
+    }
     const cacheControl =
       target.kind === 'playlist' ? playlistCacheControl(body.toString('utf8'), deps.segmentSeconds) : CACHE_SEGMENT;
     return {
@@ -225,6 +295,7 @@ export function createOrigin(deps: OriginDeps): Origin {
       latencyMs,
       routeCache: info.routeCache,
       bodyCache: info.bodyCache,
+      ...(info.token ? { token: info.token } : {}),
     };
     if (res.statusCode >= 500 && failure) {
       const unexpected = failure.statusCode === 500 && failure.cause instanceof Error ? failure.cause.stack : undefined;
@@ -267,7 +338,27 @@ export function errorResponse(err: HttpError, head = false): OriginResponse {
 }
 
 function redactPath(path: string): string {
-  return path.slice(0, 256).replace(/kf_[A-Za-z0-9_%-]*/g, 'kf_[redacted]');
+  return path
+    .slice(0, 256)
+    .replace(/kf_[A-Za-z0-9_%-]*/g, 'kf_[redacted]')
+    .replace(/(token(?:=|%3d))[^&]*/gi, '$1[redacted]');
+}
+
+/**
+ * A private multivariant playlist names its renditions' playlists, which need the token too: players resolve
+ * relative URIs without the query, so the token is appended to every playlist URI (lines and `URI="…"`).
+ */
+export function withToken(playlist: string, token: string): string {
+  const add = (uri: string) => (uri.includes('?') || !/\.m3u8$/i.test(uri) ? uri : `${uri}?token=${token}`);
+  return playlist
+    .split('\n')
+    .map((line) => {
+      const trimmed = line.trim();
+      if (trimmed === '') return line;
+      if (!trimmed.startsWith('#')) return line.replace(trimmed, () => add(trimmed));
+      return line.replace(/URI="([^"]*)"/g, (_m, uri: string) => `URI="${add(uri)}"`);
+    })
+    .join('\n');
 }
 
 /** The cause chain as short strings, for the log line (may name the task's address: logs only). */

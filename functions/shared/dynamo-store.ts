@@ -59,6 +59,7 @@ function channelFromItem(item: Item): Channel {
     keyHash: str(item, 'keyHash'),
     state: str(item, 'state') === 'revoked' ? 'revoked' : 'active',
     createdAt: str(item, 'createdAt'),
+    ...(item.private?.BOOL === true ? { private: true } : {}),
   };
 }
 
@@ -74,6 +75,7 @@ function routeFromItem(item: Item): Route {
     expiresAt: num(item, 'expiresAt'),
     mediaSequence: num(item, 'mediaSequence'),
     discontinuitySequence: num(item, 'discontinuitySequence'),
+    ...(item.private?.BOOL === true ? { private: true } : {}),
   };
 }
 
@@ -92,6 +94,7 @@ function routeToItem(route: Route): Item {
     expiresAt: n(route.expiresAt),
     mediaSequence: n(route.mediaSequence),
     discontinuitySequence: n(route.discontinuitySequence),
+    ...(route.private === true ? { private: { BOOL: true } } : {}),
     [TABLE_SCHEMA.ttlAttribute]: n(Math.ceil(route.expiresAt / 1000) + ROUTE_TTL_GRACE_SECONDS),
   };
 }
@@ -146,7 +149,7 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
   }
 
   return {
-    async createChannel({ name, keyHash, playbackId }) {
+    async createChannel({ name, keyHash, playbackId, private: isPrivate }) {
       const createdAt = new Date().toISOString();
       const locked = await conditional(() =>
         client.send(
@@ -158,7 +161,7 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
         ),
       );
       if (locked === LOST) throw new ChannelExistsError(name);
-      const channel: Channel = { playbackId, name, keyHash, state: 'active', createdAt };
+      const channel: Channel = { playbackId, name, keyHash, state: 'active', createdAt, ...(isPrivate ? { private: true } : {}) };
       const written = await conditional(() =>
         client.send(
           new PutItemCommand({
@@ -172,6 +175,7 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
               keyHash: s(keyHash),
               state: s('active'),
               createdAt: s(createdAt),
+              ...(isPrivate ? { private: { BOOL: true } } : {}),
             },
             ConditionExpression: 'attribute_not_exists(pk)',
           }),

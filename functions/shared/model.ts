@@ -13,6 +13,8 @@ export interface Channel {
   readonly keyHash: string;
   readonly state: ChannelState;
   readonly createdAt: string;
+  /** Private playback: playlists need a signed, expiring token (functions/shared/playback-token.ts). */
+  readonly private?: boolean;
 }
 
 export interface Route {
@@ -31,6 +33,8 @@ export interface Route {
   /** Media sequence number of the newest segment the task has written. */
   readonly mediaSequence: number;
   readonly discontinuitySequence: number;
+  /** Copied from the channel at publish time, so the origin decides with its one route look-up. */
+  readonly private?: boolean;
 }
 
 export type TaskStatus = 'PROVISIONING' | 'PENDING' | 'ACTIVATING' | 'RUNNING' | 'DEACTIVATING' | 'STOPPING' | 'DEPROVISIONING' | 'STOPPED';

@@ -7,7 +7,7 @@ import type { Channel, Route, TaskRecord, TaskStatus } from './model';
  */
 export interface ChannelStore {
   /** Throws ChannelExistsError when an active channel already has that name. */
-  createChannel(input: { name: string; keyHash: string; playbackId: string }): Promise<Channel>;
+  createChannel(input: { name: string; keyHash: string; playbackId: string; private?: boolean }): Promise<Channel>;
   /** Strongly consistent: the publish path authorizes with it. */
   getChannelByKeyHash(keyHash: string): Promise<Channel | undefined>;
   listChannels(): Promise<Channel[]>;

@@ -210,19 +210,29 @@ export class RtmpSession {
   #onSocketError(err: Error): void {
     // Resets and broken pipes are ordinary for a TCP server; 'close' follows.
     this.#log('debug', 'rtmp socket error', { error: (err as NodeJS.ErrnoException).code ?? err.message });
-    if (this.#state !== 'closed') this.#finish('disconnect', 'destroy');
+    this.#peerClosed();
   }
 
   #onSocketClose(): void {
     if (this.#socketClosed) return;
     this.#socketClosed = true;
-    if (this.#state !== 'closed') this.#finish('disconnect', 'destroy');
+    this.#peerClosed();
     clearTimeout(this.#graceTimer);
     try {
       this.#hooks.onClosed(this);
     } catch (err) {
       this.#log('error', 'rtmp session close hook failed', { error: errorText(err) });
     }
+  }
+
+  /**
+   * The peer hung up (or reset) first. A publishing session logs its end in `#finish`; any other session's
+   * one closing line is this, at debug: scanners and half-open connections must not flood the logs.
+   */
+  #peerClosed(): void {
+    if (this.#state === 'closed') return;
+    if (this.#state !== 'publishing') this.#log('debug', 'rtmp connection closed by peer', { state: this.#state, bytesIn: this.#bytesIn });
+    this.#finish('disconnect', 'destroy');
   }
 
   // ---- handshake ----

@@ -46,6 +46,9 @@ beforeAll(async () => {
   Object.assign(process.env, {
     KEYFRAME_TABLE: table.tableName,
     KEYFRAME_DYNAMODB_ENDPOINT: table.dynamo.endpoint,
+    // The fake task listens on loopback, on a port the OS picks (the upstream guard's AWS default is 8080 in RFC 1918).
+    KEYFRAME_UPSTREAM_CIDRS: '127.0.0.0/8',
+    KEYFRAME_UPSTREAM_PORTS: '*',
     KEYFRAME_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'false',
     POWERTOOLS_DEV: 'false',
