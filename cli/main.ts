@@ -45,7 +45,7 @@ async function resolveTarget(opts: { stack?: string; region?: string; secretId?:
         playerBaseUrl: stack.playerUrl ? stack.playbackBaseUrl : undefined,
       },
       where: `stack ${opts.stack}`,
-      playbackKey: () => deployedPlaybackSecret({ secretId: opts.secretId, region: stack.region }),
+      playbackKey: () => deployedPlaybackSecret({ secretId: opts.secretId ?? stack.playbackSecretArn, region: stack.region }),
     };
   }
   const dir = stateDir();

@@ -10,6 +10,8 @@ export interface ResolvedStack {
   readonly rtmpsUrl?: string;
   readonly playbackBaseUrl: string;
   readonly playerUrl?: string;
+  /** Secrets Manager ARN of the playback-token key (private channels). */
+  readonly playbackSecretArn?: string;
 }
 
 /** The one CloudFormation call this module makes; a real CloudFormationClient satisfies it. */
@@ -68,6 +70,7 @@ export async function resolveStack(
     rtmpsUrl: outputs.get(OUTPUT_KEYS.rtmpsUrl) || undefined,
     playbackBaseUrl: outputs.get(OUTPUT_KEYS.playbackBaseUrl) as string,
     playerUrl: outputs.get(OUTPUT_KEYS.playerUrl) || undefined,
+    playbackSecretArn: outputs.get(OUTPUT_KEYS.playbackSecretArn) || undefined,
   };
 }
 

@@ -84,7 +84,9 @@ export class Cdn extends Construct {
       maxTtl: playlistMaxTtl,
       cookieBehavior: CacheCookieBehavior.none(),
       headerBehavior: CacheHeaderBehavior.none(),
-      queryStringBehavior: CacheQueryStringBehavior.none(),
+      // Private channels: the playback token is part of the key, so a playlist fetched with one viewer's
+      // token is never served to a request without one (public playlists carry no query string).
+      queryStringBehavior: CacheQueryStringBehavior.allowList('token'),
       enableAcceptEncodingGzip: true,
       enableAcceptEncodingBrotli: true,
     });

@@ -1,8 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
 import { type IVpc, Peer, Port, SecurityGroup, SubnetType } from 'aws-cdk-lib/aws-ec2';
-import { FunctionUrlAuthType, InvokeMode, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
+import { FunctionUrlAuthType, InvokeMode, ParamsAndSecretsLayerVersion, ParamsAndSecretsVersions, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Validations } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { INGEST_PORTS } from './ingest-service';
 import { KeyframeFunction } from './node-function';
 import { PATHS } from './paths';
 import type { RoutingTable } from './routing-table';
@@ -27,6 +30,8 @@ export class Origin extends Construct {
   readonly handler: KeyframeFunction;
   readonly securityGroup: SecurityGroup;
   readonly functionUrl: FunctionUrl;
+  /** HMAC key for private-channel playback tokens (docs/security.md). */
+  readonly playbackSecret: Secret;
 
   constructor(scope: Construct, id: string, props: OriginProps) {
     super(scope, id);
@@ -38,6 +43,17 @@ export class Origin extends Construct {
     });
     // DynamoDB through its gateway endpoint (whose prefix list is not known offline): HTTPS out.
     this.securityGroup.addEgressRule(Peer.anyIpv4(), Port.tcp(443), 'HTTPS to DynamoDB');
+
+    this.playbackSecret = new Secret(this, 'PlaybackSecret', {
+      description: 'Keyframe: HMAC key that signs private-channel playback tokens (keyframe playback-url)',
+      // A plain random string (no JSON template): the origin and the CLI use it as the HMAC key.
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    });
+    Validations.of(this.playbackSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'Rotating the playback-token HMAC key would invalidate every playback URL already handed out; operators rotate it deliberately (docs/security.md) rather than on a schedule.',
+    });
 
     this.handler = new KeyframeFunction(this, 'Handler', {
       entry: PATHS.originEntry,
@@ -55,8 +71,15 @@ export class Origin extends Construct {
         KEYFRAME_ROUTE_CACHE_MS: '1000',
         KEYFRAME_UPSTREAM_TIMEOUT_MS: '2000',
         KEYFRAME_LOG_LEVEL: 'INFO',
+        // The upstream guard: the origin fetches only from task addresses inside this VPC, on the HLS port.
+        KEYFRAME_UPSTREAM_CIDRS: props.vpc.vpcCidrBlock,
+        KEYFRAME_UPSTREAM_PORTS: String(INGEST_PORTS.hls),
+        // Read once per cold start through the Parameters and Secrets extension (localhost:2773).
+        KEYFRAME_PLAYBACK_SECRET_ARN: this.playbackSecret.secretArn,
       },
+      paramsAndSecrets: ParamsAndSecretsLayerVersion.fromVersion(ParamsAndSecretsVersions.V1_0_103),
     });
+    this.playbackSecret.grantRead(this.handler.role);
     // Route look-ups (GetItem); Query and Scan for the public stream list (GET /api/streams, which lists
     // live routes and active channels: functions/origin/streams.ts). Read-only either way.
     props.table.grant(this.handler.role, ['GetItem', 'Query', 'Scan']);

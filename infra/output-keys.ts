@@ -12,4 +12,5 @@ export const OUTPUT_KEYS = {
   distributionDomainName: 'DistributionDomainName',
   dashboardUrl: 'DashboardUrl',
   alarmTopicArn: 'AlarmTopicArn',
+  playbackSecretArn: 'PlaybackSecretArn',
 } as const;

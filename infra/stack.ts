@@ -166,5 +166,9 @@ export class KeyframeStack extends Stack {
       description: 'SNS topic the alarms notify; subscribe to it',
       value: this.observability.alarmTopic.topicArn,
     });
+    new CfnOutput(this, OUTPUT_KEYS.playbackSecretArn, {
+      description: 'Secrets Manager secret that signs private-channel playback tokens (keyframe playback-url --stack)',
+      value: this.origin.playbackSecret.secretArn,
+    });
   }
 }

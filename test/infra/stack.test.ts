@@ -88,7 +88,8 @@ describe('CloudFront', () => {
       ParametersInCacheKeyAndForwardedToOrigin: {
         CookiesConfig: { CookieBehavior: 'none' },
         HeadersConfig: { HeaderBehavior: 'none' },
-        QueryStringsConfig: { QueryStringBehavior: 'none' },
+        // Only the private-playback token: a tokened playlist is never served to a request without it.
+        QueryStringsConfig: { QueryStringBehavior: 'whitelist', QueryStrings: ['token'] },
       },
     });
   });
@@ -307,8 +308,50 @@ describe('IAM', () => {
     });
   });
 
+  it('lets each role do only what its code does: no wildcard actions, no PassRole, secrets read only by the origin', () => {
+    const statements = resourcesOf('AWS::IAM::Policy').flatMap(([id, r]) =>
+      (r.Properties.PolicyDocument.Statement as Array<Record<string, any>>).map((st) => ({ policy: id, actions: [st.Action].flat() as string[], resource: st.Resource })),
+    );
+    for (const st of statements) {
+      expect(st.actions.filter((a) => a.endsWith(':*') || a === '*'), st.policy).toEqual([]);
+      expect(st.actions, st.policy).not.toContain('iam:PassRole');
+    }
+    const secretReaders = statements.filter((st) => st.actions.includes('secretsmanager:GetSecretValue'));
+    expect(secretReaders.map((st) => st.policy.replace(/[0-9A-F]{8}$/, ''))).toEqual(['OriginHandlerRoleDefaultPolicy']);
+    expect(secretReaders[0].resource).toEqual({ Ref: Object.keys(s.template.findResources('AWS::SecretsManager::Secret'))[0] });
+    // The ingest task role: the table, and task protection; nothing else.
+    const ingest = statements.filter((st) => st.policy.startsWith('IngestTaskDefinitionTaskRole')).flatMap((st) => st.actions);
+    expect([...new Set(ingest)].sort()).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      'ecs:UpdateTaskProtection',
+    ]);
+  });
+
   it('attaches no managed policies to any role', () => {
     for (const [, role] of resourcesOf('AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+});
+
+describe('private playback and the upstream guard', () => {
+  it('generates the token key in Secrets Manager and hands the origin its ARN, the extension, the VPC CIDR and the HLS port', () => {
+    s.template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+    });
+    const origin = resourcesOf('AWS::Lambda::Function').find(([id]) => id.startsWith('OriginHandler'))![1].Properties;
+    const secretId = Object.keys(s.template.findResources('AWS::SecretsManager::Secret'))[0];
+    expect(origin.Environment.Variables).toMatchObject({
+      KEYFRAME_PLAYBACK_SECRET_ARN: { Ref: secretId },
+      KEYFRAME_UPSTREAM_CIDRS: { 'Fn::GetAtt': [expect.stringMatching(/^NetworkVpc/), 'CidrBlock'] },
+      KEYFRAME_UPSTREAM_PORTS: '8080',
+    });
+    // The extension layer, looked up per region from a mapping (the stack is region-agnostic).
+    const mapping = origin.Layers[0]['Fn::FindInMap'][0] as string;
+    expect(JSON.stringify(s.template.toJSON().Mappings[mapping])).toContain('AWS-Parameters-and-Secrets-Lambda-Extension-Arm64');
+    s.template.hasOutput('PlaybackSecretArn', { Value: { Ref: secretId } });
   });
 });
 
