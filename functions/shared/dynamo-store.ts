@@ -119,11 +119,21 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
   const client = opts.client ?? createDynamoClient(opts);
   const TableName = opts.tableName;
 
-  async function queryAll(input: { index?: string; keyCondition: string; values: Item; names?: Record<string, string> }): Promise<Item[]> {
+  /** Follows LastEvaluatedKey until the last page. */
+  async function allPages(page: (ExclusiveStartKey?: Item) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>): Promise<Item[]> {
     const items: Item[] = [];
-    let ExclusiveStartKey: Item | undefined;
+    let next: Item | undefined;
     do {
-      const out = await client.send(
+      const out = await page(next);
+      items.push(...(out.Items ?? []));
+      next = out.LastEvaluatedKey;
+    } while (next);
+    return items;
+  }
+
+  function queryAll(input: { index?: string; keyCondition: string; values: Item; names?: Record<string, string> }): Promise<Item[]> {
+    return allPages((ExclusiveStartKey) =>
+      client.send(
         new QueryCommand({
           TableName,
           IndexName: input.index,
@@ -132,11 +142,8 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
           ExpressionAttributeNames: input.names,
           ExclusiveStartKey,
         }),
-      );
-      items.push(...(out.Items ?? []));
-      ExclusiveStartKey = out.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return items;
+      ),
+    );
   }
 
   async function conditional<T>(write: () => Promise<T>): Promise<T | typeof LOST> {
@@ -309,20 +316,16 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
     },
 
     async listRoutes() {
-      const items: Item[] = [];
-      let ExclusiveStartKey: Item | undefined;
-      do {
-        const out = await client.send(
+      const items = await allPages((ExclusiveStartKey) =>
+        client.send(
           new ScanCommand({
             TableName,
             FilterExpression: 'begins_with(pk, :p)',
             ExpressionAttributeValues: { ':p': s('ROUTE#') },
             ExclusiveStartKey,
           }),
-        );
-        items.push(...(out.Items ?? []));
-        ExclusiveStartKey = out.LastEvaluatedKey;
-      } while (ExclusiveStartKey);
+        ),
+      );
       return items.map(routeFromItem);
     },
 
