@@ -119,7 +119,8 @@ export class KeyframeFunction extends Construct {
         banner: ESM_REQUIRE_BANNER,
         // Bundle the AWS SDK too: the function runs the SDK version the tests ran, not the runtime's copy.
         externalModules: [],
-        minify: false,
+        // Minified: 0.39x the size with no change in cold init (bench/origin-bundle.ts).
+        minify: true,
         sourceMap: false,
       },
     });

@@ -26,8 +26,9 @@ export function buildHlsArgs(input: HlsArgsInput): string[] {
     '-nostats',
     // Start fast: FLV carries its codec configuration in the first tags, so a long probe only adds delay.
     // (Not `-fflags nobuffer`: it drops the packets read while probing, i.e. the start of the stream.)
+    // A shorter probe also keeps PROGRAM-DATE-TIME close to the media (it lags by the probe time).
     '-probesize', '65536',
-    '-analyzeduration', '500000',
+    '-analyzeduration', '100000',
     '-f', 'flv',
     '-i', 'pipe:0',
     '-map', '0',

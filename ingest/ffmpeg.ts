@@ -44,6 +44,8 @@ export interface TranscoderOptions {
   readonly restartWindowMs?: number;
   /** ffmpeg not reading its input: the buffered bytes past which it is treated as stuck and restarted. */
   readonly maxBufferedBytes?: number;
+  /** Writes to ffmpeg are gathered for this long and sent as one (0: each tag at once). @default 20 */
+  readonly batchMs?: number;
   /** Called once when the transcoder stops for good: after `end()`, or when restarts are used up. */
   readonly onStop?: (exit: TranscoderExit) => void;
   /** Called after each unexpected exit that is followed by a restart. */
@@ -135,6 +137,15 @@ export class HlsTranscoder {
     const child = this.child;
     const stdin = child?.stdin;
     if (!stdin || stdin.destroyed || !stdin.writable) return;
+    // Batch the tags of a few milliseconds into one pipe write: one write per tag cost the ingest more than
+    // half its CPU (bench/pipe-batching.ts). end() uncorks, so nothing is held back at the end.
+    const batchMs = this.opts.batchMs ?? 20;
+    if (batchMs > 0 && stdin.writableCorked === 0) {
+      stdin.cork();
+      setTimeout(() => {
+        if (!stdin.destroyed && stdin.writableCorked > 0) stdin.uncork();
+      }, batchMs).unref();
+    }
     stdin.write(buf);
     const limit = this.opts.maxBufferedBytes ?? 32 * 1024 * 1024;
     if (stdin.writableLength > limit) {

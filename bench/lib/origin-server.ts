@@ -1,0 +1,86 @@
+/**
+ * The origin for the origin benchmark, in its own process (as a Lambda runs apart from its callers): the
+ * same composition as functions/origin/build.ts (Powertools logger and EMF metrics at their production
+ * settings, written to this process's stdout, which the benchmark discards; the upstream guard and the
+ * playback key from the environment), with the task fetch wrapped to count upstream requests. Two listeners:
+ *
+ *   function URL  the handler behind local/function-url.ts (what the local stack serves; base64 segments);
+ *   core          the origin core called directly, its body written as is (no event, no base64), to show
+ *                 how much of the added latency is the function-URL envelope.
+ *
+ * Env: as the origin Lambda's (KEYFRAME_TABLE, KEYFRAME_DYNAMODB_ENDPOINT, KEYFRAME_SEGMENT_SECONDS,
+ * KEYFRAME_UPSTREAM_CIDRS/PORTS, KEYFRAME_PLAYBACK_SECRET), plus BENCH_SEGMENT_CACHE_MS (0 turns the
+ * segment cache off). IPC: sends {type:'ready', port, corePort}; answers {type:'counts'} with the
+ * upstream counts, {type:'reset'}, and {type:'exit'} (exits cleanly, so `--cpu-prof` writes its profile).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createFunctionUrlHandler } from '../../functions/origin/lambda';
+import { createPowertoolsMetrics, powertoolsOriginMetrics } from '../../functions/origin/metrics';
+import { createOrigin } from '../../functions/origin/origin';
+import { readOriginConfig, readOriginSecurityConfig } from '../../functions/origin/config';
+import { createUpstreamGuard } from '../../functions/origin/upstream-guard';
+import { playbackKeyFromEnv } from '../../functions/shared/playback-secret';
+import { createHttpUpstream, type FetchUpstream } from '../../functions/origin/upstream';
+import { createDynamoStore } from '../../functions/shared/dynamo-store';
+import { createLogger } from '../../functions/shared/logger';
+import { startFunctionUrlServer } from '../../local/function-url';
+
+const config = readOriginConfig(process.env);
+const security = readOriginSecurityConfig(process.env);
+const upstream = createHttpUpstream();
+const counts = { playlist: 0, segment: 0, bySegment: {} as Record<string, number> };
+const fetchUpstream: FetchUpstream = (req) => {
+  if (req.path.endsWith('.m3u8')) counts.playlist++;
+  else {
+    counts.segment++;
+    counts.bySegment[req.path] = (counts.bySegment[req.path] ?? 0) + 1;
+  }
+  return upstream.fetch(req);
+};
+const metrics = createPowertoolsMetrics();
+const segmentCacheMs = process.env.BENCH_SEGMENT_CACHE_MS !== undefined ? Number(process.env.BENCH_SEGMENT_CACHE_MS) : undefined;
+const origin = createOrigin({
+  routes: createDynamoStore({ tableName: config.tableName, endpoint: config.dynamoEndpoint }),
+  fetchUpstream,
+  routeCacheMs: config.routeCacheMs,
+  upstreamTimeoutMs: config.upstreamTimeoutMs,
+  segmentSeconds: config.segmentSeconds,
+  logger: createLogger('origin'),
+  metrics: powertoolsOriginMetrics(metrics),
+  upstreamGuard: createUpstreamGuard({ cidrs: security.upstreamCidrs, ports: security.upstreamPorts }),
+  playbackKey: playbackKeyFromEnv(security, process.env),
+  ...(segmentCacheMs !== undefined ? { segmentCacheMs } : {}),
+});
+const handler = createFunctionUrlHandler(origin, { flush: () => metrics.publishStoredMetrics() });
+const fnUrl = await startFunctionUrlServer({ handler: (event) => handler(event), port: 0, host: '127.0.0.1', functionName: 'keyframe-bench-origin' });
+
+const core = http.createServer((req, res) => {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+  origin({ method: req.method ?? 'GET', path: req.url ?? '/', headers }).then(
+    (r) => {
+      res.writeHead(r.statusCode, { ...r.headers, 'content-length': String(r.body.length) });
+      res.end(r.body);
+    },
+    () => {
+      res.writeHead(500);
+      res.end();
+    },
+  );
+});
+core.keepAliveTimeout = 65_000;
+await new Promise<void>((resolve) => core.listen(0, '127.0.0.1', () => resolve()));
+
+process.on('message', (m: { type?: string }) => {
+  if (m?.type === 'exit') process.exit(0); // a clean exit writes a --cpu-prof profile
+  else if (m?.type === 'counts') process.send?.({ type: 'counts', counts });
+  else if (m?.type === 'reset') {
+    counts.playlist = 0;
+    counts.segment = 0;
+    counts.bySegment = {};
+    process.send?.({ type: 'reset' });
+  }
+});
+process.on('disconnect', () => process.exit(0));
+process.send?.({ type: 'ready', port: fnUrl.port, corePort: (core.address() as AddressInfo).port });

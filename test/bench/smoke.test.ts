@@ -1,0 +1,199 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { rtmpModulePath } from '../../bench/lib/nginx';
+
+/**
+ * Every benchmark in its smoke mode (tiny sizes, seconds), so they never rot: each runs as its own process
+ * exactly as documented (`tsx bench/<name>.ts --smoke --json <file>`), and its JSON must have the expected
+ * shape and sane values. Not a timing test: the bounds are loose on purpose.
+ */
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'kf-bench-smoke-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Result<T> {
+  bench: string;
+  command: string;
+  smoke: boolean;
+  machine: { nproc: number; cpuModel: string; date: string; loadavgStart: number };
+  results: T;
+}
+
+function runBench<T>(name: string, extra: string[] = []): Promise<Result<T>> {
+  const out = join(dir, `${name}.json`);
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bench', `${name}.ts`), '--smoke', '--json', out, ...extra], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    p.stdout.on('data', (d) => (log = (log + d).slice(-6000)));
+    p.stderr.on('data', (d) => (log = (log + d).slice(-6000)));
+    const timer = setTimeout(() => p.kill('SIGTERM'), 110_000);
+    p.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`bench/${name}.ts --smoke exited ${code}:\n${log}`));
+      try {
+        const r = JSON.parse(readFileSync(out, 'utf8')) as Result<T>;
+        expect(r.bench).toBe(name);
+        expect(r.smoke).toBe(true);
+        expect(r.machine.nproc).toBeGreaterThan(0);
+        expect(r.command).toContain(`bench/${name}.ts`);
+        resolve(r);
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
+}
+
+const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+
+/**
+ * The side-by-side parts need Debian's nginx with libnginx-mod-rtmp, and wrk: without them those parts are
+ * skipped (and say so), the way the template lint test skips without cfn-lint.
+ */
+const has = (cmd: string, args: string[]) => {
+  const r = spawnSync(cmd, args, { stdio: 'ignore' });
+  return r.error === undefined;
+};
+const haveNginx = has('nginx', ['-v']);
+const haveRtmpModule = haveNginx && rtmpModulePath() !== undefined;
+const haveWrk = has('wrk', ['--version']);
+if (!haveRtmpModule) console.warn('bench smoke: nginx with libnginx-mod-rtmp is not installed; the ingest-density smoke test is skipped');
+if (!haveNginx || !haveWrk) console.warn('bench smoke: nginx or wrk is not installed; the origin smoke test runs without the seed origin or throughput');
+
+describe.concurrent('benchmarks, smoke mode', () => {
+  it('first-playable: a total per run that its phases add up to, within sane bounds', { timeout: 120_000 }, async () => {
+    const r = await runBench<{
+      summaries: Array<{ variant: string; segmentSeconds: number; runs: number; medianMs: number; phasesMedianMs: Record<string, number>; routeMedianMs: number }>;
+      runs: Array<{ totalMs: number; phases: Record<string, number> }>;
+    }>('first-playable');
+    const [s] = r.results.summaries;
+    expect(s).toMatchObject({ variant: 'as-is', segmentSeconds: 1, runs: 2 });
+    // The first 1 s segment cannot be complete before ~1 s of media has arrived.
+    expect(s.medianMs).toBeGreaterThan(800);
+    expect(s.medianMs).toBeLessThan(6000);
+    expect(Object.keys(s.phasesMedianMs).sort()).toEqual(['accept', 'connect', 'origin', 'playlist', 'probe', 'wait', 'write']);
+    expect(finite(s.routeMedianMs)).toBe(true);
+    for (const run of r.results.runs) {
+      for (const v of Object.values(run.phases)) expect(v).toBeGreaterThanOrEqual(0);
+      const sum = Object.values(run.phases).reduce((a, b) => a + b, 0);
+      expect(Math.abs(sum - run.totalMs)).toBeLessThan(1);
+    }
+  });
+
+  it('segment-availability: segments fetched through the origin soon after their media ends', { timeout: 120_000 }, async () => {
+    const r = await runBench<{ summaries: Array<{ segmentSeconds: number; segments: number; vsPublisher: { median: number; p90: number }; vsPdt: { median: number }; fetchMedianMs: number }> }>(
+      'segment-availability',
+    );
+    const [s] = r.results.summaries;
+    expect(s.segmentSeconds).toBe(1);
+    expect(s.segments).toBeGreaterThanOrEqual(2);
+    expect(s.vsPublisher.median).toBeGreaterThan(-300);
+    expect(s.vsPublisher.median).toBeLessThan(3000);
+    expect(finite(s.vsPdt.median)).toBe(true);
+    expect(s.fetchMedianMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it.skipIf(!haveRtmpModule)('ingest-density: both servers measured on the same N, with CPU, memory and segments', { timeout: 120_000 }, async () => {
+    const r = await runBench<{
+      phases: Array<{ server: string; n: number; cpuPctPerStream: number; cpuPerStreamByComm: Record<string, number>; rssMiB: number; pssMiB: number; segments: { segmentsInWindow: number; silentStreams: number } }>;
+      ratios: Array<{ n: number; cpu: number }>;
+    }>('ingest-density');
+    const kf = r.results.phases.find((p) => p.server === 'keyframe');
+    const ng = r.results.phases.find((p) => p.server === 'nginx-rtmp');
+    expect(kf?.n).toBe(2);
+    expect(ng?.n).toBe(2);
+    for (const p of [kf!, ng!]) {
+      expect(p.cpuPctPerStream).toBeGreaterThan(0);
+      expect(p.cpuPctPerStream).toBeLessThan(100);
+      expect(p.rssMiB).toBeGreaterThan(0);
+      expect(p.pssMiB).toBeGreaterThan(0);
+      expect(p.segments.segmentsInWindow).toBeGreaterThan(0);
+      expect(p.segments.silentStreams).toBe(0);
+    }
+    // Only the servers' own processes: node and its ffmpeg children; nginx's master and worker.
+    expect(Object.keys(kf!.cpuPerStreamByComm).sort()).toEqual(['ffmpeg', 'node']);
+    expect(Object.keys(ng!.cpuPerStreamByComm)).toEqual(['nginx']);
+    expect(r.results.ratios[0].n).toBe(2);
+    expect(r.results.ratios[0].cpu).toBeGreaterThan(0);
+  });
+
+  it('pipe-batching: the node → ffmpeg hop in both write modes, node and ffmpeg apart', { timeout: 120_000 }, async () => {
+    const r = await runBench<{ summary: Array<{ mode: string; nodePerStream: number; ffmpegPerStream: number; totalPerStream: number }> }>('pipe-batching');
+    expect(r.results.summary.map((x) => x.mode)).toEqual(['per-tag', 'batched']);
+    for (const x of r.results.summary) {
+      // CPU time comes in 10 ms ticks: a few seconds of small streams may round one side down to zero.
+      expect(x.nodePerStream).toBeGreaterThanOrEqual(0);
+      expect(x.ffmpegPerStream).toBeGreaterThanOrEqual(0);
+      expect(x.totalPerStream).toBeGreaterThan(0);
+      expect(x.totalPerStream).toBeCloseTo(x.nodePerStream + x.ffmpegPerStream, 1);
+      expect(x.totalPerStream).toBeLessThan(100);
+    }
+  });
+
+  it('origin: added latency, coalescing at 1.00 upstream fetch per segment, throughput side by side', { timeout: 120_000 }, async () => {
+    const r = await runBench<{
+      latency: Array<{ kind: string; target: string; p50: number; p99: number; addedP50?: number }>;
+      coalescing: Array<{ target: string; distinctSegments: number; upstreamPerSegment: number; failures: number }>;
+      throughput: Array<{ kind: string; target: string; medianRps: number; non2xx: number }>;
+    }>('origin');
+    const kinds = new Set(r.results.latency.map((l) => l.kind));
+    expect([...kinds].sort()).toEqual(['playlist', 'segment, origin cache hit', 'segment, origin cache off']);
+    for (const l of r.results.latency) {
+      expect(l.p50).toBeGreaterThan(0);
+      expect(l.p99).toBeGreaterThanOrEqual(l.p50);
+      if (l.target !== 'direct') expect(finite(l.addedP50)).toBe(true);
+    }
+    const kfCoalescing = r.results.coalescing.find((c) => c.target === 'origin (fn URL)')!;
+    expect(kfCoalescing.distinctSegments).toBeGreaterThan(0);
+    expect(kfCoalescing.upstreamPerSegment).toBe(1);
+    expect(kfCoalescing.failures).toBe(0);
+    if (haveNginx) {
+      const ng = r.results.coalescing.find((c) => c.target === 'nginx-auto');
+      expect(ng?.failures).toBe(0);
+      expect(finite(ng?.upstreamPerSegment)).toBe(true);
+    } else expect(r.results.coalescing).toHaveLength(1);
+    for (const t of r.results.throughput) {
+      expect(t.medianRps).toBeGreaterThan(0);
+      expect(t.non2xx).toBe(0);
+    }
+    const expected = haveWrk ? ['origin (fn URL)', ...(haveNginx ? ['nginx-1w', 'nginx-auto'] : [])] : [];
+    expect(new Set(r.results.throughput.map((t) => t.target))).toEqual(new Set(expected));
+  });
+
+  it('origin-bundle: both bundles built, the minified one smaller, cold init measured', { timeout: 120_000 }, async () => {
+    const r = await runBench<{ results: Array<{ variant: string; bytes: number; gzipBytes: number; initMedianMs: number; initMs: number[] }> }>('origin-bundle');
+    const [cdk, min] = r.results.results;
+    expect(cdk.variant).toBe('cdk');
+    expect(min.variant).toBe('minified');
+    expect(cdk.bytes).toBeGreaterThan(100_000);
+    expect(cdk.bytes).toBeLessThan(20_000_000);
+    expect(min.bytes).toBeLessThan(cdk.bytes);
+    expect(min.gzipBytes).toBeLessThan(min.bytes);
+    for (const b of [cdk, min]) {
+      expect(b.initMs).toHaveLength(3);
+      expect(b.initMedianMs).toBeGreaterThan(0);
+      expect(b.initMedianMs).toBeLessThan(10_000);
+    }
+  });
+
+  it('cost-model: a row per size with Origin Shield off and on, origin invocations flat in viewers', { timeout: 60_000 }, async () => {
+    const r = await runBench<{
+      estimates: Array<{ input: { streams: number; viewers: number; originShield: boolean }; total: number; usage: { originInvocations: number } }>;
+      originInvocationsVsViewers: { sweep: Array<{ viewers: number; off: number; on: number }> };
+    }>('cost-model');
+    expect(r.results.estimates).toHaveLength(4);
+    for (const e of r.results.estimates) expect(e.total).toBeGreaterThan(0);
+    const big = r.results.estimates.filter((e) => e.input.streams === 100);
+    expect(big.find((e) => e.input.originShield)!.usage.originInvocations).toBeLessThan(big.find((e) => !e.input.originShield)!.usage.originInvocations);
+    const sweep = r.results.originInvocationsVsViewers.sweep;
+    expect(sweep.at(-1)!.off).toBe(sweep.at(-2)!.off);
+    expect(sweep.at(-1)!.on).toBe(sweep[0].on);
+  });
+});
