@@ -41,7 +41,7 @@ interface Variant {
 const ingestFlags = (name: string, ffmpeg: FfmpegVariant, description: string): Variant => ({ name, ffmpeg, publisherNoDelay: true, description });
 
 export const VARIANTS: Record<string, Variant> = {
-  'as-is': ingestFlags('as-is', AS_IS, 'the argv as built by ingest/ffmpeg-args.ts (-probesize 65536 -analyzeduration 500000)'),
+  'as-is': ingestFlags('as-is', AS_IS, 'the argv as built by ingest/ffmpeg-args.ts'),
   analyze0: ingestFlags('analyze0', { name: 'analyze0', analyzeduration: '0' }, '-probesize 65536 -analyzeduration 0'),
   analyze100k: ingestFlags('analyze100k', { name: 'analyze100k', analyzeduration: '100000' }, '-probesize 65536 -analyzeduration 100000'),
   fps0: ingestFlags('fps0', { name: 'fps0', extraInput: ['-fpsprobesize', '0'] }, 'as built, plus -fpsprobesize 0'),
