@@ -54,6 +54,11 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
+  // Build the player page (player/dist) so every synth and deploy ships the current player under /watch/.
+  if (process.env.KEYFRAME_SKIP_PLAYER_BUILD !== 'true') {
+    const { writePlayerDist } = await import('../player/build');
+    await writePlayerDist();
+  }
   try {
     compose(new App()).app.synth();
   } catch (err) {
