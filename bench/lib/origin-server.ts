@@ -15,19 +15,10 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createFunctionUrlHandler } from '../../functions/origin/lambda';
-import { createPowertoolsMetrics, powertoolsOriginMetrics } from '../../functions/origin/metrics';
-import { createOrigin } from '../../functions/origin/origin';
-import { readOriginConfig, readOriginSecurityConfig } from '../../functions/origin/config';
-import { createUpstreamGuard } from '../../functions/origin/upstream-guard';
-import { playbackKeyFromEnv } from '../../functions/shared/playback-secret';
+import { createOriginFromEnv } from '../../functions/origin/build';
 import { createHttpUpstream, type FetchUpstream } from '../../functions/origin/upstream';
-import { createDynamoStore } from '../../functions/shared/dynamo-store';
-import { createLogger } from '../../functions/shared/logger';
 import { startFunctionUrlServer } from '../../local/function-url';
 
-const config = readOriginConfig(process.env);
-const security = readOriginSecurityConfig(process.env);
 const upstream = createHttpUpstream();
 const counts = { playlist: 0, segment: 0, bySegment: {} as Record<string, number> };
 const fetchUpstream: FetchUpstream = (req) => {
@@ -38,21 +29,8 @@ const fetchUpstream: FetchUpstream = (req) => {
   }
   return upstream.fetch(req);
 };
-const metrics = createPowertoolsMetrics();
 const segmentCacheMs = process.env.BENCH_SEGMENT_CACHE_MS !== undefined ? Number(process.env.BENCH_SEGMENT_CACHE_MS) : undefined;
-const origin = createOrigin({
-  routes: createDynamoStore({ tableName: config.tableName, endpoint: config.dynamoEndpoint }),
-  fetchUpstream,
-  routeCacheMs: config.routeCacheMs,
-  upstreamTimeoutMs: config.upstreamTimeoutMs,
-  segmentSeconds: config.segmentSeconds,
-  logger: createLogger('origin'),
-  metrics: powertoolsOriginMetrics(metrics),
-  upstreamGuard: createUpstreamGuard({ cidrs: security.upstreamCidrs, ports: security.upstreamPorts }),
-  playbackKey: playbackKeyFromEnv(security, process.env),
-  ...(segmentCacheMs !== undefined ? { segmentCacheMs } : {}),
-});
-const handler = createFunctionUrlHandler(origin, { flush: () => metrics.publishStoredMetrics() });
+const { origin, handler } = createOriginFromEnv({ env: process.env, fetchUpstream, segmentCacheMs });
 const fnUrl = await startFunctionUrlServer({ handler: (event) => handler(event), port: 0, host: '127.0.0.1', functionName: 'keyframe-bench-origin' });
 
 const core = http.createServer((req, res) => {

@@ -5,33 +5,45 @@ import { playbackKeyFromEnv } from '../shared/playback-secret';
 import { readOriginConfig, readOriginSecurityConfig } from './config';
 import { createFunctionUrlHandler, type OriginFunctionUrlHandler } from './lambda';
 import { createPowertoolsMetrics, powertoolsOriginMetrics } from './metrics';
-import { createOrigin } from './origin';
+import { createOrigin, type Origin } from './origin';
+import type { FetchUpstream } from './upstream';
 import type { StreamListing } from './streams';
 import { createUpstreamGuard } from './upstream-guard';
 
 /**
- * Builds the origin's function-URL handler from an environment: the one composition shared by the Lambda
- * (handler.ts, from process.env) and the local stack (which passes its own env and store).
+ * Builds the origin from an environment: the one composition shared by the Lambda (handler.ts, from
+ * process.env), the local stack (which passes its own env and store) and the origin benchmark (which wraps
+ * the upstream fetch to count it). Returns the core and its function-URL handler.
  */
-export function createLambdaOrigin(opts: {
+export function createOriginFromEnv(opts: {
   env?: Record<string, string | undefined>;
   routes?: Pick<RouteStore, 'getRoute'> & StreamListing;
-} = {}): OriginFunctionUrlHandler {
-  const config = readOriginConfig(opts.env ?? process.env);
-  const security = readOriginSecurityConfig(opts.env ?? process.env);
+  fetchUpstream?: FetchUpstream;
+  segmentCacheMs?: number;
+} = {}): { origin: Origin; handler: OriginFunctionUrlHandler } {
+  const env = opts.env ?? process.env;
+  const config = readOriginConfig(env);
+  const security = readOriginSecurityConfig(env);
   const metrics = createPowertoolsMetrics();
   const store = opts.routes ?? createDynamoStore({ tableName: config.tableName, endpoint: config.dynamoEndpoint });
   const origin = createOrigin({
     routes: store,
     // Private channels stay out of the public stream list (their playback IDs are not advertised).
     listing: { listRoutes: () => store.listRoutes(), listChannels: async () => (await store.listChannels()).filter((c) => !c.private) },
+    fetchUpstream: opts.fetchUpstream,
     routeCacheMs: config.routeCacheMs,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     segmentSeconds: config.segmentSeconds,
     logger: createLogger('origin'),
     metrics: powertoolsOriginMetrics(metrics),
     upstreamGuard: createUpstreamGuard({ cidrs: security.upstreamCidrs, ports: security.upstreamPorts }),
-    playbackKey: playbackKeyFromEnv(security, opts.env ?? process.env),
+    playbackKey: playbackKeyFromEnv(security, env),
+    ...(opts.segmentCacheMs !== undefined ? { segmentCacheMs: opts.segmentCacheMs } : {}),
   });
-  return createFunctionUrlHandler(origin, { flush: () => metrics.publishStoredMetrics() });
+  return { origin, handler: createFunctionUrlHandler(origin, { flush: () => metrics.publishStoredMetrics() }) };
+}
+
+/** The origin's function-URL handler, built from an environment (see createOriginFromEnv). */
+export function createLambdaOrigin(opts: Parameters<typeof createOriginFromEnv>[0] = {}): OriginFunctionUrlHandler {
+  return createOriginFromEnv(opts).handler;
 }

@@ -109,8 +109,11 @@ describe.concurrent('benchmarks, smoke mode', () => {
     const ng = r.results.phases.find((p) => p.server === 'nginx-rtmp');
     expect(kf?.n).toBe(2);
     expect(ng?.n).toBe(2);
+    // CPU time comes in 10 ms ticks: nginx-rtmp's two small streams over a smoke window may round to zero;
+    // Keyframe's node and ffmpeg processes never do.
+    expect(kf!.cpuPctPerStream).toBeGreaterThan(0);
     for (const p of [kf!, ng!]) {
-      expect(p.cpuPctPerStream).toBeGreaterThan(0);
+      expect(p.cpuPctPerStream).toBeGreaterThanOrEqual(0);
       expect(p.cpuPctPerStream).toBeLessThan(100);
       expect(p.rssMiB).toBeGreaterThan(0);
       expect(p.pssMiB).toBeGreaterThan(0);
@@ -121,7 +124,7 @@ describe.concurrent('benchmarks, smoke mode', () => {
     expect(Object.keys(kf!.cpuPerStreamByComm).sort()).toEqual(['ffmpeg', 'node']);
     expect(Object.keys(ng!.cpuPerStreamByComm)).toEqual(['nginx']);
     expect(r.results.ratios[0].n).toBe(2);
-    expect(r.results.ratios[0].cpu).toBeGreaterThan(0);
+    if (ng!.cpuPctPerStream > 0) expect(r.results.ratios[0].cpu).toBeGreaterThan(0);
   });
 
   it('pipe-batching: the node → ffmpeg hop in both write modes, node and ffmpeg apart', { timeout: 120_000 }, async () => {
@@ -132,7 +135,8 @@ describe.concurrent('benchmarks, smoke mode', () => {
       expect(x.nodePerStream).toBeGreaterThanOrEqual(0);
       expect(x.ffmpegPerStream).toBeGreaterThanOrEqual(0);
       expect(x.totalPerStream).toBeGreaterThan(0);
-      expect(x.totalPerStream).toBeCloseTo(x.nodePerStream + x.ffmpegPerStream, 1);
+      // Each figure is a median over rounds on its own, so the parts need not add up exactly to the total.
+      expect(Math.abs(x.totalPerStream - (x.nodePerStream + x.ffmpegPerStream))).toBeLessThanOrEqual(0.25 * x.totalPerStream + 0.01);
       expect(x.totalPerStream).toBeLessThan(100);
     }
   });
