@@ -8,6 +8,7 @@
  *
  * This module has no CDK imports: it is pure and tested on its own (test/infra/config.test.ts).
  */
+import { mediaPlaylistMaxAge } from '../functions/origin/cache-control';
 
 export const CONTEXT_PREFIX = 'keyframe:';
 
@@ -167,7 +168,8 @@ export const MAX_KBPS_SECONDS = Math.floor((ORIGIN_MAX_SEGMENT_BYTES * 100) / (1
 
 /** The CloudFront max TTL of a playlist: half the segment duration, at least 1 s (matches the origin's max-age). */
 export function playlistMaxTtlSeconds(config: Pick<KeyframeConfig, 'segmentSeconds'>): number {
-  return Math.max(1, Math.floor(config.segmentSeconds / 2));
+  // The same rule as the origin's media-playlist max-age, so the edge never holds a playlist longer.
+  return mediaPlaylistMaxAge(config.segmentSeconds);
 }
 
 /**

@@ -254,11 +254,13 @@ export function createOrigin(deps: OriginDeps): Origin {
     const privatePlaylist = route.private === true && target.kind === 'playlist';
     if (privatePlaylist) await authorizePlayback(target, token, info);
     let body = await getBody(route, target, info);
-    if (privatePlaylist && token !== undefined && isMultivariantPlaylist(body.toString('utf8'))) {
-      body = Buffer.from(withToken(body.toString('utf8'), token));
+    let cacheControl = CACHE_SEGMENT;
+    if (target.kind === 'playlist') {
+      // Decode the playlist once for both uses.
+      const text = body.toString('utf8');
+      if (privatePlaylist && token !== undefined && isMultivariantPlaylist(text)) body = Buffer.from(withToken(text, token));
+      cacheControl = playlistCacheControl(text, deps.segmentSeconds);
     }
-    const cacheControl =
-      target.kind === 'playlist' ? playlistCacheControl(body.toString('utf8'), deps.segmentSeconds) : CACHE_SEGMENT;
     return {
       statusCode: 200,
       headers: { ...CORS_HEADERS, 'Content-Type': target.contentType, 'Cache-Control': cacheControl },
