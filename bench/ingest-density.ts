@@ -26,7 +26,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKey } from '../cli/keys';
-import { createDynamoClient, createDynamoStore } from '../functions/shared/dynamo-store';
+import { createDynamoClient, createDynamoStore } from '../core/dynamo-store';
 import { ensureTable, startLocalDynamo } from '../local/dynamo';
 import { finish, machineInfo, parseArgs, progress, runBench, sleep, table } from './lib/cli';
 import { summarizeProfile, type ProfileSummary } from './lib/cpuprofile';

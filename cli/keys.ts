@@ -1,7 +1,7 @@
-import { ChannelExistsError } from '../functions/shared/errors';
-import { hashStreamKey, newPlaybackId, newStreamKey, validateChannelName, type Channel } from '../functions/shared/model';
-import { DEFAULT_TOKEN_TTL_SECONDS, signPlaybackToken, tokenExpiry } from '../functions/shared/playback-token';
-import type { ChannelStore } from '../functions/shared/store';
+import { ChannelExistsError } from '../core/errors';
+import { hashStreamKey, newPlaybackId, newStreamKey, validateChannelName, type Channel } from '../core/model';
+import { DEFAULT_TOKEN_TTL_SECONDS, signPlaybackToken, tokenExpiry } from '../core/playback-token';
+import type { ChannelStore } from '../core/store';
 
 /** Where a channel is published to and watched from, for what the CLI prints. */
 export interface StackUrls {

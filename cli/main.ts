@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { createDynamoStore } from '../functions/shared/dynamo-store';
-import type { ChannelStore } from '../functions/shared/store';
+import { createDynamoStore } from '../core/dynamo-store';
+import type { ChannelStore } from '../core/store';
 import { isProcessAlive, readLocalState, stateDir } from '../local/state';
 import { createKey, listKeys, mintPlaybackUrl, revokeKey, UsageError, type StackUrls } from './keys';
 import { deployedPlaybackSecret, localPlaybackSecret } from './secrets';

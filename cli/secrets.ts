@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { playbackKey } from '../functions/shared/playback-token';
+import { playbackKey } from '../core/playback-token';
 import { UsageError } from './keys';
 
 /**

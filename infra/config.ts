@@ -8,7 +8,7 @@
  *
  * This module has no CDK imports: it is pure and tested on its own (test/infra/config.test.ts).
  */
-import { mediaPlaylistMaxAge } from '../functions/origin/cache-control';
+import { mediaPlaylistMaxAge } from '../core/hls/cache-control';
 
 export const CONTEXT_PREFIX = 'keyframe:';
 

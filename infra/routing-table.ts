@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { TABLE_SCHEMA } from '../functions/shared/table';
+import { TABLE_SCHEMA } from '../core/table';
 
 /** The DynamoDB actions a component may be granted. Each grant names its actions; there is no "full access". */
 export type TableAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'Scan';
@@ -16,7 +16,7 @@ export interface RoutingTableProps {
 
 /**
  * The single routing table (channels, name locks, routes, tasks): keys, GSI and TTL from
- * functions/shared/table.ts, the same schema the local stack builds. On-demand, point-in-time recovery on,
+ * core/table.ts, the same schema the local stack builds. On-demand, point-in-time recovery on,
  * retained by default so stream keys survive a `cdk destroy`.
  */
 export class RoutingTable extends Construct {

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import type { Logger } from '../functions/shared/logger';
-import type { ChannelStore, RouteStore } from '../functions/shared/store';
+import type { Logger } from '../core/logger';
+import type { ChannelStore, RouteStore } from '../core/store';
 import { AuthThrottle } from './auth-throttle';
 import type { IngestConfig } from './config';
 import { createHealthServer, createHlsServer, listen } from './hls-server';

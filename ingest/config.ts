@@ -1,4 +1,4 @@
-import { ConfigError, getNumber, getOptionalString, getString } from '../functions/shared/env';
+import { ConfigError, getNumber, getOptionalString, getString } from '../core/settings/env';
 
 /** Everything the ingest task reads from its environment, validated once at start. */
 export interface IngestConfig {

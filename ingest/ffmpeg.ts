@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Logger } from '../functions/shared/logger';
+import type { Logger } from '../core/logger';
 
 /** FLV tag types and the bits of their first payload bytes that matter for a restart. */
 const TAG_AUDIO = 8;

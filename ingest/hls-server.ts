@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CACHE_SEGMENT, errorCacheControl, playlistCacheControl } from '../functions/origin/cache-control';
-import { parseOriginPath, type OriginPath } from '../functions/origin/paths';
-import { HttpError } from '../functions/shared/errors';
+import { CACHE_SEGMENT, errorCacheControl, playlistCacheControl } from '../core/hls/cache-control';
+import { parseOriginPath, type OriginPath } from '../core/hls/paths';
+import { HttpError } from '../core/errors';
 
 /** Maps a parsed request to a file on disk, or undefined when this task has no such stream or file. */
 export type HlsFileResolver = (path: OriginPath) => string | undefined;

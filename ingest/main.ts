@@ -1,6 +1,6 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { createDynamoStore } from '../functions/shared/dynamo-store';
-import { createLogger } from '../functions/shared/logger';
+import { createDynamoStore } from '../core/dynamo-store';
+import { createLogger } from '../core/logger';
 import { startIngest } from './app';
 import { loadIngestConfig } from './config';
 import { resolveTaskIdentity } from './identity';

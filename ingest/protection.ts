@@ -1,4 +1,4 @@
-import type { Logger } from '../functions/shared/logger';
+import type { Logger } from '../core/logger';
 
 /**
  * ECS task scale-in protection: a task with live publishers must not be picked by a scale-in, or it would cut

@@ -1,10 +1,10 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { OriginPath } from '../functions/origin/paths';
-import { ConditionFailedError } from '../functions/shared/errors';
-import type { Logger } from '../functions/shared/logger';
-import { hashesEqual, hashStreamKey, keyFingerprint, newSessionId, type Channel, type Route } from '../functions/shared/model';
-import type { ChannelStore, RouteStore } from '../functions/shared/store';
+import type { OriginPath } from '../core/hls/paths';
+import { ConditionFailedError } from '../core/errors';
+import type { Logger } from '../core/logger';
+import { hashesEqual, hashStreamKey, keyFingerprint, newSessionId, type Channel, type Route } from '../core/model';
+import type { ChannelStore, RouteStore } from '../core/store';
 import type { AuthThrottle } from './auth-throttle';
 import { buildHlsArgs } from './ffmpeg-args';
 import { HlsTranscoder } from './ffmpeg';

@@ -7,7 +7,7 @@ import {
   ResourceInUseException,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { TABLE_SCHEMA } from '../functions/shared/table';
+import { TABLE_SCHEMA } from '../core/table';
 
 const require = createRequire(import.meta.url);
 const dynalite = require('dynalite') as (opts: Record<string, unknown>) => Server;

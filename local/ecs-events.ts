@@ -1,4 +1,4 @@
-import type { TaskStatus } from '../functions/shared/model';
+import type { TaskStatus } from '../core/model';
 
 export const LOCAL_CLUSTER_ARN = 'arn:aws:ecs:local:000000000000:cluster/keyframe-local';
 

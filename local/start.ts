@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile, mkdir, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { hashStreamKey } from '../functions/shared/model';
+import { hashStreamKey } from '../core/model';
 import { createKey, playbackUrl, playerUrl } from '../cli/keys';
 import { startLocalStack, type LocalStack } from './stack';
 import { clearLocalState, isProcessAlive, readLocalState, stateDir, writeLocalState } from './state';
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   step(`starting the embedded DynamoDB (${values.memory ? 'in memory' : `data in ${join(dir, 'db')}`}), ${tasks} ingest task(s), balancer and origin…`);
   if (!values.memory) await mkdir(join(dir, 'db'), { recursive: true });
 
-  const { createPlayerRoutes } = await import('../player/routes');
+  const { createPlayerRoutes } = await import('./player-routes');
   const stack = await startLocalStack({
     httpRoutes: createPlayerRoutes,
     tasks,

@@ -17,7 +17,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { hashStreamKey } from '../../functions/shared/model';
+import { hashStreamKey } from '../../core/model';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import type { LocalTask } from '../../local/tasks';
 import { startPublisher, type Publisher } from '../../test/support/media';

@@ -1,7 +1,7 @@
-import type { RouteStore } from '../shared/store';
-import { createDynamoStore } from '../shared/dynamo-store';
-import { createLogger } from '../shared/logger';
-import { playbackKeyFromEnv } from '../shared/playback-secret';
+import type { RouteStore } from '../../core/store';
+import { createDynamoStore } from '../../core/dynamo-store';
+import { createLogger } from '../../core/logger';
+import { playbackKeyFromEnv } from '../../core/playback-secret';
 import { readOriginConfig, readOriginSecurityConfig } from './config';
 import { createFunctionUrlHandler, type OriginFunctionUrlHandler } from './lambda';
 import { createPowertoolsMetrics, powertoolsOriginMetrics } from './metrics';

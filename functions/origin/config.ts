@@ -1,5 +1,5 @@
-import { ConfigError, getNumber, getOptionalString, getString } from '../shared/env';
-import { MIN_SECRET_LENGTH } from '../shared/playback-token';
+import { ConfigError, getNumber, getOptionalString, getString } from '../../core/settings/env';
+import { MIN_SECRET_LENGTH } from '../../core/playback-token';
 import { DEFAULT_UPSTREAM_CIDRS, DEFAULT_UPSTREAM_PORTS, parseCidrs, parsePorts } from './upstream-guard';
 
 /** The origin's settings, read from the environment (docs/architecture.md, "Environment"). */

@@ -6,14 +6,14 @@ import {
   HttpError,
   MethodNotAllowedError,
   NotFoundError,
-} from '../shared/errors';
-import { isRouteLive, type Route } from '../shared/model';
-import type { PlaybackKeySource } from '../shared/playback-secret';
-import { tokenFromQuery, verifyPlaybackToken } from '../shared/playback-token';
-import type { RouteStore } from '../shared/store';
-import { CACHE_SEGMENT, errorCacheControl, isMultivariantPlaylist, playlistCacheControl } from './cache-control';
+} from '../../core/errors';
+import { isRouteLive, type Route } from '../../core/model';
+import type { PlaybackKeySource } from '../../core/playback-secret';
+import { tokenFromQuery, verifyPlaybackToken } from '../../core/playback-token';
+import type { RouteStore } from '../../core/store';
+import { CACHE_SEGMENT, errorCacheControl, isMultivariantPlaylist, playlistCacheControl } from '../../core/hls/cache-control';
 import type { OriginMetrics } from './metrics';
-import { parseOriginPath, type OriginPath } from './paths';
+import { parseOriginPath, type OriginPath } from '../../core/hls/paths';
 import { createRouteCache } from './route-cache';
 import { SegmentCache } from './segment-cache';
 import { createStreamLister, STREAMS_PATH, streamsResponse, type StreamListing } from './streams';

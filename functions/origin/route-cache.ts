@@ -1,4 +1,4 @@
-import type { Route } from '../shared/model';
+import type { Route } from '../../core/model';
 
 /**
  * Playback ID → route, cached in memory for a short window (KEYFRAME_ROUTE_CACHE_MS, ~1 s). Both answers

@@ -1,5 +1,5 @@
-import { isRouteLive, type Channel, type Route } from '../shared/model';
-import type { ChannelStore, RouteStore } from '../shared/store';
+import { isRouteLive, type Channel, type Route } from '../../core/model';
+import type { ChannelStore, RouteStore } from '../../core/store';
 
 /**
  * `GET /api/streams`: the public list of live channels, for the player's stream list page.

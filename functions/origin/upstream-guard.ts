@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { PLAYBACK_ID_PATTERN, SESSION_ID_PATTERN, type Route } from '../shared/model';
+import { PLAYBACK_ID_PATTERN, SESSION_ID_PATTERN, type Route } from '../../core/model';
 
 /**
  * The origin connects only where an ingest task can be: an IP literal (never a host name, so no DNS answer

@@ -1,5 +1,5 @@
-import type { Logger } from '../shared/logger';
-import type { RouteStore, TaskStateResult, TaskStore } from '../shared/store';
+import type { Logger } from '../../core/logger';
+import type { RouteStore, TaskStateResult, TaskStore } from '../../core/store';
 import { planTaskEvent } from './plan';
 
 export interface TaskEventOutcome {

@@ -1,7 +1,7 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { createDynamoStore } from '../shared/dynamo-store';
-import { getOptionalString, getString } from '../shared/env';
-import { createLogger } from '../shared/logger';
+import { createDynamoStore } from '../../core/dynamo-store';
+import { getOptionalString, getString } from '../../core/settings/env';
+import { createLogger } from '../../core/logger';
 import { applyTaskEvent, type TaskEventOutcome } from './apply';
 
 const logger = createLogger('task-events');

@@ -1,4 +1,4 @@
-import type { TaskStatus } from '../shared/model';
+import type { TaskStatus } from '../../core/model';
 
 /**
  * Pure mapping from an `ECS Task State Change` event to what the store must do. No AWS here: the handler

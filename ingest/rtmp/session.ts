@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { keyFingerprint } from '../../functions/shared/model.js';
+import { keyFingerprint } from '../../core/model.js';
 import { Amf0Error, type Amf0Value, decodeAmf0, encodeAmf0, isAmf0Object } from './amf0.js';
 import { ChunkReader, RtmpProtocolError, type RtmpMessage } from './chunk-reader.js';
 import { ChunkWriter } from './chunk-writer.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main';
-import { hashStreamKey, PLAYBACK_ID_PATTERN, STREAM_KEY_PATTERN } from '../../functions/shared/model';
+import { hashStreamKey, PLAYBACK_ID_PATTERN, STREAM_KEY_PATTERN } from '../../core/model';
 import { writeLocalState } from '../../local/state';
 import { startTestTable, type TestTable } from '../support/dynamo';
 

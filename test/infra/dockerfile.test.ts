@@ -111,7 +111,7 @@ describe('the build context (staged the way cdk deploy stages it)', () => {
   });
 
   it('holds what the build reads and nothing heavy', () => {
-    for (const needed of ['package.json', 'package-lock.json', 'tsconfig.json', 'ingest/main.ts', 'ingest/Dockerfile', 'functions/shared/table.ts']) {
+    for (const needed of ['package.json', 'package-lock.json', 'tsconfig.json', 'ingest/main.ts', 'ingest/Dockerfile', 'core/table.ts']) {
       expect(existsSync(join(context, needed)), needed).toBe(true);
     }
     for (const unwanted of ['node_modules', 'cdk.out', '.git', 'test', 'infra', 'docs', 'cdk.json']) {

@@ -5,7 +5,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TABLE_SCHEMA } from '../../functions/shared/table';
+import { TABLE_SCHEMA } from '../../core/table';
 import { compose } from '../../infra/app';
 import { OUTPUT_KEYS } from '../../infra/output-keys';
 import { cdkJsonContext, cfnLintErrors, findCfnLint, logicalIdOf, type Synthesized, synthesize } from './synth';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedChannel } from '../../cli/keys';
 import { startLocalStack, type LocalStack } from '../../local/stack';
-import { createPlayerRoutes } from '../../player/routes';
+import { createPlayerRoutes } from '../../local/player-routes';
 import { artifactPath, launchBrowser, type Page, type TestBrowser } from '../support/browser';
 import { startPublisher, waitFor, type Publisher } from '../support/media';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryMetrics } from '../../functions/origin/metrics';
 import { createOrigin, type OriginDeps } from '../../functions/origin/origin';
 import { createStreamLister, liveStreams, type StreamListing } from '../../functions/origin/streams';
-import type { Channel, Route } from '../../functions/shared/model';
+import type { Channel, Route } from '../../core/model';
 
 const NOW = Date.parse('2030-01-01T12:00:00Z');
 const HASH = 'a'.repeat(64);

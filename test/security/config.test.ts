@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readOriginSecurityConfig } from '../../functions/origin/config';
-import { ConfigError } from '../../functions/shared/env';
+import { ConfigError } from '../../core/settings/env';
 import { loadIngestConfig } from '../../ingest/config';
 
 describe('ingest limits from the environment', () => {

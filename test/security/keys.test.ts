@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hashesEqual, hashStreamKey, keyFingerprint, newStreamKey, STREAM_KEY_PATTERN } from '../../functions/shared/model';
+import { hashesEqual, hashStreamKey, keyFingerprint, newStreamKey, STREAM_KEY_PATTERN } from '../../core/model';
 
 describe('stream keys', () => {
   it('carry 192 random bits (24 bytes from the CSPRNG, base64url), never repeat, and look uniform', () => {

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { secretsExtensionPlaybackKey, staticPlaybackKey } from '../../functions/shared/playback-secret';
+import { secretsExtensionPlaybackKey, staticPlaybackKey } from '../../core/playback-secret';
 import {
   MAX_TOKEN_TTL_SECONDS,
   playbackKey,
@@ -10,7 +10,7 @@ import {
   tokenExpiry,
   tokenFromQuery,
   verifyPlaybackToken,
-} from '../../functions/shared/playback-token';
+} from '../../core/playback-token';
 
 const KEY = playbackKey('test-playback-secret-0123456789abcdef');
 const ID = 'AbCdEfGhIjKl';

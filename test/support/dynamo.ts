@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createDynamoClient, createDynamoStore } from '../../functions/shared/dynamo-store';
-import type { RoutingStore } from '../../functions/shared/store';
+import { createDynamoClient, createDynamoStore } from '../../core/dynamo-store';
+import type { RoutingStore } from '../../core/store';
 import { ensureTable, startLocalDynamo, type LocalDynamo } from '../../local/dynamo';
 
 export interface TestTable {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Route } from '../../../functions/shared/model';
+import type { Route } from '../../../core/model';
 import { createRouteCache } from '../../../functions/origin/route-cache';
 import { SegmentCache } from '../../../functions/origin/segment-cache';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readOriginConfig } from '../../../functions/origin/config';
-import { ConfigError } from '../../../functions/shared/env';
+import { ConfigError } from '../../../core/settings/env';
 
 describe('readOriginConfig', () => {
   it('applies the documented defaults', () => {

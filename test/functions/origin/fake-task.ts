@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Route } from '../../../functions/shared/model';
+import type { Route } from '../../../core/model';
 import type { OriginLogger } from '../../../functions/origin/origin';
 
 /**

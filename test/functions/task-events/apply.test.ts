@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newPlaybackId, newSessionId, type Route } from '../../../functions/shared/model';
+import { newPlaybackId, newSessionId, type Route } from '../../../core/model';
 import { applyTaskEvent } from '../../../functions/task-events/apply';
 import { startTestTable, type TestTable } from '../../support/dynamo';
 import { taskEvent } from '../../support/events';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newSessionId, type Route, type TaskStatus } from '../../../functions/shared/model';
+import { newSessionId, type Route, type TaskStatus } from '../../../core/model';
 import { applyTaskEvent } from '../../../functions/task-events/apply';
 import { startTestTable, type TestTable } from '../../support/dynamo';
 import { taskEvent } from '../../support/events';

@@ -4,7 +4,7 @@
  */
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Logger } from '../../../functions/shared/logger.js';
+import type { Logger } from '../../../core/logger.js';
 import { Amf0EcmaArray, type Amf0Value, encodeAmf0 } from '../../../ingest/rtmp/amf0.js';
 import { flvHeader, flvTag } from '../../../ingest/rtmp/flv.js';
 import {

@@ -1,7 +1,7 @@
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import type { FunctionUrlHandler } from '../../local/function-url';
-import { createPlayerRoutes } from '../../player/routes';
+import { createPlayerRoutes } from '../../local/player-routes';
 
 function event(path: string, method = 'GET'): LambdaFunctionURLEvent {
   return {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChannelExistsError, ConditionFailedError } from '../../../functions/shared/errors';
-import { hashStreamKey, newPlaybackId, newSessionId, newStreamKey, type Route } from '../../../functions/shared/model';
-import { startTestTable, type TestTable } from '../../support/dynamo';
+import { ChannelExistsError, ConditionFailedError } from '../../core/errors';
+import { hashStreamKey, newPlaybackId, newSessionId, newStreamKey, type Route } from '../../core/model';
+import { startTestTable, type TestTable } from '../support/dynamo';
 
 let t: TestTable;
 beforeAll(async () => {

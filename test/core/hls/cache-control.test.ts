@@ -8,7 +8,7 @@ import {
   mediaPlaylistMaxAge,
   parseTargetDuration,
   playlistCacheControl,
-} from '../../../functions/origin/cache-control';
+} from '../../../core/hls/cache-control';
 
 const media = (target: number | undefined) =>
   [

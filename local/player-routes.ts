@@ -1,9 +1,9 @@
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import type { StackUrls } from '../cli/keys';
-import type { RoutingStore } from '../functions/shared/store';
-import type { FunctionUrlHandler } from '../local/function-url';
-import { buildPlayerAssets, type PlayerAssets } from './build';
-import { STYLES, streamsPage, watchPage } from './pages';
+import type { RoutingStore } from '../core/store';
+import type { FunctionUrlHandler } from './function-url';
+import { buildPlayerAssets, type PlayerAssets } from '../player/build';
+import { STYLES, streamsPage, watchPage } from '../player/pages';
 
 /**
  * The player's pages on the local stack, in front of the origin (`httpRoutes` in local/stack.ts):

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BadRequestError } from '../../../functions/shared/errors';
-import { MAX_PATH_LENGTH, parseOriginPath } from '../../../functions/origin/paths';
+import { BadRequestError } from '../../../core/errors';
+import { MAX_PATH_LENGTH, parseOriginPath } from '../../../core/hls/paths';
 
 const ID = 'AbCdEf123456';
 const S = 'k3j9x0a1b2';

@@ -1,4 +1,4 @@
-import { BadRequestError } from '../shared/errors';
+import { BadRequestError } from '../errors';
 
 /**
  * Strict parsing of origin paths (docs/architecture.md, "HTTP paths"). One anchored pattern decides: there
