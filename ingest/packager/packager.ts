@@ -76,7 +76,7 @@ export interface PackagerOptions extends PackagerOutputs {
   readonly anchorMs?: number;
   /** Segment duration target, s (segments never exceed it, except for frame intervals above it). @default 1 */
   readonly segmentSeconds?: number;
-  /** Fragment (part) duration limit, s; ≥ 0.05 and ≤ segmentSeconds. @default 0.25 */
+  /** Fragment (part) duration limit, s; ≥ 0.05 and ≤ segmentSeconds. @default 0.334 (10 frames at 30 fps despite ms rounding) */
   readonly fragmentSeconds?: number;
   /** Segments in the live playlist. @default 6 */
   readonly playlistSize?: number;
@@ -155,11 +155,15 @@ interface OpenSegment {
   readonly independent: boolean;
   readonly chunks: Buffer[];
   readonly parts: PartInfo[];
+  /** The segment ends at the first leader sample at or after this time (s). */
+  readonly gridEnd: number;
   bytes: number;
   durationSec: number;
 }
 
 const EPS = 1e-6;
+/** Seconds: a sample this close before a segment grid line counts as on it (ms-rounded timestamps). */
+const GRID_TOLERANCE = 0.002;
 
 /** RTMP/FLV in, CMAF HLS out. One instance per publish. */
 export class Packager {
@@ -194,6 +198,8 @@ export class Packager {
   private pendingDiscontinuity = false;
   private fragmentSeq = 1;
   private seg: OpenSegment | undefined;
+  /** Start of the segment grid (s); reset by every flush. */
+  private gridOrigin: number | undefined;
   private readonly window: PlaylistSegment[] = [];
   private allIndependent = true;
   private ended = false;
@@ -214,7 +220,7 @@ export class Packager {
   constructor(options: PackagerOptions) {
     if (!SESSION_ID_PATTERN.test(options.session)) throw new RangeError(`session ${JSON.stringify(options.session)} must match [a-z0-9]{10}`);
     const segmentSeconds = options.segmentSeconds ?? 1;
-    const fragmentSeconds = options.fragmentSeconds ?? Math.min(0.25, segmentSeconds);
+    const fragmentSeconds = options.fragmentSeconds ?? Math.min(0.334, segmentSeconds);
     if (!(segmentSeconds >= 0.5 && segmentSeconds <= 30)) throw new RangeError(`segmentSeconds ${segmentSeconds} must be within 0.5–30`);
     if (!(fragmentSeconds >= 0.05 && fragmentSeconds <= segmentSeconds)) {
       throw new RangeError(`fragmentSeconds ${fragmentSeconds} must be within 0.05 and segmentSeconds (${segmentSeconds})`);
@@ -394,7 +400,10 @@ export class Packager {
     const isJump = ext - this.maxExt > jump || ext < this.maxExt - jump || (last !== undefined && ext < last - 100);
     if (isJump) {
       this.warn('timestamp-jump', `timestamps jumped from ${Math.round(this.maxExt)} to ${ext} ms; starting a discontinuity`);
-      if (this.decided) this.flush(false);
+      if (this.decided) {
+        this.flush(false);
+        this.pendingDiscontinuity = true;
+      }
       // Continue after everything written, with room for the interleave, and not before the wall clock.
       let endMs = -Infinity;
       for (const t of [this.video, this.audio]) if (t && t.floor > 0) endMs = Math.max(endMs, (t.floor / t.timescale) * 1000);
@@ -568,30 +577,37 @@ export class Packager {
     }
   }
 
+  /**
+   * The next fragment boundary in the leader's queue: `b` is the index of the first sample of the next fragment.
+   * Fragments never exceed `fragmentSeconds` (unless one frame interval does). Segments end on a grid of
+   * `segmentSeconds` from the first sample after the last flush, at the first sample at or past the grid line,
+   * so a keyframe interval that is a multiple of the segment duration gives keyframe-aligned segments.
+   */
   private findBoundary(l: Track, o: Track | undefined): { b: number; endSegment: boolean } | undefined {
     const q = l.q;
     const ts = l.timescale;
     const F = this.o.fragmentSeconds;
-    const S = this.o.segmentSeconds;
     const start = q.dts[0] / ts;
-    const segStart = this.seg ? this.seg.startSec : start;
-    const segEnd = (i: number) => q.dts[i] / ts - segStart > S - F + EPS;
+    const gridEnd = this.seg ? this.seg.gridEnd : this.gridEndFor(start);
     let bytes = q.size[0];
     const otherBytes = o ? o.q.bytes + 16 * o.q.n : 0;
     const budget = this.o.maxObjectBytes - 512;
     for (let i = 1; i < q.n; i++) {
       const t = q.dts[i] / ts;
-      const d = t - start;
-      if (l.kind === 'video' && q.sync[i] && t - segStart >= S / 2 - EPS) return { b: i, endSegment: true };
-      if (d > F + EPS) {
-        const b = i > 1 ? i - 1 : i;
-        return { b, endSegment: segEnd(b) };
-      }
-      if (d >= F - EPS) return { b: i, endSegment: segEnd(i) };
+      const d = (q.dts[i] - q.dts[0]) / ts;
+      if (d > F + EPS) return { b: i > 1 ? i - 1 : i, endSegment: i === 1 && t >= gridEnd - GRID_TOLERANCE };
+      if (t >= gridEnd - GRID_TOLERANCE) return { b: i, endSegment: true };
+      if (d >= F - EPS) return { b: i, endSegment: false };
       bytes += q.size[i] + 16;
-      if (bytes + otherBytes > budget) return { b: i, endSegment: segEnd(i) };
+      if (bytes + otherBytes > budget) return { b: i, endSegment: false };
     }
     return undefined;
+  }
+
+  private gridEndFor(startSec: number): number {
+    const S = this.o.segmentSeconds;
+    if (this.gridOrigin === undefined) return startSec + S;
+    return this.gridOrigin + (Math.floor((startSec - this.gridOrigin + GRID_TOLERANCE) / S) + 1) * S;
   }
 
   /** Closes the open segment and emits everything queued (end, jump, configuration change). */
@@ -608,6 +624,7 @@ export class Packager {
     const lead = l && l.q.n > 0 ? l : l && this.other(l)?.q.n ? this.other(l) : undefined;
     if (lead && !this.emit(lead, this.other(lead), lead.q.n, undefined, true)) return this.blocked(ending);
     if (this.seg) this.closeSegment();
+    this.gridOrigin = undefined;
   }
 
   private blocked(ending: boolean): void {
@@ -658,7 +675,7 @@ export class Packager {
     const leaderTicks = this.durations(l, b);
     if (o) this.durations(o, k);
     const startSec = l.q.dts[0] / l.timescale;
-    const durationSec = bSec === undefined ? leaderTicks / l.timescale : bSec - startSec;
+    const durationSec = (bSec === undefined ? leaderTicks : l.q.dts[b] - l.q.dts[0]) / l.timescale;
     const video = l.kind === 'video' ? l : o;
     const audio = l.kind === 'audio' ? l : o;
     const vCount = video === l ? b : k;
@@ -709,6 +726,8 @@ export class Packager {
     this.pendingDiscontinuity = false;
     this.lastDiscSeq = discontinuitySequence;
     const msn = this.nextMsn++;
+    const gridEnd = this.gridEndFor(startSec);
+    this.gridOrigin ??= startSec;
     this.seg = {
       msn,
       name: `${this.sessionId}_${msn}.m4s`,
@@ -717,6 +736,7 @@ export class Packager {
       discontinuitySequence,
       initUri: this.initName,
       independent,
+      gridEnd,
       chunks: [],
       parts: [],
       bytes: 0,
