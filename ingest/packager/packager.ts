@@ -371,18 +371,18 @@ export class Packager {
     this.checkJump(kind, ext);
     const mediaMs = ext + this.offsetMs;
     this.observe(track, mediaMs, u.data.length, u.key);
+    let size = u.data.length;
+    if (kind === 'video') {
+      const ls = (track.config as AvcConfig).lengthSize;
+      const nalus = countNalus(u.data, ls);
+      size += nalus * (4 - ls);
+    }
     if (track.needKey) {
       if (kind === 'video' && !u.key) {
         this.dropped++;
         return;
       }
       track.needKey = false;
-    }
-    let size = u.data.length;
-    if (kind === 'video') {
-      const ls = (track.config as AvcConfig).lengthSize;
-      const nalus = countNalus(u.data, ls);
-      size += nalus * (4 - ls);
     }
     if (size + 1024 > this.o.maxObjectBytes) {
       throw new PackagerError('too-large', `a ${kind} frame of ${size} bytes exceeds the object budget of ${this.o.maxObjectBytes} bytes`, {
@@ -573,7 +573,11 @@ export class Packager {
         const oLast = o.lastDts / o.timescale;
         if (oLast < bSec && l.lastDts / l.timescale - oLast < this.o.maxInterleaveMs / 1000) return true;
       }
-      if (!this.emit(l, o, found.b, bSec, found.endSegment)) return false;
+      if (!this.emit(l, o, found.b, bSec, found.endSegment)) {
+        // Held back by the clock: the queue may grow only up to one object.
+        if (l.q.bytes + (o?.q.bytes ?? 0) > this.o.maxObjectBytes) this.blocked(false);
+        return false;
+      }
     }
   }
 
