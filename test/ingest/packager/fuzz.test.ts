@@ -18,7 +18,9 @@ const mutation = fc.oneof(
 
 type Msg = { type: number; timestamp: number; payload: Buffer };
 
-function mutate(messages: readonly Msg[], ops: readonly fc.RecordValue<any>[]): Msg[] {
+type Mutation = typeof mutation extends fc.Arbitrary<infer T> ? T : never;
+
+function mutate(messages: readonly Msg[], ops: readonly Mutation[]): Msg[] {
   const out = messages.map((m) => ({ ...m }));
   for (const m of ops) {
     const i = m.at % Math.max(1, out.length);
