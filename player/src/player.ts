@@ -1,34 +1,43 @@
-import Hls, { ErrorTypes, Events, FetchLoader, type ErrorData, type HlsConfig, type LevelLoadedData } from 'hls.js';
-import { createAlignedPlaylistLoader, type AlignedLoaderStats } from './aligned-loader';
-import { backoffMs, classifyPlaylist, type ProbeResult } from './playlist';
-import { DEFAULT_PDT_OFFSET_SECONDS, liveSyncConfig, LOW_LATENCY_HLS_CONFIG } from './tuning';
+import Hls, { type HlsConfig } from 'hls.js';
+import type { AlignedLoaderStats } from './aligned-loader';
+import { chooseEngine, type EngineAdapter, type EngineHooks, type EngineKind, type EngineWanted } from './engines/engine';
+import { createHlsJsEngine } from './engines/hlsjs';
+import { createNativeEngine } from './engines/native';
+import { classifyPlaylist, type ProbeResult } from './playlist';
+import { DEFAULT_PDT_OFFSET_SECONDS, selectTuning } from './tuning';
+import {
+  initialWatchdog,
+  reduceWatchdog,
+  TICK_MS,
+  type LivePlaylist,
+  type MediaSnapshot,
+  type PlayerState,
+  type WatchdogAction,
+  type WatchdogEvent,
+} from './watchdog';
 
 /**
- * The Keyframe player core: one `<video>`, one stream URL, and a small state machine around hls.js (or the
- * browser's own HLS where there is no MSE):
- *
- *   offline ──(playlist has segments)──▶ starting ──(frames advance)──▶ live
- *      ▲                                    ▲  │                         │
- *      │                                    │  └──(fatal error: back off, probe again)
- *      └─(404)── waiting ◀──(ENDLIST played out, or 404 while live)── ended ──(a new publish)──▶ starting
- *
- * While no stream plays it polls the playlist itself (404 = offline), so a viewer who arrives early, or
- * stays after the end, starts watching the next publish without a reload.
+ * The Keyframe player core: one `<video>`, one stream URL. The decisions (offline/starting/live/ended,
+ * recovery, restarts, the stall watchdog) are the pure reducer in watchdog.ts; the engines are adapters in
+ * engines/ (hls.js, native HLS), chosen by `chooseEngine`; the hls.js tuning is `selectTuning` (tuning.ts).
+ * This file is the glue: it turns the `<video>`, the engine, timers and playlist probes into watchdog events,
+ * and carries out the actions the watchdog returns.
  */
 
-export type PlayerState = 'offline' | 'starting' | 'live' | 'ended';
-export type PlayerEngine = 'hls.js' | 'native' | 'none';
+export type { PlayerState } from './watchdog';
+/** The engine a player uses for its lifetime (engines/engine.ts). */
+export type PlayerEngine = EngineKind;
 
 export interface PlayerOptions {
   readonly video: HTMLVideoElement;
   /** The stream's `index.m3u8`. */
   readonly src: string;
-  /** Overrides merged over LOW_LATENCY_HLS_CONFIG. */
+  /** Overrides merged over the selected tuning (tuning.ts selectTuning). */
   readonly hlsConfig?: Partial<HlsConfig>;
   /** Added to the PDT-based latency (see tuning.ts). */
   readonly pdtOffsetSeconds?: number;
   /** `auto` (default): hls.js where MSE exists, else native HLS if the browser plays it. */
-  readonly engine?: 'auto' | 'hls.js' | 'native';
+  readonly engine?: EngineWanted;
   /** Playlist poll interval while offline or ended. */
   readonly pollMs?: number;
   /**
@@ -38,6 +47,8 @@ export interface PlayerOptions {
   readonly alignReloads?: boolean;
   /** Sync distance beyond one target duration (tuning.ts LIVE_SYNC_MARGIN_SECONDS). */
   readonly syncMarginSeconds?: number;
+  /** The clock (epoch ms) for the watchdog and the latency readout; Date.now by default. */
+  readonly now?: () => number;
   readonly onStateChange?: (state: PlayerState, previous: PlayerState) => void;
   /** Autoplay with sound was refused, so the player muted itself. */
   readonly onAutoplayMuted?: () => void;
@@ -53,6 +64,10 @@ export interface PlayerStats {
   readonly mediaRecoveries: number;
   readonly restarts: number;
   readonly stalls: number;
+  /** Answers to the playlist poll while no engine runs. */
+  readonly probes: number;
+  /** What the latest of those answers said. */
+  readonly lastProbe?: ProbeResult['kind'];
   readonly history: ReadonlyArray<{ readonly state: PlayerState; readonly at: number }>;
   readonly lastError?: string;
   /** The aligned playlist loader of the current engine (hls.js only). */
@@ -77,64 +92,89 @@ export interface KeyframePlayer {
   destroy(): void;
 }
 
-const STALL_PROBE_MS = 4000;
-const STALL_RESTART_MS = 15_000;
-const START_TIMEOUT_MS = 20_000;
-const HEALTHY_AFTER_MS = 10_000;
-
-export function pickEngine(video: HTMLVideoElement, wanted: PlayerOptions['engine'] = 'auto'): PlayerEngine {
-  const native = video.canPlayType('application/vnd.apple.mpegurl') !== '';
-  if (wanted === 'native') return native ? 'native' : 'none';
-  if (Hls.isSupported()) return 'hls.js';
-  return wanted === 'auto' && native ? 'native' : 'none';
+/** The engine this browser would use for `wanted` (see chooseEngine). */
+export function pickEngine(video: HTMLVideoElement, wanted: EngineWanted = 'auto'): PlayerEngine {
+  return chooseEngine({ mse: Hls.isSupported(), nativeHls: video.canPlayType('application/vnd.apple.mpegurl') !== '' }, wanted);
 }
 
+/** Starts a player on `opts.video`: it waits for the stream, plays it, and follows it through ends and restarts. */
 export function createPlayer(opts: PlayerOptions): KeyframePlayer {
   const { video, src } = opts;
-  const pollMs = opts.pollMs ?? 1000;
+  const now = opts.now ?? Date.now;
   const pdtOffsetSeconds = opts.pdtOffsetSeconds ?? DEFAULT_PDT_OFFSET_SECONDS;
-  const engine = pickEngine(video, opts.engine);
+  const kind = pickEngine(video, opts.engine);
   const log = opts.onLog ?? (() => undefined);
 
-  let state: PlayerState = 'offline';
-  const history: Array<{ state: PlayerState; at: number }> = [{ state, at: Date.now() }];
-  let destroyed = false;
-  let hls: Hls | null = null;
-  /** Bumped whenever an engine starts or stops: callbacks of an older generation do nothing. */
-  let gen = 0;
+  let wd = initialWatchdog({ engine: kind, pollMs: opts.pollMs ?? 1000 }, now(), Math.floor(Math.random() * 2 ** 32));
+  let engine: EngineAdapter | null = null;
+  let reloads: Readonly<AlignedLoaderStats> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let everPlayed = false;
-  let session: string | undefined;
-  let endedSession: string | undefined;
-  let endlistSeenAt: number | undefined;
-  let endBudgetMs = 0;
-  let startedAt = 0;
-  let liveSince = 0;
-  let failures = 0;
-  let firstTime: number | undefined;
-  let lastTime = -1;
-  let lastProgressAt = 0;
-  let probing = false;
-  /** An engine is attached (hls.js instance or native src). */
-  let running = false;
-  let mediaErrorTimes: number[] = [];
-  const counters = { errors: 0, fatalErrors: 0, mediaRecoveries: 0, restarts: 0, stalls: 0 };
-  let lastError: string | undefined;
-  let reloads: AlignedLoaderStats | undefined;
 
-  function setState(next: PlayerState): void {
-    if (next === state || destroyed) return;
-    const previous = state;
-    state = next;
-    history.push({ state, at: Date.now() });
-    if (history.length > 50) history.shift();
-    log('state', { state, previous });
-    opts.onStateChange?.(next, previous);
+  // Events raised while actions run (an engine that is ready at once, a callback that destroys the player)
+  // wait in the queue, so each reduction's actions run in order and see its state.
+  const queue: WatchdogEvent[] = [];
+  let dispatching = false;
+  function dispatch(event: WatchdogEvent): void {
+    queue.push(event);
+    if (dispatching) return;
+    dispatching = true;
+    try {
+      for (let e = queue.shift(); e; e = queue.shift()) {
+        const step = reduceWatchdog(wd, e, now());
+        wd = step.state;
+        for (const action of step.actions) run(action);
+      }
+    } finally {
+      dispatching = false;
+    }
   }
 
-  function later(ms: number, fn: () => void): void {
-    clearTimeout(timer);
-    timer = setTimeout(fn, ms);
+  function run(a: WatchdogAction): void {
+    switch (a.type) {
+      case 'state':
+        opts.onStateChange?.(a.state, a.previous);
+        break;
+      case 'log':
+        log(a.message, a.data);
+        break;
+      case 'stop':
+        clearTimeout(timer);
+        engine?.destroy();
+        engine = null;
+        break;
+      case 'setTimer':
+        clearTimeout(timer);
+        timer = setTimeout(() => dispatch({ type: 'timer', gen: a.gen }), a.ms);
+        break;
+      case 'probe':
+        void probe().then((result) => dispatch({ type: 'probed', gen: a.gen, purpose: a.purpose, result, media: snapshot() }));
+        break;
+      case 'attach':
+        engine = createEngine(a.playlist);
+        reloads = engine.reloads;
+        engine.attach(video, src, hooksFor(a.gen));
+        break;
+      case 'play':
+        play();
+        break;
+      case 'recoverMedia':
+        engine?.recoverMediaError(a.swapAudioCodec);
+        break;
+    }
+  }
+
+  function createEngine(playlist: LivePlaylist): EngineAdapter {
+    if (kind === 'native') return createNativeEngine();
+    const tuning = selectTuning(playlist, opts.hlsConfig, opts.syncMarginSeconds);
+    return createHlsJsEngine({ tuning: tuning.config, overrides: opts.hlsConfig, alignReloads: opts.alignReloads !== false });
+  }
+
+  function hooksFor(gen: number): EngineHooks {
+    return {
+      ready: () => dispatch({ type: 'ready', gen }),
+      endlist: () => dispatch({ type: 'endlist', gen, media: snapshot() }),
+      error: (error) => dispatch({ type: 'engineError', gen, error }),
+    };
   }
 
   async function probe(): Promise<ProbeResult> {
@@ -144,47 +184,6 @@ export function createPlayer(opts: PlayerOptions): KeyframePlayer {
     } catch {
       return { kind: 'error' };
     }
-  }
-
-  function stopEngine(): void {
-    gen++;
-    clearTimeout(timer);
-    running = false;
-    endlistSeenAt = undefined;
-    firstTime = undefined;
-    if (hls) {
-      hls.destroy();
-      hls = null;
-    } else if (engine === 'native' && video.getAttribute('src')) {
-      video.removeAttribute('src');
-      video.load();
-    }
-  }
-
-  /** No engine: poll the playlist until a stream (other than the one that just ended) is live. */
-  function waitForStream(delayMs: number): void {
-    stopEngine();
-    const my = gen;
-    let errorAttempt = 0;
-    const tick = async () => {
-      if (my !== gen || destroyed) return;
-      const r = await probe();
-      if (my !== gen || destroyed) return;
-      let next = pollMs;
-      if (r.kind === 'live' && !(r.session && r.session === endedSession)) {
-        startEngine(r.session, r.targetSeconds);
-        return;
-      } else if (r.kind === 'error') {
-        next = Math.max(pollMs, backoffMs(errorAttempt++, { baseMs: pollMs }));
-      } else {
-        errorAttempt = 0;
-        if (r.kind === 'ended' && r.session) endedSession = r.session;
-        // A definite answer: settle "starting" (a retry in progress) into offline or ended.
-        if (state === 'starting' || state === 'live') setState(everPlayed ? 'ended' : 'offline');
-      }
-      later(next + Math.round(Math.random() * 200), tick);
-    };
-    later(delayMs, tick);
   }
 
   function play(): void {
@@ -198,88 +197,6 @@ export function createPlayer(opts: PlayerOptions): KeyframePlayer {
     });
   }
 
-  function startEngine(newSession: string | undefined, targetSeconds: number | undefined): void {
-    stopEngine();
-    const my = gen;
-    session = newSession;
-    startedAt = Date.now();
-    lastProgressAt = startedAt;
-    lastTime = -1;
-    running = true;
-    setState('starting');
-    log('start', { engine, session });
-    if (engine === 'hls.js') {
-      reloads = { waits: 0, polls: 0 };
-      const pLoader = opts.alignReloads === false ? (FetchLoader as unknown as HlsConfig['pLoader']) : createAlignedPlaylistLoader(reloads);
-      const h = new Hls({ ...LOW_LATENCY_HLS_CONFIG, ...liveSyncConfig(targetSeconds, opts.hlsConfig, opts.syncMarginSeconds), pLoader, ...opts.hlsConfig });
-      hls = h;
-      h.on(Events.MANIFEST_PARSED, () => my === gen && play());
-      h.on(Events.LEVEL_LOADED, (_e, data: LevelLoadedData) => {
-        if (my === gen && !data.details.live) onEndlist();
-      });
-      h.on(Events.ERROR, (_e, data: ErrorData) => onHlsError(my, data));
-      h.attachMedia(video);
-      h.loadSource(src);
-    } else if (engine === 'native') {
-      video.src = src;
-      play();
-    }
-  }
-
-  /** The playlist now ends: play out what is buffered, then say ended. */
-  function onEndlist(): void {
-    if (endlistSeenAt !== undefined) return;
-    endlistSeenAt = Date.now();
-    endedSession = session;
-    const ahead = bufferedAhead();
-    endBudgetMs = Math.max(0, ahead) * 1000 + 4000;
-    log('endlist', { bufferedAhead: ahead });
-  }
-
-  function finishEnded(why: string): void {
-    log('ended', { why });
-    if (session) endedSession = session;
-    everPlayed = true;
-    setState('ended');
-    waitForStream(pollMs);
-  }
-
-  /** A fatal problem with the running engine: start over from a probe, backing off. */
-  function restart(why: string): void {
-    counters.restarts++;
-    const delay = backoffMs(failures++, { baseMs: 1000, maxMs: 8000 });
-    log('restart', { why, delay });
-    if (state === 'live') setState('starting');
-    waitForStream(delay);
-  }
-
-  function onHlsError(my: number, data: ErrorData): void {
-    if (my !== gen || destroyed) return;
-    counters.errors++;
-    lastError = `${data.type}/${data.details}${data.fatal ? ' (fatal)' : ''}`;
-    if (!data.fatal) return;
-    counters.fatalErrors++;
-    log('fatal error', { type: data.type, details: data.details });
-    if (endlistSeenAt !== undefined) {
-      finishEnded(`error after end-of-list: ${data.details}`);
-      return;
-    }
-    if (data.type === ErrorTypes.MEDIA_ERROR && hls) {
-      const now = Date.now();
-      mediaErrorTimes = mediaErrorTimes.filter((t) => now - t < 10_000);
-      mediaErrorTimes.push(now);
-      if (mediaErrorTimes.length <= 2) {
-        counters.mediaRecoveries++;
-        // Two media errors in a row: the audio codec hls.js guessed may be wrong (HE-AAC vs AAC-LC).
-        if (mediaErrorTimes.length === 2) hls.swapAudioCodec();
-        hls.recoverMediaError();
-        return;
-      }
-    }
-    // Network errors (hls.js has already retried), parsing errors, repeated media errors.
-    restart(data.details);
-  }
-
   function bufferedAhead(): number {
     const b = video.buffered;
     for (let i = 0; i < b.length; i++) {
@@ -288,126 +205,76 @@ export function createPlayer(opts: PlayerOptions): KeyframePlayer {
     return 0;
   }
 
-  // --- the media element ---------------------------------------------------------------------------
+  function snapshot(): MediaSnapshot {
+    return {
+      currentTime: video.currentTime,
+      paused: video.paused,
+      seeking: video.seeking,
+      ended: video.ended,
+      readyState: video.readyState,
+      bufferedAhead: bufferedAhead(),
+    };
+  }
 
-  const onTimeUpdate = () => {
-    if (destroyed || (state !== 'starting' && state !== 'live')) return;
-    const t = video.currentTime;
-    if (t !== lastTime) {
-      lastTime = t;
-      lastProgressAt = Date.now();
-    }
-    if (state === 'starting' && !video.paused && !video.seeking && video.readyState >= 3) {
-      if (firstTime === undefined) firstTime = t;
-      else if (t - firstTime > 0.1) {
-        everPlayed = true;
-        liveSince = Date.now();
-        setState('live');
-      }
-    }
-  };
-  const onEnded = () => {
-    if (state === 'live' || state === 'starting') finishEnded('media ended');
-  };
-  const onMediaError = () => {
-    if (engine !== 'native' || destroyed || (state !== 'starting' && state !== 'live')) return;
-    counters.errors++;
-    counters.fatalErrors++;
-    lastError = `native media error ${video.error?.code ?? ''}`.trim();
-    restart(lastError);
-  };
-  const onSeeking = () => {
-    firstTime = undefined;
-  };
+  const onTimeUpdate = () => dispatch({ type: 'timeupdate', media: snapshot() });
+  const onSeeking = () => dispatch({ type: 'seeking' });
+  const onEnded = () => dispatch({ type: 'mediaEnded' });
   video.addEventListener('timeupdate', onTimeUpdate);
   video.addEventListener('seeking', onSeeking);
   video.addEventListener('ended', onEnded);
-  video.addEventListener('error', onMediaError);
+  const ticker = setInterval(() => dispatch({ type: 'tick', media: snapshot() }), TICK_MS);
 
-  // --- watchdog: stalls, a start that never plays, an end-of-list that never plays out ---------------
-
-  const watchdog = setInterval(() => {
-    if (destroyed || !running) return;
-    const now = Date.now();
-    if (state === 'live' && now - liveSince > HEALTHY_AFTER_MS) failures = 0;
-    if (endlistSeenAt !== undefined) {
-      const stuck = now - lastProgressAt > 1000 && bufferedAhead() < 0.3;
-      if (video.ended || stuck || now - endlistSeenAt > endBudgetMs) finishEnded('end-of-list played out');
-      return;
-    }
-    if (state === 'starting' && now - startedAt > START_TIMEOUT_MS) {
-      restart('start timed out');
-      return;
-    }
-    if (state !== 'live' || video.paused || probing) return;
-    const stalled = now - lastProgressAt;
-    if (stalled < STALL_PROBE_MS) return;
-    counters.stalls++;
-    // Stalled: the publisher may be reconnecting (the route stays), or the stream may be gone.
-    const my = gen;
-    probing = true;
-    void probe().then((r) => {
-      probing = false;
-      if (my !== gen || destroyed) return;
-      if (r.kind === 'offline') finishEnded('stream gone while stalled');
-      else if (r.kind === 'ended') onEndlist();
-      else if (r.kind === 'live' && r.session && session && r.session !== session) restart('new session');
-      else if (stalled > STALL_RESTART_MS) restart('stalled');
-    });
-  }, 500);
-
-  // A browser with neither MSE nor native HLS: nothing to wait for.
-  if (engine !== 'none') waitForStream(0);
+  dispatch({ type: 'boot' });
 
   return {
     get state() {
-      return state;
+      return wd.phase;
     },
-    engine,
+    engine: kind,
     get hls() {
-      return hls;
+      return engine?.hls ?? null;
     },
     video,
     pdtOffsetSeconds,
     pdtLatency() {
-      if (state !== 'live') return null;
-      let date: number | undefined;
-      if (hls) {
-        date = hls.playingDate?.getTime();
-      } else if (engine === 'native') {
-        // Safari maps EXT-X-PROGRAM-DATE-TIME to the media timeline through getStartDate().
-        const start = (video as HTMLVideoElement & { getStartDate?: () => Date }).getStartDate?.();
-        const ms = start?.getTime();
-        if (ms !== undefined && Number.isFinite(ms)) date = ms + video.currentTime * 1000;
-      }
-      return date === undefined || !Number.isFinite(date) ? null : (Date.now() - date) / 1000;
+      if (wd.phase !== 'live') return null;
+      const date = engine?.playingDate();
+      return date === undefined || !Number.isFinite(date) ? null : (now() - date) / 1000;
     },
     latency() {
       const raw = this.pdtLatency();
       return raw === null ? null : raw + pdtOffsetSeconds;
     },
     edgeLatency() {
-      return state === 'live' && hls ? hls.latency : null;
+      return wd.phase === 'live' ? (engine?.edgeLatency() ?? null) : null;
     },
     stats() {
-      return { state, engine, session, ...counters, history: [...history], lastError, reloads: reloads && { ...reloads } };
+      return {
+        state: wd.phase,
+        engine: kind,
+        session: wd.session,
+        ...wd.counters,
+        lastProbe: wd.lastProbe,
+        history: [...wd.history],
+        lastError: wd.lastError,
+        reloads: reloads && { ...reloads },
+      };
     },
     goLive() {
-      if (hls && hls.liveSyncPosition !== null) {
-        video.currentTime = hls.liveSyncPosition;
+      const sync = engine?.liveSyncPosition() ?? null;
+      if (sync !== null) {
+        video.currentTime = sync;
       } else if (video.seekable.length) {
         video.currentTime = Math.max(0, video.seekable.end(video.seekable.length - 1) - 1);
       }
       if (video.paused) play();
     },
     destroy() {
-      stopEngine();
-      destroyed = true;
-      clearInterval(watchdog);
+      dispatch({ type: 'destroy' });
+      clearInterval(ticker);
       video.removeEventListener('timeupdate', onTimeUpdate);
       video.removeEventListener('seeking', onSeeking);
       video.removeEventListener('ended', onEnded);
-      video.removeEventListener('error', onMediaError);
     },
   };
 }

@@ -7,7 +7,13 @@
 
 export type ProbeResult =
   | { readonly kind: 'offline' }
-  | { readonly kind: 'live'; readonly session?: string; readonly targetSeconds?: number }
+  | {
+      readonly kind: 'live';
+      readonly session?: string;
+      readonly targetSeconds?: number;
+      /** `#EXT-X-PART-INF:PART-TARGET`: present only when the playlist has LL-HLS parts. */
+      readonly partTargetSeconds?: number;
+    }
   | { readonly kind: 'ended'; readonly session?: string }
   /** Network failure, 5xx or anything unexpected: try again later (with backoff). */
   | { readonly kind: 'error'; readonly status?: number };
@@ -18,6 +24,7 @@ export function playlistSession(text: string): string | undefined {
   return m ? m[1] : undefined;
 }
 
+/** Classifies one answer of the origin to a playlist request (status and body). */
 export function classifyPlaylist(status: number, text: string): ProbeResult {
   // 400 can only be a path the origin refuses (a malformed playback ID): never becomes live, but keep the
   // page calm and show it offline. 404: unknown or ended stream.
@@ -30,7 +37,13 @@ export function classifyPlaylist(status: number, text: string): ProbeResult {
   if (/^#EXT-X-ENDLIST\s*$/m.test(text)) return { kind: 'ended', session };
   if (!/^#EXTINF:/m.test(text)) return { kind: 'offline' };
   const target = /^#EXT-X-TARGETDURATION:\s*(\d+)/m.exec(text);
-  return { kind: 'live', session, ...(target ? { targetSeconds: Number(target[1]) } : {}) };
+  const part = /^#EXT-X-PART-INF:(?:.*,)?PART-TARGET=([0-9.]+)/m.exec(text);
+  return {
+    kind: 'live',
+    session,
+    ...(target ? { targetSeconds: Number(target[1]) } : {}),
+    ...(part && Number(part[1]) > 0 ? { partTargetSeconds: Number(part[1]) } : {}),
+  };
 }
 
 /**

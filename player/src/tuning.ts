@@ -1,4 +1,5 @@
 import type { HlsConfig } from 'hls.js';
+import type { ProbeResult } from './playlist';
 
 /**
  * hls.js tuning for low latency over standard HLS (no LL-HLS parts). See docs/player.md for the reasoning
@@ -87,6 +88,31 @@ export function liveSyncConfig(
     liveSyncDuration: targetSeconds + marginSeconds,
     liveMaxLatencyDuration: 5 * targetSeconds + marginSeconds,
   } as Partial<HlsConfig>;
+}
+
+/** The named tunings; the LL-HLS one joins this list. */
+export type TuningName = 'standard';
+
+/** The hls.js settings for one playlist, and which tuning they are. */
+export interface HlsTuning {
+  readonly name: TuningName;
+  readonly config: Partial<HlsConfig>;
+}
+
+/** What the tuning is chosen by: the live playlist as the player's probe classified it (playlist.ts). */
+export type TunedPlaylist = Pick<Extract<ProbeResult, { kind: 'live' }>, 'targetSeconds' | 'partTargetSeconds'>;
+
+/**
+ * Picks the hls.js tuning for a live playlist. Pure: the playlist's shape (its target duration, whether it has
+ * LL-HLS parts) and the page's overrides decide it. Today every Keyframe playlist is standard HLS; a low-latency
+ * tuning for playlists with parts is one more line here (`if (playlist.partTargetSeconds) return …`).
+ */
+export function selectTuning(
+  playlist: TunedPlaylist,
+  overrides: Partial<HlsConfig> = {},
+  marginSeconds = LIVE_SYNC_MARGIN_SECONDS,
+): HlsTuning {
+  return { name: 'standard', config: { ...LOW_LATENCY_HLS_CONFIG, ...liveSyncConfig(playlist.targetSeconds, overrides, marginSeconds) } };
 }
 
 /**

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CreatedChannel } from '../../cli/keys';
+import type { CreatedChannel } from '../../core/channels';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import { createPlayerRoutes } from '../../local/player-routes';
 import { artifactPath, launchBrowser, type Page, type TestBrowser } from '../support/browser';
-import { startPublisher, waitFor, type Publisher } from '../support/media';
+import { startPublisher, type Publisher } from '../support/media';
 
 /**
  * The player in a real browser: Debian's Chromium (headless) against the whole local stack, with a real
@@ -44,16 +44,53 @@ const VIEW = `(() => {
 })()`;
 const view = (p: Page = page) => p.evaluate(VIEW) as Promise<View>;
 
-async function waitForState(state: string, timeoutMs: number): Promise<View> {
-  try {
-    return await waitFor(`state ${state}`, async () => {
-      const v = await view();
-      return v.domState === state && v.state === state ? v : undefined;
-    }, timeoutMs, 200);
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; page: ${JSON.stringify(await view())}`);
+declare global {
+  interface Window {
+    /** `video.currentTime` at every `timeupdate` since the playback test began (RECORD_TIMES). */
+    __kfSamples?: number[];
   }
 }
+
+/**
+ * Waits until `predicate(arg)` holds in the page, then returns the page's view. Fails after `timeoutMs` with
+ * what the page showed. No fixed sleeps: the page itself re-checks every 100 ms. The predicate is a function,
+ * not a string: the page's CSP forbids the eval a string predicate needs. Keep predicates to one expression
+ * (no inner named functions), so the test transpiler adds no helpers the page lacks.
+ */
+async function waitInPage<A extends string | number | undefined>(
+  p: Page,
+  what: string,
+  predicate: (arg: A) => unknown,
+  arg: A,
+  timeoutMs: number,
+): Promise<View> {
+  try {
+    // Primitives reach the page as they are (playwright's Unboxed<A> is A for them).
+    await p.waitForFunction(predicate as (arg: unknown) => unknown, arg as unknown, { timeout: timeoutMs, polling: 100 });
+  } catch (err) {
+    const reason = (err as Error).message.split('\n')[0];
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${reason}); page: ${JSON.stringify(await view(p).catch(() => undefined))}`);
+  }
+  return view(p);
+}
+
+const isDomState = (state: string) => document.getElementById('player')?.dataset.state === state;
+const isState = (state: string) => document.getElementById('player')?.dataset.state === state && window.keyframePlayer?.state === state;
+const hasPolled = () => (window.keyframePlayer?.stats().probes ?? 0) >= 1;
+const advancedBy = (seconds: number) => ((s) => !!s && s[s.length - 1] - s[0] >= seconds)(window.__kfSamples);
+const timeAbove = (t: number) => (document.getElementById('video') as HTMLVideoElement).currentTime > t;
+
+function waitForState(state: string, timeoutMs: number): Promise<View> {
+  return waitInPage(page, `state ${state}`, isState, state, timeoutMs);
+}
+
+/** Records `video.currentTime` at every `timeupdate` from now on, in the page (`window.__kfSamples`). */
+const RECORD_TIMES = `(() => {
+  const v = document.getElementById('video');
+  const samples = [v.currentTime];
+  window.__kfSamples = samples;
+  v.addEventListener('timeupdate', () => samples.push(v.currentTime));
+})()`;
 
 beforeAll(async () => {
   // Both at once; whichever fails, the other is still kept for afterAll to close. A missing Chromium fails
@@ -86,8 +123,9 @@ describe('the player page in Chromium', () => {
   it('late start: shows offline before the stream exists, then starts playing by itself', async () => {
     expect(channel.playerUrl).toBe(`${stack.httpUrl}/watch/${channel.playbackId}`);
     await page.goto(channel.playerUrl!);
-    await new Promise((r) => setTimeout(r, 1500));
-    const before = await view();
+    // The page has had an answer from the origin (its first playlist poll), and shows what it concluded.
+    const before = await waitInPage(page, 'the first playlist poll', hasPolled, undefined, 10_000);
+    expect((before.stats as { lastProbe?: string }).lastProbe).toBe('offline');
     expect(before.domState).toBe('offline');
     expect(before.message).toMatch(/offline/i);
 
@@ -101,14 +139,10 @@ describe('the player page in Chromium', () => {
   }, 30_000);
 
   it('playback: video.currentTime advances for 10 s, with a latency readout; screenshot saved', async () => {
-    const first = await view();
-    const samples: number[] = [first.currentTime];
-    const started = Date.now();
-    while (samples[samples.length - 1] - first.currentTime < 10) {
-      if (Date.now() - started > 16_000) throw new Error(`playback advanced only ${samples[samples.length - 1] - first.currentTime} s in 16 s: ${JSON.stringify(await view())}`);
-      await new Promise((r) => setTimeout(r, 500));
-      samples.push((await view()).currentTime);
-    }
+    await page.evaluate(RECORD_TIMES);
+    await waitInPage(page, 'playback to advance 10 s', advancedBy, 10, 16_000);
+    const samples = (await page.evaluate('window.__kfSamples')) as number[];
+    expect(samples.length).toBeGreaterThan(2);
     for (let i = 1; i < samples.length; i++) expect(samples[i]).toBeGreaterThanOrEqual(samples[i - 1]);
     const now = await view();
     expect(now.domState).toBe('live');
@@ -145,7 +179,7 @@ describe('the player page in Chromium', () => {
     publisher = startPublisher({ url: channel.publishUrl, seconds: 60, gopSeconds: 1 });
     await waitForState('live', 15_000);
     const t0 = (await view()).currentTime;
-    await waitFor('playback to advance', async () => ((await view()).currentTime - t0 > 1 ? true : undefined), 8000, 200);
+    await waitInPage(page, 'playback to advance', timeAbove, t0 + 1, 8000);
     expect(navigations).toEqual([]);
     await publisher.stop();
     publisher = undefined;
@@ -160,10 +194,10 @@ describe('the player page in Chromium', () => {
       const nativeView = () => native.evaluate(VIEW) as Promise<View>;
       expect((await nativeView()).domState).toBe('offline');
       publisher = startPublisher({ url: other.publishUrl, seconds: 9, gopSeconds: 1 });
-      const live = await waitFor('native live', async () => ((await nativeView()).domState === 'live' ? nativeView() : undefined), 15_000, 200);
+      const live = await waitInPage(native, 'native live', isDomState, 'live', 15_000);
       expect((live.stats as { engine: string }).engine).toBe('native');
-      await waitFor('native playback to advance', async () => ((await nativeView()).currentTime - live.currentTime > 2 ? true : undefined), 6000, 200);
-      await waitFor('native ended', async () => ((await nativeView()).domState === 'ended' ? true : undefined), 15_000, 200);
+      await waitInPage(native, 'native playback to advance', timeAbove, live.currentTime + 2, 6000);
+      await waitInPage(native, 'native ended', isDomState, 'ended', 15_000);
     } finally {
       await publisher?.stop();
       publisher = undefined;

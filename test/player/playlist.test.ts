@@ -34,6 +34,14 @@ describe('playlist probe', () => {
     expect(playlistSession('#EXTM3U\nabc.ts\n')).toBeUndefined();
   });
 
+  it('says when a live playlist has LL-HLS parts (what the tuning is chosen by)', () => {
+    const ll = LIVE.replace('#EXT-X-INDEPENDENT-SEGMENTS', '#EXT-X-PART-INF:PART-TARGET=0.334\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES');
+    expect(classifyPlaylist(200, ll)).toEqual({ kind: 'live', session: 'k3j9x0a1b2', targetSeconds: 1, partTargetSeconds: 0.334 });
+    expect(classifyPlaylist(200, LIVE)).not.toHaveProperty('partTargetSeconds');
+    const zero = LIVE.replace('#EXT-X-INDEPENDENT-SEGMENTS', '#EXT-X-PART-INF:PART-TARGET=0');
+    expect(classifyPlaylist(200, zero)).not.toHaveProperty('partTargetSeconds');
+  });
+
   it('times the newest segment on the program-date-time clock', () => {
     expect(playlistTiming(LIVE)).toEqual({
       lastSn: 42,

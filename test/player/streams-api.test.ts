@@ -117,18 +117,25 @@ describe('GET /api/streams', () => {
   it('memoizes the scan briefly and coalesces concurrent look-ups', async () => {
     let now = NOW;
     let scans = 0;
+    // The first scan stays in flight until both look-ups have been made.
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const lister = createStreamLister(
       {
         listRoutes: async () => {
           scans++;
-          await new Promise((r) => setTimeout(r, 10));
+          await gate;
           return [route(LIVE_A)];
         },
         listChannels: async () => [channel(LIVE_A, 'alpha')],
       },
       { now: () => now, memoMs: 1000 },
     );
-    const [a, b] = await Promise.all([lister.list(), lister.list()]);
+    const both = Promise.all([lister.list(), lister.list()]);
+    release();
+    const [a, b] = await both;
     expect(a).toBe(b);
     expect(scans).toBe(1);
     now += 500;
