@@ -56,7 +56,14 @@ const LEGACY_AUDIO: Record<number, string> = {
   15: 'device-specific',
 };
 
-const FOURCC_AUDIO: Record<string, string> = { Opus: 'Opus', fLaC: 'FLAC', 'ac-3': 'AC-3', 'ec-3': 'E-AC-3', '.mp3': 'MP3', mp4a: 'AAC (Enhanced RTMP)' };
+const FOURCC_AUDIO: Record<string, string> = {
+  Opus: 'Opus',
+  fLaC: 'FLAC',
+  'ac-3': 'AC-3',
+  'ec-3': 'E-AC-3',
+  '.mp3': 'MP3',
+  mp4a: 'AAC (Enhanced RTMP)',
+};
 
 function si24(b: Buffer, pos: number): number {
   const v = (b[pos] << 16) | (b[pos + 1] << 8) | b[pos + 2];

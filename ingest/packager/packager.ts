@@ -336,8 +336,8 @@ export class Packager {
   // ---- input ----
 
   private fail(err: unknown): PackagerError {
-    this.error =
-      err instanceof PackagerError ? err : new PackagerError('internal', `packager failure: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    const message = `packager failure: ${(err as Error)?.message ?? String(err)}`;
+    this.error = err instanceof PackagerError ? err : new PackagerError('internal', message, { cause: err });
     return this.error;
   }
 
@@ -823,7 +823,8 @@ export class Packager {
     if (total > cap) {
       this.warn(
         'bitrate-over-cap',
-        `bitrate ${(total / 1e6).toFixed(1)} Mbit/s is above the cap of ${(cap / 1e6).toFixed(1)} Mbit/s: lower it in OBS → Settings → Output → Bitrate`,
+        `bitrate ${(total / 1e6).toFixed(1)} Mbit/s is above the cap of ${(cap / 1e6).toFixed(1)} Mbit/s: ` +
+          'lower it in OBS → Settings → Output → Bitrate',
       );
     } else this.warnings.delete('bitrate-over-cap');
   }

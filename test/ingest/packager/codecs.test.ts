@@ -39,7 +39,8 @@ describe('AAC configuration', () => {
     [44100, 2],
     [44100, 1],
   ])('reads %i Hz, %i channels', (rate, channels) => {
-    expect(parseAacConfig(aacConfig(rate, channels))).toMatchObject({ sampleRate: rate, channels, objectType: 2, samplesPerFrame: 1024, codec: 'mp4a.40.2' });
+    const config = parseAacConfig(aacConfig(rate, channels));
+    expect(config).toMatchObject({ sampleRate: rate, channels, objectType: 2, samplesPerFrame: 1024, codec: 'mp4a.40.2' });
   });
 
   it.each([

@@ -11,7 +11,11 @@ const mutation = fc.oneof(
   fc.record({ op: fc.constant('truncate' as const), at: fc.nat(), len: fc.nat({ max: 40 }) }),
   fc.record({ op: fc.constant('garbage' as const), at: fc.nat(), bytes: fc.uint8Array({ maxLength: 64 }) }),
   fc.record({ op: fc.constant('flip' as const), at: fc.nat(), pos: fc.nat({ max: 64 }), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ op: fc.constant('timestamp' as const), at: fc.nat(), ts: fc.oneof(fc.nat(), fc.constant(0xffffffff), fc.integer({ min: -5000, max: 5000 })) }),
+  fc.record({
+    op: fc.constant('timestamp' as const),
+    at: fc.nat(),
+    ts: fc.oneof(fc.nat(), fc.constant(0xffffffff), fc.integer({ min: -5000, max: 5000 })),
+  }),
   fc.record({ op: fc.constant('insert' as const), at: fc.nat(), type: fc.constantFrom(8, 9, 18, 20), bytes: fc.uint8Array({ maxLength: 48 }) }),
   fc.record({ op: fc.constant('drop' as const), at: fc.nat() }),
 );
@@ -41,8 +45,8 @@ function mutate(messages: readonly Msg[], ops: readonly Mutation[]): Msg[] {
 describe('fuzz: push() under hostile input', () => {
   it('never throws, returns only PackagerError, and every emitted sample has a sane duration', () => {
     fc.assert(
-      fc.property(fc.array(mutation, { maxLength: 12 }), fc.boolean(), fc.array(fc.integer({ min: 0, max: 80 }), { minLength: 1 }), (ops, quantum, steps) => {
-        const c = collect(quantum ? { ...timeBasedSequence(T0), sequenceQuantumMs: 10 } : {});
+      fc.property(fc.array(mutation, { maxLength: 12 }), fc.boolean(), fc.array(fc.nat({ max: 80 }), { minLength: 1 }), (ops, q, steps) => {
+        const c = collect(q ? { ...timeBasedSequence(T0), sequenceQuantumMs: 10 } : {});
         const messages = mutate(base, ops);
         messages.forEach((m, i) => {
           c.clock.now += steps[i % steps.length];
@@ -71,8 +75,9 @@ describe('fuzz: push() under hostile input', () => {
   });
 
   it('survives random bytes as any message type', () => {
+    const message = fc.record({ type: fc.constantFrom(8, 9, 18), ts: fc.nat(), bytes: fc.uint8Array({ maxLength: 80 }) });
     fc.assert(
-      fc.property(fc.array(fc.record({ type: fc.constantFrom(8, 9, 18), ts: fc.nat(), bytes: fc.uint8Array({ maxLength: 80 }) }), { maxLength: 60 }), (msgs) => {
+      fc.property(fc.array(message, { maxLength: 60 }), (msgs) => {
         const c = collect();
         for (const m of msgs) {
           const r = c.packager.push(m.type, m.ts, Buffer.from(m.bytes));

@@ -17,7 +17,8 @@ const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'kf-packager-'));
 
 const VIDEO = ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30'];
-const X264 = ['-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'high', '-pix_fmt', 'yuv420p', '-bf', '2', '-g', '60', '-x264-params', 'bframes=2:b-adapt=0'];
+const X264 = ['-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'high', '-pix_fmt', 'yuv420p'];
+X264.push('-bf', '2', '-g', '60', '-x264-params', 'bframes=2:b-adapt=0');
 const variants: Record<string, string[]> = {
   av48: [...VIDEO, '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '3', ...X264, '-c:a', 'aac', '-ar', '48000'],
   av44: [...VIDEO, '-f', 'lavfi', '-i', 'sine=sample_rate=44100', '-t', '3', ...X264, '-c:a', 'aac', '-ar', '44100'],
@@ -27,13 +28,15 @@ const variants: Record<string, string[]> = {
 };
 
 beforeAll(async () => {
-  await Promise.all(Object.entries(variants).map(([name, args]) => run('ffmpeg', ['-v', 'error', '-y', ...args, '-f', 'flv', join(dir, `${name}.flv`)])));
+  const make = ([name, args]: [string, string[]]) => run('ffmpeg', ['-v', 'error', '-y', ...args, '-f', 'flv', join(dir, `${name}.flv`)]);
+  await Promise.all(Object.entries(variants).map(make));
 }, 30_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function decode(file: string): Promise<{ stderr: string; frames: Record<string, number> }> {
   const { stderr } = await run('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-']);
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_type,nb_read_frames', '-of', 'csv=p=0', file]);
+  const probe = ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_type,nb_read_frames', '-of', 'csv=p=0', file];
+  const { stdout } = await run('ffprobe', probe);
   const frames: Record<string, number> = {};
   for (const line of stdout.trim().split('\n')) {
     const [type, n] = line.split(',');

@@ -8,7 +8,11 @@ const media = feed({ seconds: 4, video: { fps: 30, gopFrames: 60, bitrate: 300_0
 
 describe('timeBasedSequence', () => {
   it('derives both bases from the clock', () => {
-    expect(timeBasedSequence(1_750_000_000_123)).toEqual({ mediaSequenceBase: 175_000_000_012, discontinuitySequenceBase: 175_000_000_012, sequenceQuantumMs: 10 });
+    expect(timeBasedSequence(1_750_000_000_123)).toEqual({
+      mediaSequenceBase: 175_000_000_012,
+      discontinuitySequenceBase: 175_000_000_012,
+      sequenceQuantumMs: 10,
+    });
     expect(String(timeBasedSequence(Date.now()).mediaSequenceBase)).toMatch(/^\d{12}$/);
     expect(() => timeBasedSequence(-1)).toThrow(RangeError);
   });

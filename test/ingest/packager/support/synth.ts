@@ -141,7 +141,10 @@ export function feed(spec: FeedSpec): Message[] {
   });
   const v = spec.video === undefined ? { fps: 30, gopFrames: 60, bitrate: 3_000_000 } : spec.video;
   const a = spec.audio === undefined ? { sampleRate: 48000 } : spec.audio;
-  if (v) out.push({ sendAt: -2, msg: msg(9, 0, avcSequenceTag(avcRecord(buildSps({ width: v.width ?? 1280, height: v.height ?? 720, fps: v.fps })))) });
+  if (v) {
+    const sps = buildSps({ width: v.width ?? 1280, height: v.height ?? 720, fps: v.fps });
+    out.push({ sendAt: -2, msg: msg(9, 0, avcSequenceTag(avcRecord(sps))) });
+  }
   if (a) out.push({ sendAt: -1, msg: msg(8, 0, aacSequenceTag(aacConfig(a.sampleRate))) });
   if (v) {
     const frames = Math.round(spec.seconds * v.fps);
