@@ -33,9 +33,9 @@
  *   so that decode times keep growing and stay at or after the wall clock.
  * - **Cuts.** Fragments are cut on the video DTS timeline (audio when there is no video) and never exceed
  *   `fragmentSeconds` (unless one frame interval does); audio up to the same time joins the fragment (waiting at
- *   most `maxInterleaveMs` for it). Segments are whole fragments, never longer than `segmentSeconds`; a
- *   keyframe at least half a segment in starts a new segment early. Segments may start without a keyframe;
- *   `independent` says whether they do. No object exceeds `maxObjectBytes`.
+ *   most `maxInterleaveMs` for it). Segments are whole fragments on a `segmentSeconds` grid (at most one frame
+ *   over), so GOPs that are multiples of it give keyframe-aligned segments. Segments may start without a
+ *   keyframe; `independent` says whether they do. No object exceeds `maxObjectBytes`.
  * - **Samples.** Duration = next DTS − DTS; the last sample before a flush takes the previous duration (AAC:
  *   1024). AAC DTS are sample-counted (snapped to the previous + 1024 when within half a frame). Composition
  *   offsets go in `trun` (version 1 when one is negative); no edit list: PTS = DTS + offset as in FLV.
