@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { createDynamoStore } from '../core/dynamo-store';
 import type { ChannelStore } from '../core/store';
+import { cliSettings } from '../core/settings/cli';
 import { isProcessAlive, readLocalState, stateDir } from '../local/state';
-import { createKey, listKeys, mintPlaybackUrl, revokeKey, UsageError, type StackUrls } from './keys';
+import { createKey, listKeys, mintPlaybackUrl, revokeKey, UsageError, type StackUrls } from '../core/channels';
 import { deployedPlaybackSecret, localPlaybackSecret } from './secrets';
 
 const USAGE = `Usage: keyframe keys <command> [options]
@@ -48,7 +49,7 @@ async function resolveTarget(opts: { stack?: string; region?: string; secretId?:
       playbackKey: () => deployedPlaybackSecret({ secretId: opts.secretId ?? stack.playbackSecretArn, region: stack.region }),
     };
   }
-  const dir = stateDir();
+  const dir = stateDir(cliSettings.load().stateDir);
   const state = await readLocalState(dir);
   if (!state || !isProcessAlive(state.pid)) {
     throw new UsageError(

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { playbackKey } from '../core/playback-token';
-import { UsageError } from './keys';
+import { UsageError } from '../core/channels';
+import { cliSettings, type CliSettings } from '../core/settings/cli';
 
 /**
  * Where `keyframe playback-url` gets the playback secret to sign tokens with:
@@ -40,8 +41,8 @@ export async function sdkSecretsManager(region?: string): Promise<SecretsManager
   };
 }
 
-export async function localPlaybackSecret(dir: string, env: Record<string, string | undefined> = process.env): Promise<Buffer> {
-  if (env.KEYFRAME_PLAYBACK_SECRET) return playbackKey(env.KEYFRAME_PLAYBACK_SECRET);
+export async function localPlaybackSecret(dir: string, settings: Partial<Pick<CliSettings, 'playbackSecret'>> = cliSettings.load()): Promise<Buffer> {
+  if (settings.playbackSecret) return playbackKey(settings.playbackSecret);
   const file = join(dir, 'playback-secret');
   let secret: string;
   try {
@@ -54,11 +55,11 @@ export async function localPlaybackSecret(dir: string, env: Record<string, strin
 
 export async function deployedPlaybackSecret(
   opts: { secretId?: string; region?: string },
-  env: Record<string, string | undefined> = process.env,
+  settings: Partial<Pick<CliSettings, 'playbackSecret' | 'playbackSecretArn'>> = cliSettings.load(),
   secrets?: SecretsManagerLike,
 ): Promise<Buffer> {
-  if (env.KEYFRAME_PLAYBACK_SECRET) return playbackKey(env.KEYFRAME_PLAYBACK_SECRET);
-  const secretId = opts.secretId ?? env.KEYFRAME_PLAYBACK_SECRET_ARN;
+  if (settings.playbackSecret) return playbackKey(settings.playbackSecret);
+  const secretId = opts.secretId ?? settings.playbackSecretArn;
   if (!secretId) {
     throw new UsageError("this stack's playback secret is unknown: pass --secret-id <arn or name> (the stack's PlaybackSecretArn output), or set KEYFRAME_PLAYBACK_SECRET");
   }

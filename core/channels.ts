@@ -1,7 +1,7 @@
-import { ChannelExistsError } from '../core/errors';
-import { hashStreamKey, newPlaybackId, newStreamKey, validateChannelName, type Channel } from '../core/model';
-import { DEFAULT_TOKEN_TTL_SECONDS, signPlaybackToken, tokenExpiry } from '../core/playback-token';
-import type { ChannelStore } from '../core/store';
+import { ChannelExistsError } from './errors';
+import { hashStreamKey, newPlaybackId, newStreamKey, validateChannelName, type Channel } from './model';
+import { DEFAULT_TOKEN_TTL_SECONDS, signPlaybackToken, tokenExpiry } from './playback-token';
+import type { ChannelStore } from './store';
 
 /** Where a channel is published to and watched from, for what the CLI prints. */
 export interface StackUrls {

@@ -32,7 +32,8 @@ export interface DynamoStoreOptions {
 export function createDynamoClient(opts: { endpoint?: string; region?: string } = {}): DynamoDBClient {
   const local = opts.endpoint !== undefined;
   return new DynamoDBClient({
-    region: opts.region ?? process.env.AWS_REGION ?? (local ? 'local' : undefined),
+    // In AWS the SDK takes the region from the runtime (AWS_REGION); the local server needs some region.
+    region: opts.region ?? (local ? 'local' : undefined),
     endpoint: opts.endpoint,
     // The local DynamoDB-compatible server accepts any credentials; never pick up a real profile for it.
     credentials: local ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined,

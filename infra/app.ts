@@ -14,6 +14,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConfigError, type KeyframeConfig, loadConfig } from './config';
 import { builtPlayerDir, REPO_ROOT } from './paths';
 import { KeyframeStack } from './stack';
+import { synthSettings } from '../core/settings/synth';
 
 export interface ComposeOptions {
   /** Built player page to serve under /watch/. @default - player/dist if it has been built */
@@ -55,7 +56,7 @@ function isMain(): boolean {
 
 if (isMain()) {
   // Build the player page (player/dist) so every synth and deploy ships the current player under /watch/.
-  if (process.env.KEYFRAME_SKIP_PLAYER_BUILD !== 'true') {
+  if (!synthSettings.load().skipPlayerBuild) {
     const { writePlayerDist } = await import('../player/build');
     await writePlayerDist();
   }

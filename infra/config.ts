@@ -9,15 +9,16 @@
  * This module has no CDK imports: it is pure and tested on its own (test/infra/config.test.ts).
  */
 import { mediaPlaylistMaxAge } from '../core/hls/cache-control';
+import { MAX_BUFFERED_BODY_BYTES, PLAYLIST_SIZE, SEGMENT_SECONDS } from '../core/limits';
+import { arnRegion, COMMERCIAL_REGIONS, FUNCTION_URL_UNSUPPORTED_REGIONS, ORIGIN_SHIELD_REGIONS } from './regions';
 
 export const CONTEXT_PREFIX = 'keyframe:';
 
 /**
- * The largest segment the origin can return. A buffered function-URL response is at most 6 MB and binary
- * bodies are base64-encoded (4 bytes per 3): 6,000,000 × 3/4 = 4.5 MB of raw segment, less headroom for
- * the JSON envelope and headers.
+ * The largest segment to plan for: the origin's body limit (core/limits.ts, ≈ 4.49 MB), rounded down to
+ * 100 kB as a margin for bitrate peaks above the configured maximum.
  */
-export const ORIGIN_MAX_SEGMENT_BYTES = 4_400_000;
+export const ORIGIN_MAX_SEGMENT_BYTES = Math.floor(MAX_BUFFERED_BODY_BYTES / 100_000) * 100_000;
 /** MPEG-TS packetization (188-byte packets, PES and PSI) on top of the publish bitrate: about 10%, as 11/10. */
 export const TS_OVERHEAD_PERCENT = 110;
 /** The Fargate maximum for `stopTimeout`; stopTimeout = drainSeconds + 10 must fit in it. */
@@ -40,7 +41,13 @@ export const FARGATE_SIZES: Readonly<Record<number, readonly number[]>> = {
 };
 
 export const PRICE_CLASSES = ['PriceClass_100', 'PriceClass_200', 'PriceClass_All'] as const;
-export const ARCHITECTURES = ['arm64', 'x86_64'] as const;
+/** `host`: the CPU of the machine that runs `cdk deploy`, so the image builds natively (no emulation). */
+export const ARCHITECTURES = ['host', 'arm64', 'x86_64'] as const;
+export type IngestArchitecture = Exclude<(typeof ARCHITECTURES)[number], 'host'>;
+/** WAF rate-based rules: requests per IP per 5-minute window (the WAF limits). */
+export const WAF_RATE_LIMIT = { min: 10, max: 2_000_000_000 } as const;
+/** Reserved concurrency of the task-events function (0: none). Lambda keeps 100 of the account's quota unreserved. */
+export const TASK_EVENTS_RESERVED_CONCURRENCY = { default: 5, max: 100 } as const;
 export const REMOVAL_POLICIES = ['retain', 'destroy'] as const;
 
 export interface KeyframeConfig {
@@ -62,7 +69,11 @@ export interface KeyframeConfig {
   readonly ingestCpu: number;
   /** Fargate memory per ingest task, MiB; must be a valid combination with ingestCpu. @default 2048 */
   readonly ingestMemoryMiB: number;
-  /** CPU architecture of the ingest task and its image. @default 'arm64' */
+  /**
+   * CPU architecture of the ingest task and its image: `arm64` (Graviton, about 20% cheaper), `x86_64`, or
+   * `host`, the architecture of the machine running `cdk deploy`, which builds the image without emulation.
+   * @default 'host'
+   */
   readonly ingestArchitecture: (typeof ARCHITECTURES)[number];
   /** @default 1 */
   readonly minTasks: number;
@@ -74,8 +85,22 @@ export interface KeyframeConfig {
   readonly drainSeconds: number;
   /** NAT gateways for the private subnets (1, or 2 for one per AZ). @default 1 */
   readonly natGateways: number;
-  /** ACM certificate (in the stack's region) for RTMPS on TLS 443. @default - no RTMPS listener */
+  /** ACM certificate (in the stack's region) for RTMPS on TLS 443. Needs ingestDomainName. @default - no RTMPS listener */
   readonly rtmpsCertificateArn?: string;
+  /** The host name rtmpsCertificateArn covers, pointed (CNAME) at the NLB: the RTMPS URL's host. */
+  readonly ingestDomainName?: string;
+  /** Two availability zones of the stack's region for the VPC. @default - the first two the region lists */
+  readonly availabilityZones?: readonly string[];
+  /** ECS Exec (`aws ecs execute-command`) into the ingest tasks. @default false */
+  readonly ecsExec: boolean;
+  /** Reserved concurrency of the task-events function, so an origin flood cannot starve it; 0 for none. @default 5 */
+  readonly taskEventsReservedConcurrency: number;
+  /** The account's Lambda concurrency quota in the stack's region; the concurrency alarms are shares of it. @default 1000 */
+  readonly lambdaConcurrencyQuota: number;
+  /** WAF rate-based rule on the distribution: requests per IP per 5 minutes. Needs us-east-1. @default - no WAF */
+  readonly wafRateLimit?: number;
+  /** An existing CLOUDFRONT-scope web ACL (us-east-1) to attach to the distribution. @default - none */
+  readonly webAclArn?: string;
   /** Custom domain for CloudFront; needs domainCertificateArn. @default - the cloudfront.net domain */
   readonly domainName?: string;
   /** ACM certificate for domainName; must be in us-east-1 (CloudFront's region). */
@@ -98,18 +123,21 @@ export interface KeyframeConfig {
 
 export const DEFAULT_CONFIG: KeyframeConfig = {
   stackName: 'Keyframe',
-  segmentSeconds: 1,
-  playlistSize: 6,
+  segmentSeconds: SEGMENT_SECONDS.default,
+  playlistSize: PLAYLIST_SIZE.default,
   maxSegmentSeconds: 4,
   maxBitrateKbps: 8000,
   ingestCpu: 1024,
   ingestMemoryMiB: 2048,
-  ingestArchitecture: 'arm64',
+  ingestArchitecture: 'host',
   minTasks: 1,
   maxTasks: 4,
   streamsPerTask: 20,
   drainSeconds: 110,
   natGateways: 1,
+  ecsExec: false,
+  taskEventsReservedConcurrency: TASK_EVENTS_RESERVED_CONCURRENCY.default,
+  lambdaConcurrencyQuota: 1000,
   priceClass: 'PriceClass_100',
   logRetentionDays: 30,
   tableRemovalPolicy: 'retain',
@@ -134,6 +162,13 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   'drainSeconds',
   'natGateways',
   'rtmpsCertificateArn',
+  'ingestDomainName',
+  'availabilityZones',
+  'ecsExec',
+  'taskEventsReservedConcurrency',
+  'lambdaConcurrencyQuota',
+  'wafRateLimit',
+  'webAclArn',
   'domainName',
   'domainCertificateArn',
   'originShieldRegion',
@@ -172,11 +207,27 @@ export function playlistMaxTtlSeconds(config: Pick<KeyframeConfig, 'segmentSecon
   return mediaPlaylistMaxAge(config.segmentSeconds);
 }
 
+/** The architecture the stack builds and runs: the configured one, or the host's for `host` (Node's `os.arch()`). */
+export function resolveIngestArchitecture(configured: KeyframeConfig['ingestArchitecture'], hostArch: string): IngestArchitecture {
+  if (configured !== 'host') return configured;
+  return hostArch === 'arm64' ? 'arm64' : 'x86_64';
+}
+
+export interface LoadConfigOptions {
+  /**
+   * The region `cdk deploy` will deploy to, when the CLI knows it at synth (CDK_DEFAULT_REGION). Region rules are
+   * then checked at synth; the template's rules check them again at deploy either way.
+   */
+  readonly deployRegion?: string;
+}
+
+const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
 /**
  * Reads and validates the config from a CDK context record (`app.node.getAllContext()`).
  * Throws ConfigError with one line per problem.
  */
-export function loadConfig(context: Readonly<Record<string, unknown>>): KeyframeConfig {
+export function loadConfig(context: Readonly<Record<string, unknown>>, options: LoadConfigOptions = {}): KeyframeConfig {
   const issues: string[] = [];
   const given = new Map<ConfigKey, unknown>();
   const known = new Set<string>(CONFIG_KEYS);
@@ -198,11 +249,11 @@ export function loadConfig(context: Readonly<Record<string, unknown>>): Keyframe
   }
 
   const r = new Reader(given, issues);
-  const segmentSeconds = r.integer('segmentSeconds', 1, 10);
+  const segmentSeconds = r.integer('segmentSeconds', SEGMENT_SECONDS.min, SEGMENT_SECONDS.max);
   const config: KeyframeConfig = {
     stackName: r.match('stackName', /^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'not a CloudFormation stack name', 'start with a letter, then use letters, digits or hyphens (at most 128 characters)'),
     segmentSeconds,
-    playlistSize: r.integer('playlistSize', 3, 60),
+    playlistSize: r.integer('playlistSize', PLAYLIST_SIZE.min, PLAYLIST_SIZE.max),
     maxSegmentSeconds: r.integer('maxSegmentSeconds', 1, 30),
     maxBitrateKbps: r.integer('maxBitrateKbps', 100, 100_000),
     ingestCpu: r.oneOf('ingestCpu', Object.keys(FARGATE_SIZES).map(Number)),
@@ -219,9 +270,36 @@ export function loadConfig(context: Readonly<Record<string, unknown>>): Keyframe
     ),
     natGateways: r.integer('natGateways', 1, 2, '; the ingest tasks pull their image and reach AWS APIs through NAT, and 2 gives one per AZ'),
     rtmpsCertificateArn: r.optionalCertificateArn('rtmpsCertificateArn', 'set the ARN of an ACM certificate in the stack\'s region, like arn:aws:acm:eu-west-1:123456789012:certificate/<id>'),
-    domainName: r.optionalMatch('domainName', /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'not a domain name', 'set a lower-case DNS name such as live.example.com'),
+    ingestDomainName: r.optionalMatch('ingestDomainName', DNS_NAME, 'not a domain name', 'set the lower-case host name your RTMPS certificate covers, such as ingest.example.com'),
+    availabilityZones: r.optionalList(
+      'availabilityZones',
+      /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/,
+      2,
+      'set two availability zones of the stack\'s region where Fargate runs, such as eu-west-1a,eu-west-1b',
+    ),
+    ecsExec: r.boolean('ecsExec'),
+    taskEventsReservedConcurrency: r.integer(
+      'taskEventsReservedConcurrency',
+      0,
+      TASK_EVENTS_RESERVED_CONCURRENCY.max,
+      '; 0 turns it off (an account whose Lambda concurrency quota is below 100 + this value cannot reserve any: npx keyframe doctor)',
+    ),
+    lambdaConcurrencyQuota: r.integer('lambdaConcurrencyQuota', 10, 1_000_000, '; the "Concurrent executions" Lambda quota of the stack\'s region (npx keyframe doctor prints it)'),
+    wafRateLimit: r.optionalInteger('wafRateLimit', WAF_RATE_LIMIT.min, WAF_RATE_LIMIT.max, '; requests per client IP per 5 minutes'),
+    webAclArn: r.optionalMatch(
+      'webAclArn',
+      /^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global\/webacl\/[A-Za-z0-9_-]{1,128}\/[a-f0-9-]{36}$/,
+      'not the ARN of a CLOUDFRONT-scope web ACL',
+      'set the ARN of a web ACL created with scope CLOUDFRONT in us-east-1, like arn:aws:wafv2:us-east-1:123456789012:global/webacl/<name>/<id>',
+    ),
+    domainName: r.optionalMatch('domainName', DNS_NAME, 'not a domain name', 'set a lower-case DNS name such as live.example.com'),
     domainCertificateArn: r.optionalCertificateArn('domainCertificateArn', 'set the ARN of an ACM certificate in us-east-1 (CloudFront only uses certificates from us-east-1)'),
-    originShieldRegion: r.optionalMatch('originShieldRegion', /^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region code', 'set the code of a region that offers Origin Shield, such as us-east-1, near the stack\'s region; or remove it to turn Origin Shield off'),
+    originShieldRegion: r.optionalOneOf(
+      'originShieldRegion',
+      ORIGIN_SHIELD_REGIONS,
+      'not a region with an Origin Shield',
+      'pick the one nearest the stack\'s region; or remove it to turn Origin Shield off',
+    ),
     priceClass: r.oneOf('priceClass', PRICE_CLASSES),
     logRetentionDays: r.oneOf('logRetentionDays', LOG_RETENTION_DAYS),
     tableRemovalPolicy: r.oneOf('tableRemovalPolicy', REMOVAL_POLICIES),
@@ -284,8 +362,69 @@ export function loadConfig(context: Readonly<Record<string, unknown>>): Keyframe
     }
   }
 
+  if (ok('rtmpsCertificateArn', 'ingestDomainName')) {
+    if (config.rtmpsCertificateArn !== undefined && config.ingestDomainName === undefined) {
+      issues.push(
+        `${contextKey('rtmpsCertificateArn')}=${show(config.rtmpsCertificateArn)}: needs the host name it covers (the NLB's own name cannot match a certificate). ` +
+          `Fix: also set ${contextKey('ingestDomainName')} (e.g. ingest.example.com) and point it (CNAME) at the NLB`,
+      );
+    }
+    if (config.ingestDomainName !== undefined && config.rtmpsCertificateArn === undefined) {
+      issues.push(
+        `${contextKey('ingestDomainName')}=${show(config.ingestDomainName)}: set without a certificate; it names the RTMPS host. ` +
+          `Fix: also set ${contextKey('rtmpsCertificateArn')} to an ACM certificate in the stack's region that covers it, or remove it`,
+      );
+    }
+  }
+  const rtmpsRegion = config.rtmpsCertificateArn === undefined ? undefined : arnRegion(config.rtmpsCertificateArn);
+  if (rtmpsRegion !== undefined && options.deployRegion !== undefined && rtmpsRegion !== options.deployRegion) {
+    issues.push(
+      `${contextKey('rtmpsCertificateArn')}=${show(config.rtmpsCertificateArn)}: the certificate is in ${rtmpsRegion}, but this deploy goes to ${options.deployRegion}; ` +
+        `the NLB only uses certificates from its own region. Fix: request or import the certificate in ${options.deployRegion}, or deploy to ${rtmpsRegion}`,
+    );
+  }
+  if (config.availabilityZones !== undefined && !r.failed.has('availabilityZones')) {
+    const regions = [...new Set(config.availabilityZones.map(zoneRegion))];
+    const [a, b] = config.availabilityZones;
+    if (a === b || regions.length !== 1) {
+      issues.push(
+        `${contextKey('availabilityZones')}=${show(config.availabilityZones.join(','))}: not two different zones of one region. ` +
+          `Fix: name two zones of the stack's region, such as ${regions[0] ?? 'eu-west-1'}a,${regions[0] ?? 'eu-west-1'}b`,
+      );
+    } else if (options.deployRegion !== undefined && regions[0] !== options.deployRegion) {
+      issues.push(
+        `${contextKey('availabilityZones')}=${show(config.availabilityZones.join(','))}: zones of ${regions[0]}, but this deploy goes to ${options.deployRegion}. ` +
+          `Fix: name two zones of ${options.deployRegion}`,
+      );
+    }
+  }
+  if (config.wafRateLimit !== undefined && config.webAclArn !== undefined) {
+    issues.push(
+      `${contextKey('wafRateLimit')}=${config.wafRateLimit} with ${contextKey('webAclArn')}: a distribution has one web ACL. Fix: remove one of them`,
+    );
+  }
+  if (config.wafRateLimit !== undefined && options.deployRegion !== undefined && options.deployRegion !== 'us-east-1') {
+    issues.push(
+      `${contextKey('wafRateLimit')}=${config.wafRateLimit}: a CloudFront web ACL can only be created in us-east-1, and this deploy goes to ${options.deployRegion}. ` +
+        `Fix: create a web ACL (scope CLOUDFRONT) in us-east-1 and set ${contextKey('webAclArn')} to its ARN instead (docs/deploy.md, "WAF")`,
+    );
+  }
+  if (options.deployRegion !== undefined && (FUNCTION_URL_UNSUPPORTED_REGIONS as readonly string[]).includes(options.deployRegion)) {
+    issues.push(
+      `region ${options.deployRegion}: Keyframe's origin is a Lambda function URL behind CloudFront, and ${options.deployRegion} has no function URLs. ` +
+        `Fix: deploy to another region (docs/deploy.md, "Regions")`,
+    );
+  } else if (options.deployRegion !== undefined && !(COMMERCIAL_REGIONS as readonly string[]).includes(options.deployRegion)) {
+    issues.push(`region ${options.deployRegion}: not a commercial AWS region Keyframe has been checked against (docs/deploy.md, "Regions")`);
+  }
+
   if (issues.length > 0) throw new ConfigError(issues);
   return config;
+}
+
+/** `eu-west-1a` → `eu-west-1`. */
+function zoneRegion(zone: string): string {
+  return zone.slice(0, -1);
 }
 
 class Reader {
@@ -309,6 +448,27 @@ class Reader {
     if (!Number.isInteger(n)) return this.fail(key, value, 'not an integer', fix);
     if (n < min || n > max) return this.fail(key, value, `out of range`, fix);
     return n;
+  }
+
+  optionalInteger(key: ConfigKey, min: number, max: number, why = ''): number | undefined {
+    if (this.given.get(key) === undefined) return DEFAULT_CONFIG[key] as number | undefined;
+    return this.integer(key, min, max, why);
+  }
+
+  optionalOneOf<T extends string>(key: ConfigKey, allowed: readonly T[], problem: string, fix: string): T | undefined {
+    const value = this.given.get(key);
+    if (value === undefined) return DEFAULT_CONFIG[key] as T | undefined;
+    const found = allowed.find((a) => a === (typeof value === 'string' ? value.trim() : value));
+    return found ?? this.fail(key, value, problem, fix);
+  }
+
+  /** A comma-separated string (or a JSON array from cdk.json) of exactly `count` distinct items matching `pattern`. */
+  optionalList(key: ConfigKey, pattern: RegExp, count: number, fix: string): readonly string[] | undefined {
+    const value = this.given.get(key);
+    if (value === undefined) return DEFAULT_CONFIG[key] as readonly string[] | undefined;
+    const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',').map((v) => v.trim()) : [];
+    const ok = items.length === count && items.every((v) => typeof v === 'string' && pattern.test(v)) && new Set(items).size === count;
+    return ok ? (items as string[]) : this.fail(key, value, `not a list of ${count} distinct values`, fix);
   }
 
   boolean(key: ConfigKey): boolean {

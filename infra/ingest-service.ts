@@ -3,6 +3,7 @@ import { type IVpc, SecurityGroup, SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import {
+  AvailabilityZoneRebalancing,
   AwsLogDriverMode,
   Cluster,
   ContainerImage,
@@ -24,6 +25,8 @@ import { Construct } from 'constructs';
 import { STOP_TIMEOUT_HEADROOM_SECONDS } from './config';
 import { PATHS, REPO_ROOT } from './paths';
 import type { RoutingTable } from './routing-table';
+import { METRICS_NAMESPACE } from '../core/metrics';
+import { ingestSettings } from '../core/settings/ingest';
 
 /** The ports the ingest container listens on (docs/architecture.md). */
 export const INGEST_PORTS = { rtmp: 1935, hls: 8080, health: 8081 } as const;
@@ -64,6 +67,8 @@ export interface IngestServiceProps {
   readonly logRetention: RetentionDays;
   /** The Docker build context. @default REPO_ROOT */
   readonly imageDirectory?: string;
+  /** ECS Exec into the tasks (`aws ecs execute-command`). @default false */
+  readonly ecsExec?: boolean;
 }
 
 /**
@@ -80,6 +85,8 @@ export class IngestService extends Construct {
   readonly service: FargateService;
   readonly securityGroup: SecurityGroup;
   readonly logGroup: LogGroup;
+  /** Container Insights' performance log group, with the stack's retention. */
+  readonly insightsLogGroup: LogGroup;
 
   constructor(scope: Construct, id: string, props: IngestServiceProps) {
     super(scope, id);
@@ -88,6 +95,13 @@ export class IngestService extends Construct {
     this.cluster = new Cluster(this, 'Cluster', {
       vpc: props.vpc,
       containerInsightsV2: ContainerInsights.ENABLED,
+    });
+    // Container Insights writes performance events to this log group, and creates it with no expiry if it does
+    // not exist. Created here first (same name), it keeps the stack's retention and is deleted with the stack.
+    this.insightsLogGroup = new LogGroup(this, 'InsightsLogGroup', {
+      logGroupName: `/aws/ecs/containerinsights/${this.cluster.clusterName}/performance`,
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
     });
 
     this.logGroup = new LogGroup(this, 'LogGroup', {
@@ -120,21 +134,21 @@ export class IngestService extends Construct {
         platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
       }),
       essential: true,
-      environment: {
-        AWS_REGION: Stack.of(this).region,
-        KEYFRAME_TABLE: props.table.tableName,
-        KEYFRAME_RTMP_PORT: String(INGEST_PORTS.rtmp),
-        KEYFRAME_HLS_PORT: String(INGEST_PORTS.hls),
-        KEYFRAME_HEALTH_PORT: String(INGEST_PORTS.health),
-        KEYFRAME_SEGMENT_SECONDS: String(props.segmentSeconds),
-        KEYFRAME_PLAYLIST_SIZE: String(props.playlistSize),
-        KEYFRAME_DRAIN_SECONDS: String(props.drainSeconds),
-        KEYFRAME_LOG_LEVEL: 'INFO',
+      environment: ingestSettings.toEnv({
+        region: Stack.of(this).region,
+        tableName: props.table.tableName,
+        rtmpPort: INGEST_PORTS.rtmp,
+        hlsPort: INGEST_PORTS.hls,
+        healthPort: INGEST_PORTS.health,
+        segmentSeconds: props.segmentSeconds,
+        playlistSize: props.playlistSize,
+        drainSeconds: props.drainSeconds,
+        logLevel: 'INFO',
         // The task sees the NLB's addresses, not the publishers' (client IP preservation is off), so a
         // per-address cap would cap every publisher behind one NLB node together; the total cap stays.
-        KEYFRAME_RTMP_MAX_CONNECTIONS_PER_IP: 'Infinity',
-        // KEYFRAME_TASK_ARN / KEYFRAME_TASK_IP: read by the task from the ECS metadata endpoint v4.
-      },
+        maxConnectionsPerIp: Infinity,
+        // taskArn / taskIp: read by the task from the ECS metadata endpoint v4.
+      }),
       portMappings: [
         { name: 'rtmp', containerPort: INGEST_PORTS.rtmp, protocol: Protocol.TCP },
         { name: 'hls', containerPort: INGEST_PORTS.hls, protocol: Protocol.TCP },
@@ -178,12 +192,20 @@ export class IngestService extends Construct {
       vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
       assignPublicIp: false,
       platformVersion: FargatePlatformVersion.LATEST,
+      // A deploy starts the new tasks first (up to twice the count) and stops an old task only after the new ones
+      // are healthy, so publishers moved off a draining task always find room (docs/deploy.md, "Updating while live").
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
       circuitBreaker: { enable: true, rollback: true },
+      // AZ rebalancing would stop a running task to even out the zones: never with live publishes on it.
+      availabilityZoneRebalancing: AvailabilityZoneRebalancing.DISABLED,
+      enableExecuteCommand: props.ecsExec ?? false,
       healthCheckGracePeriod: Duration.seconds(60),
       enableECSManagedTags: true,
     });
+
+    // No task may write to the insights log group before it has its retention.
+    this.service.node.addDependency(this.insightsLogGroup);
 
     const scaling = this.service.autoScaleTaskCount({ minCapacity: props.minTasks, maxCapacity: props.maxTasks });
     scaling.scaleOnCpuUtilization('Cpu', {
@@ -196,7 +218,7 @@ export class IngestService extends Construct {
     // tasks hold ECS task scale-in protection (ingest/protection.ts).
     scaling.scaleToTrackCustomMetric('ActiveStreams', {
       metric: new Metric({
-        namespace: 'Keyframe',
+        namespace: METRICS_NAMESPACE,
         metricName: 'ActiveStreams',
         dimensionsMap: { service: 'ingest' },
         statistic: Stats.AVERAGE,

@@ -1,6 +1,7 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Aws, CfnCondition, Duration, Fn, Stack } from 'aws-cdk-lib';
 import {
   Alarm,
+  type CfnAlarm,
   ComparisonOperator,
   Dashboard,
   GraphWidget,
@@ -13,16 +14,24 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { Distribution } from 'aws-cdk-lib/aws-cloudfront';
 import type { FargateService, ICluster } from 'aws-cdk-lib/aws-ecs';
 import type { NetworkLoadBalancer, NetworkTargetGroup } from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../core/metrics';
 
 /** The EMF namespace and dimension of docs/architecture.md ("Metrics"). */
-export const METRICS_NAMESPACE = 'Keyframe';
+export { METRICS_NAMESPACE };
 /** Origin 5xx share of requests (percent) that raises the alarm. */
 export const ORIGIN_5XX_RATE_THRESHOLD_PERCENT = 5;
+/** CloudFront error rates (percent of viewer requests) that raise the alarms. 4xx is high: players probe ahead of live. */
+export const CDN_5XX_RATE_THRESHOLD_PERCENT = 5;
+export const CDN_4XX_RATE_THRESHOLD_PERCENT = 25;
+/** Share of the account's Lambda concurrency quota that raises the account alarm, and the origin's own alarm. */
+export const ACCOUNT_CONCURRENCY_ALARM_PERCENT = 80;
+export const ORIGIN_CONCURRENCY_ALARM_PERCENT = 50;
 
 export interface ObservabilityProps {
   readonly cluster: ICluster;
@@ -32,6 +41,10 @@ export interface ObservabilityProps {
   readonly targetGroup: NetworkTargetGroup;
   readonly originFunction: IFunction;
   readonly taskEventsFunction: IFunction;
+  /** The task-events function's reserved concurrency: its concurrency alarm fires at this cap. @default - none */
+  readonly taskEventsReservedConcurrency?: number;
+  /** The account's Lambda concurrency quota in this region (the concurrency alarms are shares of it). @default 1000 */
+  readonly lambdaConcurrencyQuota?: number;
   readonly deadLetterQueue: IQueue;
   readonly distribution: Distribution;
   /** Subscribed to the alarm topic. @default - no subscription */
@@ -40,7 +53,9 @@ export interface ObservabilityProps {
 
 /**
  * A dashboard and the alarms that say the platform is broken: the origin failing, task-state sync failing
- * (errors or dead letters), fewer ingest tasks running than the minimum. Alarms notify an SNS topic.
+ * (errors or dead letters), fewer ingest tasks running or healthy than the minimum, any function throttled or near
+ * its concurrency limit, and (in us-east-1, where CloudFront's metrics are) viewer error rates. Alarms notify an
+ * SNS topic whose policy lets CloudWatch publish.
  */
 export class Observability extends Construct {
   readonly dashboard: Dashboard;
@@ -50,12 +65,32 @@ export class Observability extends Construct {
   readonly taskEventsErrorsAlarm: Alarm;
   readonly deadLetterAlarm: Alarm;
   readonly runningTasksAlarm: Alarm;
+  readonly healthyTargetsAlarm: Alarm;
+  /** One per function (origin, task-events): a throttled call never runs, so no other alarm sees it. */
+  readonly throttleAlarms: Alarm[] = [];
+  readonly concurrencyAlarms: Alarm[] = [];
+  /** CloudFront 5xx and 4xx rates; created only when the stack is in us-east-1 (template condition). */
+  readonly cdnAlarms: Alarm[] = [];
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
     const stack = Stack.of(this);
 
     this.alarmTopic = new Topic(this, 'AlarmTopic', { displayName: 'Keyframe alarms', enforceSSL: true });
+    // enforceSSL gives the topic a policy of its own, which replaces the default one; without this statement it
+    // holds only the TLS deny, and CloudWatch's alarm actions would be refused ("no resource-based policy allows").
+    this.alarmTopic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowCloudWatchAlarms',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*` },
+        },
+      }),
+    );
     if (props.alarmEmail) this.alarmTopic.addSubscription(new EmailSubscription(props.alarmEmail));
     const notify = new SnsAction(this.alarmTopic);
 
@@ -130,15 +165,104 @@ export class Observability extends Construct {
       comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
       evaluationPeriods: 5,
       datapointsToAlarm: 5,
-      // No data from Container Insights means no task reported: treat it as too few.
-      treatMissingData: TreatMissingData.BREACHING,
+      // Container Insights reports nothing until the first task has run for a while (a new stack), so missing data
+      // keeps the alarm's state instead of breaching; the NLB's healthy-target count below covers "no task at all".
+      treatMissingData: TreatMissingData.MISSING,
     });
+    this.healthyTargetsAlarm = new Alarm(this, 'IngestHealthyTargetsAlarm', {
+      alarmDescription: `Keyframe ingest: fewer than ${props.minTasks} healthy task(s) behind the NLB (publishes are refused or land on too few tasks)`,
+      metric: props.targetGroup.metrics.healthyHostCount({ statistic: 'Minimum', period: Duration.minutes(1) }),
+      threshold: props.minTasks,
+      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 5,
+      treatMissingData: TreatMissingData.MISSING,
+    });
+
+    const quota = props.lambdaConcurrencyQuota ?? 1000;
+    const functions = [
+      { id: 'Origin', name: 'origin', fn: props.originFunction, throttles: 5, concurrency: Math.ceil((quota * ORIGIN_CONCURRENCY_ALARM_PERCENT) / 100) },
+      { id: 'TaskEvents', name: 'task-events', fn: props.taskEventsFunction, throttles: 1, concurrency: props.taskEventsReservedConcurrency },
+    ];
+    for (const f of functions) {
+      this.throttleAlarms.push(
+        new Alarm(this, `${f.id}ThrottlesAlarm`, {
+          alarmDescription: `Keyframe ${f.name} function: invocations throttled (they never ran, so its own metrics and logs miss them)`,
+          metric: f.fn.metricThrottles({ statistic: 'Sum', period: Duration.minutes(5) }),
+          threshold: f.throttles,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+      );
+      if (f.concurrency !== undefined) {
+        this.concurrencyAlarms.push(
+          new Alarm(this, `${f.id}ConcurrencyAlarm`, {
+            alarmDescription:
+              f.id === 'Origin'
+                ? `Keyframe origin function: ${f.concurrency} concurrent executions, ${ORIGIN_CONCURRENCY_ALARM_PERCENT}% of the account's quota (${quota}); a flood or cache misses`
+                : `Keyframe task-events function: at its reserved concurrency (${f.concurrency}); more events are throttled and retried`,
+            metric: f.fn.metric('ConcurrentExecutions', { statistic: 'Maximum', period: Duration.minutes(1) }),
+            threshold: f.concurrency,
+            comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluationPeriods: 3,
+            datapointsToAlarm: 2,
+            treatMissingData: TreatMissingData.NOT_BREACHING,
+          }),
+        );
+      }
+    }
+    const accountThreshold = Math.ceil((quota * ACCOUNT_CONCURRENCY_ALARM_PERCENT) / 100);
+    this.concurrencyAlarms.push(
+      new Alarm(this, 'AccountConcurrencyAlarm', {
+        alarmDescription: `Lambda in this region: ${accountThreshold} of the account's ${quota} concurrent executions claimed; every function throttles at the quota`,
+        metric: new Metric({ namespace: 'AWS/Lambda', metricName: 'ClaimedAccountConcurrency', statistic: 'Maximum', period: Duration.minutes(1) }),
+        threshold: accountThreshold,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    // CloudFront publishes its metrics in us-east-1 only, and an alarm can only watch metrics of its own region:
+    // these two exist when the stack is in us-east-1 (docs/deploy.md says how to add them elsewhere).
+    const inUsEast1 = new CfnCondition(this, 'InUsEast1', { expression: Fn.conditionEquals(Aws.REGION, 'us-east-1') });
+    const cdnRate = (metricName: string) =>
+      new Metric({
+        namespace: 'AWS/CloudFront',
+        metricName,
+        dimensionsMap: { DistributionId: props.distribution.distributionId, Region: 'Global' },
+        statistic: 'Average',
+        period: Duration.minutes(1),
+      });
+    for (const [id, metricName, threshold, what] of [
+      ['Cdn5xxRateAlarm', '5xxErrorRate', CDN_5XX_RATE_THRESHOLD_PERCENT, 'origin failing, throttled or timing out'],
+      ['Cdn4xxRateAlarm', '4xxErrorRate', CDN_4XX_RATE_THRESHOLD_PERCENT, 'e.g. 403 when Origin Access Control cannot invoke the origin'],
+    ] as const) {
+      const alarm = new Alarm(this, id, {
+        alarmDescription: `Keyframe CloudFront: more than ${threshold}% of viewer requests answered ${metricName.slice(0, 3)} (${what})`,
+        metric: cdnRate(metricName),
+        threshold,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 3,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      (alarm.node.defaultChild as CfnAlarm).cfnOptions.condition = inUsEast1;
+      this.cdnAlarms.push(alarm);
+    }
+
     for (const alarm of [
       this.origin5xxRateAlarm,
       this.originErrorsAlarm,
       this.taskEventsErrorsAlarm,
       this.deadLetterAlarm,
       this.runningTasksAlarm,
+      this.healthyTargetsAlarm,
+      ...this.throttleAlarms,
+      ...this.concurrencyAlarms,
+      ...this.cdnAlarms,
     ]) {
       alarm.addAlarmAction(notify);
       alarm.addOkAction(notify);
@@ -222,6 +346,18 @@ export class Observability extends Construct {
           keyframe('RoutesPurged', 'task-events'),
         ],
         right: [props.taskEventsFunction.metricErrors({ period: Duration.minutes(1) }), dlqVisible],
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Lambda throttles and concurrency',
+        left: [
+          props.originFunction.metricThrottles({ period: Duration.minutes(1), label: 'origin throttles' }),
+          props.taskEventsFunction.metricThrottles({ period: Duration.minutes(1), label: 'task-events throttles' }),
+        ],
+        right: [
+          props.originFunction.metric('ConcurrentExecutions', { statistic: 'Maximum', period: Duration.minutes(1), label: 'origin concurrency' }),
+          new Metric({ namespace: 'AWS/Lambda', metricName: 'ClaimedAccountConcurrency', statistic: 'Maximum', period: Duration.minutes(1), label: 'account (claimed)' }),
+        ],
         width: 8,
       }),
       new GraphWidget({

@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { type IVpc, Peer, Port, SecurityGroup, SubnetType } from 'aws-cdk-lib/aws-ec2';
-import { FunctionUrlAuthType, InvokeMode, ParamsAndSecretsLayerVersion, ParamsAndSecretsVersions, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
+import { FunctionUrlAuthType, InvokeMode, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Validations } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -9,6 +9,7 @@ import { INGEST_PORTS } from './ingest-service';
 import { KeyframeFunction } from './node-function';
 import { PATHS } from './paths';
 import type { RoutingTable } from './routing-table';
+import { originSettings } from '../core/settings/origin';
 
 export interface OriginProps {
   readonly vpc: IVpc;
@@ -64,20 +65,18 @@ export class Origin extends Construct {
       vpc: props.vpc,
       vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: [this.securityGroup],
-      environment: {
-        KEYFRAME_TABLE: props.table.tableName,
-        KEYFRAME_SEGMENT_SECONDS: String(props.segmentSeconds),
-        KEYFRAME_PLAYLIST_SIZE: String(props.playlistSize),
-        KEYFRAME_ROUTE_CACHE_MS: '1000',
-        KEYFRAME_UPSTREAM_TIMEOUT_MS: '2000',
-        KEYFRAME_LOG_LEVEL: 'INFO',
+      environment: originSettings.toEnv({
+        tableName: props.table.tableName,
+        segmentSeconds: props.segmentSeconds,
+        routeCacheMs: 1000,
+        upstreamTimeoutMs: 2000,
+        logLevel: 'INFO',
         // The upstream guard: the origin fetches only from task addresses inside this VPC, on the HLS port.
-        KEYFRAME_UPSTREAM_CIDRS: props.vpc.vpcCidrBlock,
-        KEYFRAME_UPSTREAM_PORTS: String(INGEST_PORTS.hls),
+        upstreamCidrs: props.vpc.vpcCidrBlock,
+        upstreamPorts: String(INGEST_PORTS.hls),
         // Read once per cold start through the Parameters and Secrets extension (localhost:2773).
-        KEYFRAME_PLAYBACK_SECRET_ARN: this.playbackSecret.secretArn,
-      },
-      paramsAndSecrets: ParamsAndSecretsLayerVersion.fromVersion(ParamsAndSecretsVersions.V1_0_103),
+        playbackSecretArn: this.playbackSecret.secretArn,
+      }),
     });
     this.playbackSecret.grantRead(this.handler.role);
     // Route look-ups (GetItem); Query and Scan for the public stream list (GET /api/streams, which lists

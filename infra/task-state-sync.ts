@@ -8,11 +8,14 @@ import { Construct } from 'constructs';
 import { KeyframeFunction } from './node-function';
 import { PATHS } from './paths';
 import type { RoutingTable } from './routing-table';
+import { taskEventsSettings } from '../core/settings/task-events';
 
 export interface TaskStateSyncProps {
   readonly cluster: ICluster;
   readonly table: RoutingTable;
   readonly logRetention: RetentionDays;
+  /** Reserved concurrency, so a flood of origin invocations cannot starve task-state sync. @default - none */
+  readonly reservedConcurrency?: number;
 }
 
 /**
@@ -42,14 +45,15 @@ export class TaskStateSync extends Construct {
       memorySize: 256,
       timeout: Duration.seconds(30),
       logRetention: props.logRetention,
-      environment: {
-        KEYFRAME_TABLE: props.table.tableName,
-        KEYFRAME_CLUSTER_ARN: props.cluster.clusterArn,
-        KEYFRAME_LOG_LEVEL: 'INFO',
-      },
+      environment: taskEventsSettings.toEnv({
+        tableName: props.table.tableName,
+        clusterArn: props.cluster.clusterArn,
+        logLevel: 'INFO',
+      }),
       deadLetterQueue: this.deadLetterQueue,
       retryAttempts: 2,
       maxEventAge: Duration.hours(1),
+      reservedConcurrentExecutions: props.reservedConcurrency,
     });
     // Task records (get, conditional put/update), and the routes of a stopped task (query gsi1, delete).
     props.table.grant(this.handler.role, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query']);

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { IngestConfig } from './config';
 
 export interface TaskIdentity {
   readonly taskArn: string;
@@ -7,21 +8,21 @@ export interface TaskIdentity {
 }
 
 /**
- * Who this task is. Explicit env wins (the local stack sets both); on ECS the task metadata endpoint v4
+ * Who this task is. Explicit settings win (the local stack sets both); on ECS the task metadata endpoint v4
  * gives the task ARN and the awsvpc private IP.
  */
 export async function resolveTaskIdentity(
-  env: Record<string, string | undefined> = process.env,
+  known: IngestConfig['identity'],
   fetchJson: (url: string) => Promise<unknown> = async (url) => {
     const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     return res.json();
   },
 ): Promise<TaskIdentity> {
-  const taskArn = env.KEYFRAME_TASK_ARN;
-  const ip = env.KEYFRAME_TASK_IP;
+  const taskArn = known.taskArn;
+  const ip = known.taskIp;
   if (taskArn && ip) return { taskArn, ip };
-  const metadata = env.ECS_CONTAINER_METADATA_URI_V4;
+  const metadata = known.ecsMetadataUri;
   if (!metadata) {
     throw new Error(
       'cannot tell which task this is: set KEYFRAME_TASK_ARN and KEYFRAME_TASK_IP, or run on ECS (ECS_CONTAINER_METADATA_URI_V4)',

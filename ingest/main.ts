@@ -1,6 +1,6 @@
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createDynamoStore } from '../core/dynamo-store';
 import { createLogger } from '../core/logger';
+import { emfMetrics } from '../core/metrics';
 import { startIngest } from './app';
 import { loadIngestConfig } from './config';
 import { resolveTaskIdentity } from './identity';
@@ -10,12 +10,13 @@ import { ecsAgentProtectionClient, ScaleInProtector } from './protection';
  * The ingest container's entrypoint (and each local task's process). Exits 0 after a SIGTERM drain, 1 when
  * it cannot start; tells a parent process (the local stack) over IPC when it is ready and when it drains.
  */
-const logger = createLogger('ingest');
+let logger = createLogger('ingest');
 
 async function main(): Promise<void> {
   const config = loadIngestConfig();
-  const identity = await resolveTaskIdentity();
-  const store = createDynamoStore({ tableName: config.tableName, endpoint: config.dynamoEndpoint });
+  logger = createLogger('ingest', config.logLevel);
+  const identity = await resolveTaskIdentity(config.identity);
+  const store = createDynamoStore({ tableName: config.tableName, endpoint: config.dynamoEndpoint, region: config.region });
   // On ECS, a task with live publishers protects itself from scale-in (the agent endpoint is only there).
   let protector: ScaleInProtector | undefined;
   const app = await startIngest(config, {
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
     logger,
     onActiveStreamsChanged: () => void protector?.evaluate(),
   });
-  const agentUri = process.env.ECS_AGENT_URI;
+  const agentUri = config.ecsAgentUri;
   if (agentUri) {
     protector = new ScaleInProtector(ecsAgentProtectionClient(agentUri), () => ({
       activeStreams: app.streams.activeStreams,
@@ -44,9 +45,9 @@ async function main(): Promise<void> {
   });
   process.send?.({ type: 'ready', rtmpPort: app.rtmpPort, hlsPort: app.hlsPort, healthPort: app.healthPort });
 
-  const metrics = new Metrics({ namespace: 'Keyframe', serviceName: 'ingest' });
+  const metrics = emfMetrics('ingest');
   const publish = () => {
-    metrics.addMetric('ActiveStreams', MetricUnit.Count, app.streams.activeStreams);
+    metrics.addMetric('ActiveStreams', 'Count', app.streams.activeStreams);
     metrics.publishStoredMetrics();
   };
   const metricsTimer = setInterval(publish, 60_000);

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Callback, Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
+import { isTextContentType } from '../core/content-type';
+import { FUNCTION_URL_MAX_PAYLOAD_BYTES } from '../core/limits';
 
 /**
  * A local stand-in for a Lambda function URL: a plain HTTP server that turns each request into a
@@ -36,13 +38,8 @@ export interface FunctionUrlServer {
 }
 
 /** A function URL's request and response payload limit (buffered). */
-const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
+const MAX_PAYLOAD_BYTES = FUNCTION_URL_MAX_PAYLOAD_BYTES;
 
-const TEXT_TYPES = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|vnd\.apple\.mpegurl|x-mpegurl|graphql)|[^;]*\+(json|xml))/i;
-
-function isTextContentType(contentType: string | undefined): boolean {
-  return contentType !== undefined && TEXT_TYPES.test(contentType.trim());
-}
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 

@@ -1,5 +1,5 @@
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
-import type { StackUrls } from '../cli/keys';
+import type { StackUrls } from '../core/channels';
 import type { RoutingStore } from '../core/store';
 import type { FunctionUrlHandler } from './function-url';
 import { buildPlayerAssets, type PlayerAssets } from '../player/build';

@@ -2,16 +2,22 @@ import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createKey, type CreatedChannel, type StackUrls } from '../cli/keys';
-import { createLambdaOrigin } from '../functions/origin/build';
+import { createKey, type CreatedChannel, type StackUrls } from '../core/channels';
 import { createDynamoClient, createDynamoStore } from '../core/dynamo-store';
 import type { Logger } from '../core/logger';
 import type { RoutingStore } from '../core/store';
-import { applyTaskEvent, type TaskEventOutcome } from '../functions/task-events/apply';
 import { startTcpBalancer } from './balancer';
 import { ensureTable, startLocalDynamo, type LocalDynamo } from './dynamo';
 import { localTaskEvent, LOCAL_CLUSTER_ARN } from './ecs-events';
 import { startFunctionUrlServer, type FunctionUrlHandler } from './function-url';
+import { loadLocalFunction } from './lambda-runtime';
+import { memoryMetrics, type MemoryMetrics } from '../core/metrics';
+import type { TaskEventResult } from '../core/lambdas';
+import type { LogLevel } from '../core/settings/common';
+import { ingestSettings } from '../core/settings/ingest';
+import { localSettings } from '../core/settings/local';
+import { originSettings } from '../core/settings/origin';
+import { taskEventsSettings } from '../core/settings/task-events';
 import { stateDir } from './state';
 import { LocalTaskFleet, type LocalTask } from './tasks';
 
@@ -30,8 +36,13 @@ export interface LocalStackOptions {
   readonly tableName?: string;
   /** Start a replacement when a task dies, as the ECS service would. */
   readonly replaceDeadTasks?: boolean;
-  /** Extra environment for the ingest tasks (KEYFRAME_DRAIN_SECONDS, KEYFRAME_RECONNECT_GRACE_SECONDS, ...). */
+  /**
+   * Extra environment for the ingest tasks (KEYFRAME_DRAIN_SECONDS, KEYFRAME_RECONNECT_GRACE_SECONDS, ...): names
+   * from the ingest settings schema only (core/settings/ingest.ts); anything else is refused.
+   */
   readonly taskEnv?: Record<string, string>;
+  /** Log level of the origin, task-events handler and ingest tasks. Default: KEYFRAME_LOG_LEVEL, else INFO. */
+  readonly logLevel?: LogLevel;
   readonly logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Each line an ingest task prints. */
   readonly onTaskLog?: (task: LocalTask, line: string) => void;
@@ -55,9 +66,11 @@ export interface LocalStack {
   readonly fleet: LocalTaskFleet;
   readonly urls: StackUrls;
   /** Outcomes of the ECS-shaped events fed to the task-events handler, newest last. */
-  readonly taskEvents: TaskEventOutcome[];
+  readonly taskEvents: TaskEventResult[];
   /** The secret playback tokens are signed with (see `playbackSecret` in the options). */
   readonly playbackSecret: string;
+  /** What the local functions published (origin, task-events); nothing is printed. */
+  readonly metrics: MemoryMetrics;
   createChannel(name: string, opts?: { private?: boolean }): Promise<CreatedChannel>;
   startTask(): Promise<LocalTask>;
   stop(): Promise<void>;
@@ -73,6 +86,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const tableName = opts.tableName ?? 'keyframe-local';
   const segmentSeconds = opts.segmentSeconds ?? 1;
   const log = opts.logger;
+  const logLevel = opts.logLevel ?? localSettings.load().logLevel;
+  for (const name of Object.keys(opts.taskEnv ?? {})) {
+    if (!ingestSettings.variables.includes(name)) throw new Error(`taskEnv: ${name} is not an ingest setting (core/settings/ingest.ts)`);
+  }
+  const metrics = memoryMetrics();
   const cleanups: Array<() => Promise<void>> = [];
   let stopping = false;
 
@@ -88,8 +106,13 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     await mkdir(hlsRoot, { recursive: true });
     cleanups.push(() => rm(hlsRoot, { recursive: true, force: true }));
 
-    // EventBridge stand-in: task lifecycle → ECS-shaped events → the same handler logic as in AWS.
-    const taskEvents: TaskEventOutcome[] = [];
+    // EventBridge stand-in: task lifecycle → ECS-shaped events → the task-events function, run as Lambda would.
+    const taskEventsFunction = await loadLocalFunction(
+      'taskEvents',
+      taskEventsSettings.toEnv({ tableName, dynamoEndpoint: dynamo.endpoint, clusterArn: LOCAL_CLUSTER_ARN, logLevel }),
+      { metrics },
+    );
+    const taskEvents: TaskEventResult[] = [];
     const versions = new Map<string, number>();
     let eventChain = Promise.resolve();
     const feed = (task: LocalTask, status: 'RUNNING' | 'STOPPED') => {
@@ -97,7 +120,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       versions.set(task.taskArn, version);
       const event = localTaskEvent({ taskArn: task.taskArn, status, version, ip: '127.0.0.1' });
       eventChain = eventChain
-        .then(() => applyTaskEvent(event, { store, clusterArn: LOCAL_CLUSTER_ARN }))
+        .then(() => taskEventsFunction(event))
         .then((outcome) => {
           taskEvents.push(outcome);
           if (status === 'STOPPED') log?.info('task stopped', { task: task.id, exitCode: task.exitCode, signal: task.signal, routesPurged: outcome.routesPurged });
@@ -107,15 +130,18 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     };
 
     const fleet = new LocalTaskFleet({
-      KEYFRAME_TABLE: tableName,
-      KEYFRAME_DYNAMODB_ENDPOINT: dynamo.endpoint,
-      KEYFRAME_SEGMENT_SECONDS: String(segmentSeconds),
-      KEYFRAME_PLAYLIST_SIZE: String(opts.playlistSize ?? 6),
-      KEYFRAME_HLS_DIR: hlsRoot,
-      KEYFRAME_DRAIN_SECONDS: '10',
-      // The local balancer, like the NLB without client IP preservation, makes every publisher 127.0.0.1:
-      // a shorter key-guessing backoff than AWS's default, so a few typos do not lock `npm start` out for long.
-      KEYFRAME_AUTH_BACKOFF_SECONDS: '60',
+      ...ingestSettings.toEnv({
+        tableName,
+        dynamoEndpoint: dynamo.endpoint,
+        segmentSeconds,
+        ...(opts.playlistSize !== undefined ? { playlistSize: opts.playlistSize } : {}),
+        hlsDir: hlsRoot,
+        drainSeconds: 10,
+        // The local balancer, like the NLB without client IP preservation, makes every publisher 127.0.0.1:
+        // a shorter key-guessing backoff than AWS's default, so a few typos do not lock `npm start` out for long.
+        authBackoffSeconds: 60,
+        logLevel,
+      }),
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...opts.taskEnv,
     });
@@ -142,18 +168,22 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     });
     cleanups.push(() => balancer.close());
 
-    const playbackSecret = opts.playbackSecret ?? process.env.KEYFRAME_PLAYBACK_SECRET ?? (await ensureLocalPlaybackSecret(opts.stateDir ?? stateDir()));
-    const origin = createLambdaOrigin({
-      env: {
-        KEYFRAME_TABLE: tableName,
-        KEYFRAME_SEGMENT_SECONDS: String(segmentSeconds),
+    const playbackSecret =
+      opts.playbackSecret ?? localSettings.load().playbackSecret ?? (await ensureLocalPlaybackSecret(opts.stateDir ?? stateDir()));
+    const origin = await loadLocalFunction(
+      'origin',
+      originSettings.toEnv({
+        tableName,
+        dynamoEndpoint: dynamo.endpoint,
+        segmentSeconds,
         // Local tasks serve HLS on loopback, on ports the OS picks: the upstream guard allows exactly that.
-        KEYFRAME_UPSTREAM_CIDRS: '127.0.0.0/8',
-        KEYFRAME_UPSTREAM_PORTS: '1024-65535',
-        KEYFRAME_PLAYBACK_SECRET: playbackSecret,
-      },
-      routes: store,
-    });
+        upstreamCidrs: '127.0.0.0/8',
+        upstreamPorts: '1024-65535',
+        playbackSecret,
+        logLevel,
+      }),
+      { metrics },
+    );
     const provisional: StackUrls = { rtmpUrl: `rtmp://${host}:${balancer.port}/live`, playbackBaseUrl: '' };
     let routes: FunctionUrlHandler | undefined;
     const http = await startFunctionUrlServer({
@@ -180,6 +210,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       urls,
       taskEvents,
       playbackSecret,
+      metrics,
       createChannel: (name, channelOpts) => createKey(store, urls, name, channelOpts),
       startTask: () => fleet.start(),
       async stop() {

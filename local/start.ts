@@ -3,7 +3,9 @@ import { readFile, writeFile, mkdir, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { hashStreamKey } from '../core/model';
-import { createKey, playbackUrl, playerUrl } from '../cli/keys';
+import { createKey, playbackUrl, playerUrl } from '../core/channels';
+import { localSettings } from '../core/settings/local';
+import { ConfigError, inheritedEnvironment, quietAwsSdkVersionWarning } from '../core/settings/schema';
 import { startLocalStack, type LocalStack } from './stack';
 import { clearLocalState, isProcessAlive, readLocalState, stateDir, writeLocalState } from './state';
 import type { LocalTask } from './tasks';
@@ -13,9 +15,9 @@ import type { LocalTask } from './tasks';
  * Flags: --tasks N (or KEYFRAME_TASKS), --rtmp-port, --http-port, --segment-seconds, --memory (no persistence),
  * --verbose (raw JSON logs).
  */
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+quietAwsSdkVersionWarning();
 
-const USE_COLOR = process.stdout.isTTY && !process.env.NO_COLOR;
+let USE_COLOR = process.stdout.isTTY;
 const c = (code: string, s: string) => (USE_COLOR ? `\x1b[${code}m${s}\x1b[0m` : s);
 const bold = (s: string) => c('1', s);
 const dim = (s: string) => c('2', s);
@@ -75,10 +77,10 @@ async function ensureDemoChannel(stack: LocalStack, dir: string): Promise<{ stre
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      tasks: { type: 'string', default: process.env.KEYFRAME_TASKS ?? '1' },
-      'rtmp-port': { type: 'string', default: process.env.KEYFRAME_LOCAL_RTMP_PORT ?? '1935' },
-      'http-port': { type: 'string', default: process.env.KEYFRAME_LOCAL_HTTP_PORT ?? '8080' },
-      'segment-seconds': { type: 'string', default: process.env.KEYFRAME_SEGMENT_SECONDS ?? '1' },
+      tasks: { type: 'string' },
+      'rtmp-port': { type: 'string' },
+      'http-port': { type: 'string' },
+      'segment-seconds': { type: 'string' },
       memory: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -88,24 +90,33 @@ async function main(): Promise<void> {
     console.log(`Usage: npm start -- [--tasks N] [--rtmp-port 1935] [--http-port 8080] [--segment-seconds 1] [--memory] [--verbose]`);
     return;
   }
-  const int = (name: string, raw: string, min: number, max: number) => {
-    const v = Number(raw);
-    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`--${name}=${raw} must be an integer from ${min} to ${max}`);
-    return v;
+  // Flags override the environment; both are validated by the local settings schema (core/settings/local.ts).
+  const flags: Record<string, [string, string | undefined]> = {
+    KEYFRAME_TASKS: ['--tasks', values.tasks],
+    KEYFRAME_LOCAL_RTMP_PORT: ['--rtmp-port', values['rtmp-port']],
+    KEYFRAME_LOCAL_HTTP_PORT: ['--http-port', values['http-port']],
+    KEYFRAME_SEGMENT_SECONDS: ['--segment-seconds', values['segment-seconds']],
   };
-  const tasks = int('tasks', values.tasks, 1, 16);
-  const rtmpPort = int('rtmp-port', values['rtmp-port'], 0, 65535);
-  const httpPort = int('http-port', values['http-port'], 0, 65535);
-  const segmentSeconds = Number(values['segment-seconds']);
-  if (!(segmentSeconds >= 0.5 && segmentSeconds <= 10)) throw new Error(`--segment-seconds=${values['segment-seconds']} must be from 0.5 to 10`);
+  const env = inheritedEnvironment();
+  for (const [name, [, value]] of Object.entries(flags)) if (value !== undefined) env[name] = value;
+  let settings: ReturnType<typeof localSettings.load>;
+  try {
+    settings = localSettings.load(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const flag = Object.entries(flags).find(([name, [, v]]) => v !== undefined && err.message.startsWith(name));
+    throw new ConfigError(flag ? err.message.replace(flag[0], flag[1][0]) : err.message);
+  }
+  const { tasks, rtmpPort, httpPort, segmentSeconds } = settings;
+  USE_COLOR = USE_COLOR && settings.noColor === undefined;
 
-  const dir = stateDir();
+  const dir = stateDir(settings.stateDir);
   const running = await readLocalState(dir);
   if (running && running.pid !== process.pid && isProcessAlive(running.pid)) {
     throw new Error(`a local stack is already running (pid ${running.pid}, ${running.rtmpUrl}); stop it first`);
   }
 
-  const ffmpegPath = process.env.KEYFRAME_FFMPEG_PATH ?? 'ffmpeg';
+  const ffmpegPath = settings.ffmpegPath;
   const step = (s: string) => process.stdout.write(`${dim('›')} ${s}\n`);
   step(`ffmpeg: ${await checkFfmpeg(ffmpegPath)}`);
   step(`starting the embedded DynamoDB (${values.memory ? 'in memory' : `data in ${join(dir, 'db')}`}), ${tasks} ingest task(s), balancer and origin…`);
@@ -114,6 +125,9 @@ async function main(): Promise<void> {
   const { createPlayerRoutes } = await import('./player-routes');
   const stack = await startLocalStack({
     httpRoutes: createPlayerRoutes,
+    stateDir: dir,
+    logLevel: settings.logLevel,
+    ...(settings.playbackSecret ? { playbackSecret: settings.playbackSecret } : {}),
     tasks,
     rtmpPort,
     httpPort,

@@ -1,5 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { localSettings } from '../core/settings/local';
 
 /** What `npm start` tells other commands (the CLI) about the running local stack. */
 export interface LocalStackState {
@@ -12,8 +13,9 @@ export interface LocalStackState {
   readonly playerBaseUrl?: string;
 }
 
-export function stateDir(env: Record<string, string | undefined> = process.env): string {
-  return resolve(env.KEYFRAME_STATE_DIR ?? '.keyframe');
+/** The local state directory (KEYFRAME_STATE_DIR, default `.keyframe`), absolute. */
+export function stateDir(dir: string = localSettings.load().stateDir): string {
+  return resolve(dir);
 }
 
 export const stateFile = (dir: string) => join(dir, 'local.json');

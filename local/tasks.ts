@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { localTaskArn } from './ecs-events';
+import { inheritedEnvironment } from '../core/settings/schema';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const INGEST_MAIN = fileURLToPath(new URL('../ingest/main.ts', import.meta.url));
@@ -75,7 +76,7 @@ export class LocalTaskFleet extends EventEmitter {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: {
-        ...process.env,
+        ...inheritedEnvironment(),
         ...this.env,
         KEYFRAME_TASK_ARN: taskArn,
         KEYFRAME_TASK_IP: '127.0.0.1',

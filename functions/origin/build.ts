@@ -2,9 +2,10 @@ import type { RouteStore } from '../../core/store';
 import { createDynamoStore } from '../../core/dynamo-store';
 import { createLogger } from '../../core/logger';
 import { playbackKeyFromEnv } from '../../core/playback-secret';
-import { readOriginConfig, readOriginSecurityConfig } from './config';
+import { loadOriginSettings } from './config';
 import { createFunctionUrlHandler, type OriginFunctionUrlHandler } from './lambda';
-import { createPowertoolsMetrics, powertoolsOriginMetrics } from './metrics';
+import { emfMetrics, type MetricSink } from '../../core/metrics';
+import { sinkOriginMetrics } from './metrics';
 import { createOrigin, type Origin } from './origin';
 import type { FetchUpstream } from './upstream';
 import type { StreamListing } from './streams';
@@ -20,11 +21,11 @@ export function createOriginFromEnv(opts: {
   routes?: Pick<RouteStore, 'getRoute'> & StreamListing;
   fetchUpstream?: FetchUpstream;
   segmentCacheMs?: number;
+  /** Default: CloudWatch EMF on stdout. */
+  metrics?: MetricSink;
 } = {}): { origin: Origin; handler: OriginFunctionUrlHandler } {
-  const env = opts.env ?? process.env;
-  const config = readOriginConfig(env);
-  const security = readOriginSecurityConfig(env);
-  const metrics = createPowertoolsMetrics();
+  const config = loadOriginSettings(opts.env);
+  const metrics = opts.metrics ?? emfMetrics('origin');
   const store = opts.routes ?? createDynamoStore({ tableName: config.tableName, endpoint: config.dynamoEndpoint });
   const origin = createOrigin({
     routes: store,
@@ -34,10 +35,10 @@ export function createOriginFromEnv(opts: {
     routeCacheMs: config.routeCacheMs,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     segmentSeconds: config.segmentSeconds,
-    logger: createLogger('origin'),
-    metrics: powertoolsOriginMetrics(metrics),
-    upstreamGuard: createUpstreamGuard({ cidrs: security.upstreamCidrs, ports: security.upstreamPorts }),
-    playbackKey: playbackKeyFromEnv(security, env),
+    logger: createLogger('origin', config.logLevel),
+    metrics: sinkOriginMetrics(metrics),
+    upstreamGuard: createUpstreamGuard({ cidrs: config.upstreamCidrs, ports: config.upstreamPorts }),
+    playbackKey: playbackKeyFromEnv(config, opts.env),
     ...(opts.segmentCacheMs !== undefined ? { segmentCacheMs: opts.segmentCacheMs } : {}),
   });
   return { origin, handler: createFunctionUrlHandler(origin, { flush: () => metrics.publishStoredMetrics() }) };

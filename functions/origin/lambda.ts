@@ -1,4 +1,5 @@
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
+import { isTextContentType } from '../../core/content-type';
 import type { Origin } from './origin';
 
 /**
@@ -13,17 +14,6 @@ export type OriginFunctionUrlHandler = (
   callback?: unknown,
 ) => Promise<LambdaFunctionURLResult>;
 
-/** Content types sent as text; everything else (segments) is base64 with `isBase64Encoded: true`. */
-export function isTextContentType(contentType: string | undefined): boolean {
-  if (!contentType) return false;
-  const type = contentType.split(';')[0].trim().toLowerCase();
-  return (
-    type.startsWith('text/') ||
-    type === 'application/json' ||
-    type === 'application/vnd.apple.mpegurl' ||
-    type === 'application/x-mpegurl'
-  );
-}
 
 export function createFunctionUrlHandler(origin: Origin, opts: { flush?: () => void } = {}): OriginFunctionUrlHandler {
   return async (event) => {

@@ -1,32 +1,26 @@
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { MetricName, MetricSink } from '../../core/metrics';
 
 /**
  * Origin metrics (docs/architecture.md, "Metrics"). The core writes to this small interface; the handler
  * backs it with Powertools EMF (namespace `Keyframe`, dimension `service=origin`) and flushes per invocation.
  */
 
-export type OriginCountMetric = 'OriginRequests' | 'Origin4xx' | 'Origin5xx' | 'UpstreamFailures';
-export type OriginMetricName = OriginCountMetric | 'OriginLatency';
+export type OriginMetricName = MetricName<'origin'>;
+export type OriginCountMetric = Exclude<OriginMetricName, 'OriginLatency'>;
 
 export interface OriginMetrics {
   count(name: OriginCountMetric, value?: number): void;
   latency(ms: number): void;
 }
 
-export const METRICS_NAMESPACE = 'Keyframe';
-export const METRICS_SERVICE = 'origin';
-
-export function createPowertoolsMetrics(): Metrics {
-  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
-}
-
-export function powertoolsOriginMetrics(metrics: Metrics): OriginMetrics {
+/** The origin's metrics on a sink (EMF in AWS, memory locally). */
+export function sinkOriginMetrics(metrics: MetricSink): OriginMetrics {
   return {
     count(name, value = 1) {
-      metrics.addMetric(name, MetricUnit.Count, value);
+      metrics.addMetric(name, 'Count', value);
     },
     latency(ms) {
-      metrics.addMetric('OriginLatency', MetricUnit.Milliseconds, ms);
+      metrics.addMetric('OriginLatency', 'Milliseconds', ms);
     },
   };
 }

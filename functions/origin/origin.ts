@@ -1,3 +1,4 @@
+import { MAX_BUFFERED_BODY_BYTES } from '../../core/limits';
 import { performance } from 'node:perf_hooks';
 import {
   BadGatewayError,
@@ -26,11 +27,8 @@ import type { UpstreamGuard } from './upstream-guard';
  * Every error response is built from an HttpError here, with a body that names no host, port or stack.
  */
 
-/**
- * Largest upstream body we accept. A buffered function-URL response is at most 6 MB, and binary bodies are
- * base64 (4 bytes per 3): (6,000,000 − 16 KiB for the envelope and headers) / 4 × 3 ≈ 4.49 MB of raw body.
- */
-export const MAX_BUFFERED_BODY_BYTES = Math.floor((6_000_000 - 16 * 1024) / 4) * 3;
+/** Largest upstream body we accept (core/limits.ts). */
+export { MAX_BUFFERED_BODY_BYTES };
 export const DEFAULT_SEGMENT_CACHE_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_SEGMENT_CACHE_MS = 60_000;
 

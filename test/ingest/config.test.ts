@@ -17,7 +17,7 @@ describe('loadIngestConfig', () => {
 
   const bad: Array<[Record<string, string>, string]> = [
     [{}, 'KEYFRAME_TABLE is not set; set it to a non-empty string'],
-    [{ KEYFRAME_TABLE: 't', KEYFRAME_SEGMENT_SECONDS: 'two' }, 'KEYFRAME_SEGMENT_SECONDS="two" is not a number'],
+    [{ KEYFRAME_TABLE: 't', KEYFRAME_SEGMENT_SECONDS: 'two' }, 'KEYFRAME_SEGMENT_SECONDS="two" is not an integer'], // whole seconds everywhere (core/limits.ts)
     [{ KEYFRAME_TABLE: 't', KEYFRAME_SEGMENT_SECONDS: '30' }, 'KEYFRAME_SEGMENT_SECONDS=30 is above the maximum 10'],
     [{ KEYFRAME_TABLE: 't', KEYFRAME_RTMP_PORT: '1935.5' }, 'KEYFRAME_RTMP_PORT="1935.5" is not an integer'],
     [{ KEYFRAME_TABLE: 't', KEYFRAME_PLAYLIST_SIZE: '1' }, 'KEYFRAME_PLAYLIST_SIZE=1 is below the minimum 3'],

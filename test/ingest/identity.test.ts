@@ -3,12 +3,12 @@ import { resolveTaskIdentity } from '../../ingest/identity';
 
 describe('resolveTaskIdentity', () => {
   it('prefers explicit env', async () => {
-    expect(await resolveTaskIdentity({ KEYFRAME_TASK_ARN: 'arn:x', KEYFRAME_TASK_IP: '127.0.0.1' })).toEqual({ taskArn: 'arn:x', ip: '127.0.0.1' });
+    expect(await resolveTaskIdentity({ taskArn: 'arn:x', taskIp: '127.0.0.1' })).toEqual({ taskArn: 'arn:x', ip: '127.0.0.1' });
   });
 
   it('reads the ECS task metadata endpoint v4', async () => {
     const seen: string[] = [];
-    const id = await resolveTaskIdentity({ ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc' }, async (url) => {
+    const id = await resolveTaskIdentity({ ecsMetadataUri: 'http://169.254.170.2/v4/abc' }, async (url) => {
       seen.push(url);
       return url.endsWith('/task')
         ? { TaskARN: 'arn:aws:ecs:us-east-1:1:task/c/t1', Containers: [] }

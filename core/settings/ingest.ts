@@ -1,0 +1,51 @@
+import { PLAYLIST_SIZE, SEGMENT_SECONDS } from '../limits';
+import { commonSettings } from './common';
+import { defineSettings, number, optionalText, text } from './schema';
+
+const port = (env: string, dflt: number) => number(env, { default: dflt, min: 0, max: 65535, integer: true });
+const limit = (env: string, dflt: number | ((e: Record<string, unknown>) => number), min: number, max: number, allowInfinity = false) =>
+  number(env, { default: dflt, min, max, integer: true, allowInfinity });
+
+/**
+ * The ingest task's environment (ingest/). Written by infra/ingest-service.ts, the local stack's tasks and the
+ * benchmarks. Order matters where a default derives from an earlier value.
+ */
+export const ingestSettings = defineSettings('ingest', {
+  ...commonSettings,
+  tableName: text('KEYFRAME_TABLE'),
+  /** AWS SDK region; unset locally. */
+  region: optionalText('AWS_REGION'),
+  rtmpHost: text('KEYFRAME_RTMP_HOST', { default: '0.0.0.0' }),
+  rtmpPort: port('KEYFRAME_RTMP_PORT', 1935),
+  hlsHost: text('KEYFRAME_HLS_HOST', { default: '0.0.0.0' }),
+  hlsPort: port('KEYFRAME_HLS_PORT', 8080),
+  healthPort: port('KEYFRAME_HEALTH_PORT', 8081),
+  hlsDir: text('KEYFRAME_HLS_DIR', { default: '/tmp/keyframe-hls' }),
+  segmentSeconds: number('KEYFRAME_SEGMENT_SECONDS', { ...SEGMENT_SECONDS }),
+  playlistSize: number('KEYFRAME_PLAYLIST_SIZE', { ...PLAYLIST_SIZE }),
+  ffmpegPath: text('KEYFRAME_FFMPEG_PATH', { default: 'ffmpeg' }),
+  /** Who this task is: set both locally; on ECS they come from the task metadata endpoint. */
+  taskArn: optionalText('KEYFRAME_TASK_ARN'),
+  taskIp: optionalText('KEYFRAME_TASK_IP'),
+  /** Set by ECS: the task metadata endpoint v4. */
+  ecsMetadataUri: optionalText('ECS_CONTAINER_METADATA_URI_V4'),
+  /** Set by ECS: the agent endpoint (task scale-in protection). */
+  ecsAgentUri: optionalText('ECS_AGENT_URI'),
+  routeTtlSeconds: number('KEYFRAME_ROUTE_TTL_SECONDS', { default: 15, min: 3, max: 300, integer: true }),
+  drainSeconds: number('KEYFRAME_DRAIN_SECONDS', { default: 110, min: 0, max: 3600 }),
+  reconnectGraceSeconds: number('KEYFRAME_RECONNECT_GRACE_SECONDS', { default: 10, min: 0, max: 120 }),
+  endLingerSeconds: number('KEYFRAME_END_LINGER_SECONDS', { default: (e) => Math.max(3, (e.segmentSeconds as number) * 3), min: 0, max: 60 }),
+  handshakeTimeoutMs: limit('KEYFRAME_RTMP_HANDSHAKE_TIMEOUT_MS', 5_000, 100, 600_000),
+  publishTimeoutMs: limit('KEYFRAME_RTMP_PUBLISH_TIMEOUT_MS', 10_000, 100, 600_000),
+  idleTimeoutMs: limit('KEYFRAME_RTMP_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000),
+  maxConnections: limit('KEYFRAME_RTMP_MAX_CONNECTIONS', 1000, 1, 1_000_000),
+  /** `Infinity` turns the per-IP cap off (behind a load balancer that hides client IPs). */
+  maxConnectionsPerIp: limit('KEYFRAME_RTMP_MAX_CONNECTIONS_PER_IP', 20, 1, 1_000_000, true),
+  // Per-IP limits need real client IPs; with the per-IP cap off, one guesser would lock out every publisher
+  // behind the same balancer address, so the throttle is off unless set explicitly.
+  authMaxFailures: limit('KEYFRAME_AUTH_MAX_FAILURES', (e) => (e.maxConnectionsPerIp === Infinity ? 0 : 5), 0, 10_000),
+  authFailureWindowSeconds: limit('KEYFRAME_AUTH_FAILURE_WINDOW_SECONDS', 60, 1, 86_400),
+  authBackoffSeconds: limit('KEYFRAME_AUTH_BACKOFF_SECONDS', 300, 1, 86_400),
+  authMaxTrackedSources: limit('KEYFRAME_AUTH_MAX_TRACKED_SOURCES', 10_000, 1, 1_000_000),
+});
+export type IngestSettings = ReturnType<typeof ingestSettings.load>;

@@ -1,0 +1,31 @@
+import { MIN_SECRET_LENGTH } from '../playback-token';
+import { SEGMENT_SECONDS } from '../limits';
+import { commonSettings } from './common';
+import { defineSettings, number, optionalText, text } from './schema';
+
+/** The origin's security settings (docs/security.md), also loadable on their own. */
+const security = {
+  /** Ranges a route's host must be in (validated by the origin's upstream guard). */
+  upstreamCidrs: text('KEYFRAME_UPSTREAM_CIDRS', { default: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16' }),
+  /** Ports (`8080`, `8080,8443`, `1024-65535`, `*`) a route's port must be in. */
+  upstreamPorts: text('KEYFRAME_UPSTREAM_PORTS', { default: '8080' }),
+  /** The playback-token secret itself (local stack, tests). */
+  playbackSecret: optionalText('KEYFRAME_PLAYBACK_SECRET', {
+    check: (v) => (v.length < MIN_SECRET_LENGTH ? `is too short; use at least ${MIN_SECRET_LENGTH} random characters` : undefined),
+  }),
+  /** A Secrets Manager secret holding it (AWS). */
+  playbackSecretArn: optionalText('KEYFRAME_PLAYBACK_SECRET_ARN'),
+} as const;
+
+export const originSecuritySettings = defineSettings('origin', security);
+
+/** The origin Lambda's environment (functions/origin). Written by infra/origin.ts and the local stack. */
+export const originSettings = defineSettings('origin', {
+  ...commonSettings,
+  tableName: text('KEYFRAME_TABLE'),
+  segmentSeconds: number('KEYFRAME_SEGMENT_SECONDS', { ...SEGMENT_SECONDS }),
+  routeCacheMs: number('KEYFRAME_ROUTE_CACHE_MS', { default: 1000, min: 0, max: 60_000, integer: true }),
+  upstreamTimeoutMs: number('KEYFRAME_UPSTREAM_TIMEOUT_MS', { default: 2000, min: 1, max: 30_000, integer: true }),
+  ...security,
+});
+export type OriginSettings = ReturnType<typeof originSettings.load>;
