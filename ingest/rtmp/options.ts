@@ -5,7 +5,7 @@ import type { RtmpSession } from './session.js';
 
 /** Why a session ended. A sink's `end` receives exactly one of these, exactly once. */
 export type SessionEndReason =
-  /** The publisher sent deleteStream / closeStream. */
+  /** The publisher stopped: FCUnpublish, deleteStream or closeStream. */
   | 'unpublish'
   /** The TCP connection closed or reset. */
   | 'disconnect'
@@ -58,7 +58,7 @@ export type PublishDecision =
 export type OnPublish = (request: PublishRequest) => PublishDecision | Promise<PublishDecision>;
 
 /**
- * The logging shape the server uses; Powertools `Logger` (functions/shared/logger.ts) fits it. The server
+ * The logging shape the server uses; Powertools `Logger` (core/logger.ts) fits it. The server
  * always passes one structured object after the message (session id, remote IP, app, key fingerprint, …),
  * never a stream key.
  */

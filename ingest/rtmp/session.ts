@@ -385,9 +385,19 @@ export class RtmpSession {
     switch (name) {
       case 'connect':
         throw new RtmpProtocolError('second connect');
+      case 'FCUnpublish':
+        // The publisher stops (FMLE, OBS and FFmpeg send it first, then deleteStream, then close the socket
+        // without reading). It ends the publish like deleteStream, and gets no answer: an answer the peer
+        // never reads makes its close() an abortive one (RST), which can drop the deleteStream it had not
+        // sent yet (docs/rtmp.md, "How a publish ends").
+        if (this.#state === 'publishing' || this.#state === 'authorizing') {
+          this.#finish('unpublish', 'end');
+          return;
+        }
+        if (tx > 0) this.#sendCommand(m.streamId, '_result', tx, null, undefined);
+        return;
       case 'releaseStream':
       case 'FCPublish':
-      case 'FCUnpublish':
         if (tx > 0) this.#sendCommand(m.streamId, '_result', tx, null, undefined);
         return;
       case 'createStream':

@@ -34,16 +34,29 @@ export async function until(check: () => boolean, timeoutMs = 3000, what = 'cond
   }
 }
 
+/** `promise`, or a rejection naming `what` once `timeoutMs` has passed: a deadline, never a silent wait. */
+export function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 // ---- sink and logger ----
 
 export class RecordingSink implements FlvSink {
   readonly chunks: Buffer[] = [];
   readonly ends: SessionEndReason[] = [];
+  #ended!: (reason: SessionEndReason) => void;
+  /** Resolves with the first `end` reason. */
+  readonly ended = new Promise<SessionEndReason>((resolve) => (this.#ended = resolve));
   write(chunk: Buffer): void {
     this.chunks.push(chunk);
   }
   end(reason: SessionEndReason): void {
     this.ends.push(reason);
+    this.#ended(reason);
   }
   get bytes(): Buffer {
     return Buffer.concat(this.chunks);
