@@ -15,6 +15,8 @@ export interface RouteLookup {
 
 export interface RouteCache {
   get(playbackId: string): Promise<RouteLookup>;
+  /** Drops the cached answer for one ID (its task stopped answering), so the next `get` reads the store. */
+  forget(playbackId: string): void;
   /** Number of cached entries (for tests and diagnostics). */
   readonly size: number;
 }
@@ -51,6 +53,9 @@ export function createRouteCache(opts: RouteCacheOptions): RouteCache {
   return {
     get size() {
       return entries.size;
+    },
+    forget(playbackId) {
+      entries.delete(playbackId);
     },
     async get(playbackId) {
       const cached = entries.get(playbackId);
