@@ -4,13 +4,16 @@ import { playbackKey } from './playback-token';
  * Where the playback-token secret comes from. One tiny interface, two sources:
  *
  * - a value from configuration (`KEYFRAME_PLAYBACK_SECRET`): the local stack and tests;
- * - a Secrets Manager secret (`KEYFRAME_PLAYBACK_SECRET_ARN`) read through the AWS Parameters and Secrets
- *   Lambda extension on `localhost:2773`: no SDK in the bundle, and the extension authenticates the call with
- *   the function's own session token. The function needs the extension layer and `secretsmanager:GetSecretValue`
- *   on that secret (docs/security.md lists what the template needs).
+ * - a Secrets Manager secret (`KEYFRAME_PLAYBACK_SECRET_ARN`) read with the AWS SDK
+ *   (`@aws-sdk/client-secrets-manager`, bundled into the function like the DynamoDB client). The function needs
+ *   `secretsmanager:GetSecretValue` on that secret and a route to the Secrets Manager endpoint (the origin
+ *   reaches it through the VPC's NAT). No Lambda layer and no region-keyed layer ARN: the same template deploys
+ *   in every region.
  *
- * The secret is fetched once per execution environment (cold start), on the first request that needs it,
- * so public playback never waits for it; a failed fetch is retried by the next request.
+ * The secret is read on the first request that needs it (so public playback never waits for it), kept in
+ * memory, and re-read in the background every `refreshMs` (default 5 minutes) so a rotated secret is picked up
+ * without a cold start. A failed first read rejects that request and the next request tries again; a failed
+ * refresh keeps serving the key already held and tries again after `retryMs`.
  */
 export interface PlaybackKeySource {
   /** The HMAC key. Rejects if the secret cannot be read or is too short. */
@@ -39,43 +42,140 @@ export function memoizedPlaybackKey(load: () => Promise<string>): PlaybackKeySou
   };
 }
 
-export interface SecretsExtensionOptions {
+/** How often a held secret is re-read. */
+export const DEFAULT_SECRET_REFRESH_MS = 5 * 60_000;
+/** After a failed refresh, how long until the next attempt (the held key is used meanwhile). */
+export const DEFAULT_SECRET_RETRY_MS = 10_000;
+
+export interface RefreshingKeyOptions {
+  /** @default DEFAULT_SECRET_REFRESH_MS */
+  readonly refreshMs?: number;
+  /** @default DEFAULT_SECRET_RETRY_MS */
+  readonly retryMs?: number;
+  /** Called when a background refresh fails (the held key stays in use). */
+  readonly onRefreshError?: (err: Error) => void;
+  readonly now?: () => number;
+}
+
+/**
+ * An in-memory cache over a loader, with refresh: the first `get()` waits for the load (concurrent callers share
+ * it); later calls answer from memory at once and, once the key is `refreshMs` old, start one background reload.
+ */
+export function refreshingPlaybackKey(load: () => Promise<string>, opts: RefreshingKeyOptions = {}): PlaybackKeySource {
+  const refreshMs = opts.refreshMs ?? DEFAULT_SECRET_REFRESH_MS;
+  const retryMs = opts.retryMs ?? DEFAULT_SECRET_RETRY_MS;
+  const now = opts.now ?? Date.now;
+  let held: { key: Buffer; loadedAt: number } | undefined;
+  let inflight: Promise<Buffer> | undefined;
+  let lastFailureAt = -Infinity;
+
+  const start = (): Promise<Buffer> => {
+    const p = (async () => playbackKey(await load()))();
+    inflight = p;
+    // Settled in the same reaction that settles `p`, so a caller resuming from `await p` sees the new state.
+    p.then(
+      (key) => {
+        held = { key, loadedAt: now() };
+        if (inflight === p) inflight = undefined;
+      },
+      () => {
+        lastFailureAt = now();
+        if (inflight === p) inflight = undefined;
+      },
+    );
+    return p;
+  };
+
+  return {
+    get() {
+      if (!held) return inflight ?? start();
+      const t = now();
+      if (!inflight && t - held.loadedAt >= refreshMs && t - lastFailureAt >= retryMs) {
+        start().catch((err: Error) => opts.onRefreshError?.(err));
+      }
+      return Promise.resolve(held.key);
+    },
+  };
+}
+
+/** The slice of Secrets Manager the origin uses: the thin adapter the tests replace. */
+export interface SecretStringReader {
+  /** The secret's current SecretString; undefined if it has none (a binary secret). */
+  getSecretString(secretId: string): Promise<string | undefined>;
+}
+
+export interface SdkSecretReaderOptions {
+  /** @default - the SDK's (AWS_REGION in Lambda) */
+  readonly region?: string;
+  /** A different endpoint (tests against a local server). */
+  readonly endpoint?: string;
+  /** @default - the SDK's default chain (the function's role in Lambda) */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+  /** Per call, retries included. @default 3000 */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * GetSecretValue through `@aws-sdk/client-secrets-manager`. The SDK module is loaded on the first read, so a cold
+ * start that serves only public playback never pays for it; one client is reused after that.
+ */
+export function sdkSecretStringReader(opts: SdkSecretReaderOptions = {}): SecretStringReader {
+  type Sdk = typeof import('@aws-sdk/client-secrets-manager');
+  let client: Promise<{ sdk: Sdk; client: InstanceType<Sdk['SecretsManagerClient']> }> | undefined;
+  const connect = () => {
+    client ??= import('@aws-sdk/client-secrets-manager').then((sdk) => ({
+      sdk,
+      client: new sdk.SecretsManagerClient({
+        ...(opts.region ? { region: opts.region } : {}),
+        ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+        ...(opts.credentials ? { credentials: opts.credentials } : {}),
+        maxAttempts: 2,
+      }),
+    }));
+    client.catch(() => {
+      client = undefined;
+    });
+    return client;
+  };
+  return {
+    async getSecretString(secretId) {
+      const { sdk, client: c } = await connect();
+      const out = await c.send(new sdk.GetSecretValueCommand({ SecretId: secretId }), {
+        abortSignal: AbortSignal.timeout(opts.timeoutMs ?? 3000),
+      });
+      return out.SecretString;
+    },
+  };
+}
+
+export interface SecretsManagerKeyOptions extends RefreshingKeyOptions {
   /** The secret's ARN or name. */
   readonly secretId: string;
-  /** The extension's port: PARAMETERS_SECRETS_EXTENSION_HTTP_PORT, default 2773. */
-  readonly port?: number;
-  /** AWS_SESSION_TOKEN of the function, which the extension requires as `X-Aws-Parameters-Secrets-Token`. */
-  readonly sessionToken?: string;
-  readonly timeoutMs?: number;
-  readonly fetch?: typeof fetch;
+  /** @default sdkSecretStringReader() */
+  readonly reader?: SecretStringReader;
 }
 
-/** Reads a plain-text Secrets Manager secret through the Lambda extension (GetSecretValue response shape). */
-export function secretsExtensionPlaybackKey(opts: SecretsExtensionOptions): PlaybackKeySource {
-  const doFetch = opts.fetch ?? fetch;
-  return memoizedPlaybackKey(async () => {
-    const url = `http://localhost:${opts.port ?? 2773}/secretsmanager/get?secretId=${encodeURIComponent(opts.secretId)}`;
-    const res = await doFetch(url, {
-      headers: { 'X-Aws-Parameters-Secrets-Token': opts.sessionToken ?? '' },
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 3000),
-    });
-    if (!res.ok) throw new Error(`the secrets extension answered ${res.status} for the playback secret`);
-    const body = (await res.json()) as { SecretString?: unknown };
-    if (typeof body.SecretString !== 'string') throw new Error('the playback secret has no SecretString (binary secrets are not supported)');
-    return body.SecretString;
-  });
+/** The playback key from a plain-text Secrets Manager secret, cached in memory and refreshed. */
+export function secretsManagerPlaybackKey(opts: SecretsManagerKeyOptions): PlaybackKeySource {
+  const reader = opts.reader ?? sdkSecretStringReader();
+  return refreshingPlaybackKey(async () => {
+    const value = await reader.getSecretString(opts.secretId);
+    if (typeof value !== 'string') throw new Error('the playback secret has no SecretString (binary secrets are not supported)');
+    return value;
+  }, opts);
 }
 
-/** The source an environment configures, or undefined when private playback is not configured. */
-export function playbackKeyFromEnv(config: { playbackSecret?: string; playbackSecretArn?: string }, env: Record<string, string | undefined> = process.env): PlaybackKeySource | undefined {
+/**
+ * The source a configuration names, or undefined when private playback is not configured.
+ * The second argument is ignored (the SDK source reads nothing from the environment); it is accepted so callers
+ * written for the extension-based source still compile.
+ */
+export function playbackKeyFromEnv(
+  config: { playbackSecret?: string; playbackSecretArn?: string },
+  _env?: Readonly<Record<string, string | undefined>>,
+  deps: Omit<SecretsManagerKeyOptions, 'secretId'> = {},
+): PlaybackKeySource | undefined {
   if (config.playbackSecret !== undefined) return staticPlaybackKey(config.playbackSecret);
-  if (config.playbackSecretArn !== undefined) {
-    const port = Number(env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT ?? 2773);
-    return secretsExtensionPlaybackKey({
-      secretId: config.playbackSecretArn,
-      port: Number.isInteger(port) && port > 0 && port < 65536 ? port : 2773,
-      sessionToken: env.AWS_SESSION_TOKEN,
-    });
-  }
+  if (config.playbackSecretArn !== undefined) return secretsManagerPlaybackKey({ ...deps, secretId: config.playbackSecretArn });
   return undefined;
 }

@@ -15,13 +15,26 @@ import { ConfigError, type KeyframeConfig, loadConfig } from './config';
 import { builtPlayerDir, REPO_ROOT } from './paths';
 import { KeyframeStack } from './stack';
 import { synthSettings } from '../core/settings/synth';
+import { defineSettings, optionalText } from '../core/settings/schema';
 
 export interface ComposeOptions {
   /** Built player page to serve under /watch/. @default - player/dist if it has been built */
   readonly playerDirectory?: string | null;
   /** @default REPO_ROOT */
   readonly repoRoot?: string;
+  /** The region `cdk deploy` targets, when known at synth: region rules are then checked at synth too. */
+  readonly deployRegion?: string;
+  /** The build machine's CPU architecture (for `keyframe:ingestArchitecture=host`). @default os.arch() */
+  readonly hostArchitecture?: string;
 }
+
+/**
+ * What `cdk synth` reads from its environment: CDK_DEFAULT_REGION, set by the CDK CLI from the profile it will
+ * deploy with. (Kept beside the one caller; core/settings/synth.ts is the place for it once it takes the key.)
+ */
+export const synthRegionSettings = defineSettings('synth-region', {
+  deployRegion: optionalText('CDK_DEFAULT_REGION'),
+});
 
 export interface Composed {
   readonly app: App;
@@ -31,7 +44,7 @@ export interface Composed {
 
 /** Builds the app: config from the app's context, the stack, and the cdk-nag checks. */
 export function compose(app: App, options: ComposeOptions = {}): Composed {
-  const config = loadConfig(app.node.getAllContext());
+  const config = loadConfig(app.node.getAllContext(), { deployRegion: options.deployRegion });
   const playerDirectory =
     options.playerDirectory === null ? undefined : (options.playerDirectory ?? builtPlayerDir(options.repoRoot ?? REPO_ROOT));
   const stack = new KeyframeStack(app, config.stackName, {
@@ -39,6 +52,7 @@ export function compose(app: App, options: ComposeOptions = {}): Composed {
     config,
     playerDirectory,
     repoRoot: options.repoRoot,
+    hostArchitecture: options.hostArchitecture,
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   return { app, config, stack };
@@ -61,7 +75,7 @@ if (isMain()) {
     await writePlayerDist();
   }
   try {
-    compose(new App()).app.synth();
+    compose(new App(), { deployRegion: synthRegionSettings.load().deployRegion }).app.synth();
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`Keyframe config is invalid (cdk.json "context" or -c flags):\n${err.issues.map((i) => `  - ${i}`).join('\n')}`);

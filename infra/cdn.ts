@@ -1,4 +1,5 @@
 import { Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnWebACL } from 'aws-cdk-lib/aws-wafv2';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import {
   AllowedMethods,
@@ -9,6 +10,11 @@ import {
   CacheQueryStringBehavior,
   Distribution,
   type ErrorResponse,
+  Function as CloudFrontFunction,
+  FunctionCode,
+  FunctionEventType,
+  FunctionRuntime,
+  type FunctionAssociation,
   FunctionUrlOriginAccessControl,
   HttpVersion,
   PriceClass,
@@ -22,6 +28,7 @@ import type { IFunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { playlistMaxTtlSeconds } from './config';
+import { viewerRequestFunctionCode } from './edge/viewer-request';
 import { PLAYER_PATH_PREFIX } from './player-site';
 
 /** Segments: the origin sends `max-age=1209600, immutable`; the policy lets that through (14 days). */
@@ -44,6 +51,14 @@ export interface CdnProps {
   readonly accessLogRetentionDays?: number;
   /** The player page's bucket, served under /watch/*. @default - no player behavior */
   readonly playerBucket?: IBucket;
+  /**
+   * A WAF rate-based rule: requests per client IP per 5 minutes before that IP is blocked. Creates a web ACL
+   * with CLOUDFRONT scope, which CloudFormation creates only in us-east-1 (the stack refuses other regions).
+   * @default - no web ACL
+   */
+  readonly wafRateLimit?: number;
+  /** An existing web ACL (CLOUDFRONT scope, us-east-1) to attach instead. @default - none */
+  readonly webAclArn?: string;
 }
 
 /**
@@ -59,6 +74,9 @@ export class Cdn extends Construct {
   readonly playlistCachePolicy: CachePolicy;
   readonly corsPolicy: ResponseHeadersPolicy;
   readonly accessLogBucket?: Bucket;
+  /** Viewer-request function on every behavior: the origin's path rule at the edge, and the player's routes. */
+  readonly viewerRequestFunction: CloudFrontFunction;
+  readonly webAcl?: CfnWebACL;
 
   constructor(scope: Construct, id: string, props: CdnProps) {
     super(scope, id);
@@ -139,6 +157,33 @@ export class Cdn extends Construct {
       });
     }
 
+    this.viewerRequestFunction = new CloudFrontFunction(this, 'ViewerRequest', {
+      comment: 'Keyframe: rejects paths the origin would refuse; player routes',
+      runtime: FunctionRuntime.JS_2_0,
+      code: FunctionCode.fromInline(viewerRequestFunctionCode({ playerPrefix: props.playerBucket ? PLAYER_PATH_PREFIX : undefined })),
+    });
+    const functionAssociations: FunctionAssociation[] = [
+      { function: this.viewerRequestFunction, eventType: FunctionEventType.VIEWER_REQUEST },
+    ];
+
+    if (props.wafRateLimit !== undefined) {
+      this.webAcl = new CfnWebACL(this, 'WebAcl', {
+        scope: 'CLOUDFRONT',
+        defaultAction: { allow: {} },
+        visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: 'KeyframeWebAcl', sampledRequestsEnabled: true },
+        rules: [
+          {
+            name: 'RatePerIp',
+            priority: 0,
+            action: { block: {} },
+            statement: { rateBasedStatement: { limit: props.wafRateLimit, aggregateKeyType: 'IP', evaluationWindowSec: 300 } },
+            visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: 'KeyframeRatePerIp', sampledRequestsEnabled: true },
+          },
+        ],
+      });
+    }
+    const webAclId = this.webAcl?.attrArn ?? props.webAclArn;
+
     const customDomain = props.domainName !== undefined && props.domainCertificateArn !== undefined;
     this.distribution = new Distribution(this, 'Distribution', {
       comment: 'Keyframe live HLS',
@@ -150,6 +195,7 @@ export class Cdn extends Construct {
         cachePolicy: this.segmentCachePolicy,
         responseHeadersPolicy: this.corsPolicy,
         compress: false,
+        functionAssociations,
       },
       additionalBehaviors: {
         '*.m3u8': {
@@ -160,6 +206,7 @@ export class Cdn extends Construct {
           cachePolicy: this.playlistCachePolicy,
           responseHeadersPolicy: this.corsPolicy,
           compress: true,
+          functionAssociations,
         },
         ...(props.playerBucket
           ? {
@@ -174,11 +221,13 @@ export class Cdn extends Construct {
                 allowedMethods: AllowedMethods.ALLOW_GET_HEAD,
                 cachePolicy: CachePolicy.CACHING_OPTIMIZED,
                 compress: true,
+                functionAssociations,
               },
             }
           : {}),
       },
       errorResponses,
+      ...(webAclId ? { webAclId } : {}),
       httpVersion: HttpVersion.HTTP2_AND_3,
       enableIpv6: true,
       // The config's values are CloudFront's own names, which are PriceClass's values.
@@ -200,12 +249,14 @@ export class Cdn extends Construct {
         id: 'AwsSolutions-CFR1',
         reason: 'Public live streams for a worldwide audience; an operator who needs geo restrictions adds them to the distribution.',
       },
-      {
+    ];
+    if (!webAclId) {
+      suppressions.push({
         id: 'AwsSolutions-CFR2',
         reason:
-          'Read-only, cacheable GETs of public HLS objects with no forms or credentials; the origin validates every path and CloudFront collapses requests. WAF (a web ACL costs a monthly fee plus per request) is an operator add-on.',
-      },
-    ];
+          'Read-only, cacheable GETs of public HLS objects with no forms or credentials; the viewer-request function rejects malformed paths at the edge, the origin validates every path, and CloudFront collapses requests. A WAF rate rule (a web ACL costs a monthly fee plus per request) is opt-in: keyframe:wafRateLimit or keyframe:webAclArn.',
+      });
+    }
     if (!this.accessLogBucket) {
       suppressions.push({
         id: 'AwsSolutions-CFR3',

@@ -459,7 +459,7 @@ class Reader {
     const value = this.given.get(key);
     if (value === undefined) return DEFAULT_CONFIG[key] as T | undefined;
     const found = allowed.find((a) => a === (typeof value === 'string' ? value.trim() : value));
-    return found ?? this.fail(key, value, problem, fix);
+    return found ?? this.fail(key, value, problem, `use ${describeList(allowed)}: ${fix}`);
   }
 
   /** A comma-separated string (or a JSON array from cdk.json) of exactly `count` distinct items matching `pattern`. */

@@ -240,6 +240,13 @@ export class IngestService extends Construct {
       reason:
         'ecs:UpdateTaskProtection on the tasks of this cluster only; task IDs are generated at launch, so the task part of the ARN is a wildcard.',
     });
+    if (props.ecsExec) {
+      Validations.of(this.taskDefinition.taskRole).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'ECS Exec (keyframe:ecsExec) needs ssmmessages:CreateControlChannel, CreateDataChannel, OpenControlChannel and OpenDataChannel, which take no resource-level permissions (the SSM agent\'s documented policy, on Resource "*"); off by default.',
+      });
+    }
     Validations.of(this.taskDefinition.obtainExecutionRole()).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:

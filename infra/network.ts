@@ -12,6 +12,8 @@ import { Construct } from 'constructs';
 export interface NetworkProps {
   /** NAT gateways (1, or 2 for one per AZ). @default 1 */
   readonly natGateways?: number;
+  /** The two AZs to use. @default - the first two of the region (`Fn::GetAZs`) */
+  readonly availabilityZones?: readonly string[];
   readonly logRetention: RetentionDays;
 }
 
@@ -30,7 +32,8 @@ export class Network extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.vpc = new Vpc(this, 'Vpc', {
-      maxAzs: 2,
+      // Fn::GetAZs can list a zone without Fargate capacity; keyframe:availabilityZones names the two to use.
+      ...(props.availabilityZones ? { availabilityZones: [...props.availabilityZones] } : { maxAzs: 2 }),
       natGateways: props.natGateways ?? 1,
       subnetConfiguration: [
         { name: 'Public', subnetType: SubnetType.PUBLIC, cidrMask: 24 },

@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, type ParamsAndSecretsLayerVersion } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -37,8 +37,8 @@ export interface KeyframeFunctionProps {
   readonly retryAttempts?: number;
   /** @default Duration.hours(6) (the Lambda default) */
   readonly maxEventAge?: Duration;
-  /** The AWS Parameters and Secrets extension, for secrets read at cold start without an SDK. */
-  readonly paramsAndSecrets?: ParamsAndSecretsLayerVersion;
+  /** Concurrency reserved for this function (and its cap). @default - none: it shares the account's pool */
+  readonly reservedConcurrentExecutions?: number;
   /** Repository root (tests point it elsewhere only for fixtures). @default REPO_ROOT */
   readonly repoRoot?: string;
 }
@@ -111,7 +111,7 @@ export class KeyframeFunction extends Construct {
       deadLetterQueue: props.deadLetterQueue,
       retryAttempts: props.retryAttempts,
       maxEventAge: props.maxEventAge,
-      paramsAndSecrets: props.paramsAndSecrets,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       bundling: {
         forceDockerBundling: false,
         format: OutputFormat.ESM,

@@ -74,7 +74,7 @@ export class Origin extends Construct {
         // The upstream guard: the origin fetches only from task addresses inside this VPC, on the HLS port.
         upstreamCidrs: props.vpc.vpcCidrBlock,
         upstreamPorts: String(INGEST_PORTS.hls),
-        // Read once per cold start through the Parameters and Secrets extension (localhost:2773).
+        // Read with the AWS SDK on the first private request, kept in memory and refreshed (core/playback-secret.ts).
         playbackSecretArn: this.playbackSecret.secretArn,
       }),
     });

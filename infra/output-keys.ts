@@ -5,6 +5,7 @@
 export const OUTPUT_KEYS = {
   rtmpUrl: 'RtmpUrl',
   rtmpsUrl: 'RtmpsUrl',
+  ingestDnsTarget: 'IngestDnsTarget',
   playbackBaseUrl: 'PlaybackBaseUrl',
   playerUrl: 'PlayerUrl',
   tableName: 'TableName',

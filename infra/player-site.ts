@@ -1,4 +1,5 @@
 import { type CfnElement, DefaultStackSynthesizer, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type { IDistribution } from 'aws-cdk-lib/aws-cloudfront';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
@@ -7,8 +8,13 @@ import { Construct } from 'constructs';
 
 /** Where the player page is served from, under the distribution (the `/watch/*` behavior). */
 export const PLAYER_PATH_PREFIX = 'watch';
-/** The player page's file (its URL is `<playback base URL>/watch/index.html?v=<playbackId>`). */
+/** The player page's file in the bucket. */
 export const PLAYER_INDEX = `${PLAYER_PATH_PREFIX}/index.html`;
+/**
+ * The player's URL path: `/watch/` is the stream list and `/watch/<playbackId>` plays a stream, deployed and
+ * locally alike (the distribution's viewer-request function maps them onto the uploaded files).
+ */
+export const PLAYER_PATH = `${PLAYER_PATH_PREFIX}/`;
 
 export interface PlayerSiteProps {
   /** The built player page (player/dist), uploaded under `watch/`. */
@@ -18,13 +24,16 @@ export interface PlayerSiteProps {
 
 /**
  * The web player page: a private bucket (read only by CloudFront through Origin Access Control, see Cdn)
- * and the upload of the built page. The stack creates it only when player/dist has been built at synth.
+ * and the upload of the built page (`deployTo`, once the distribution exists, so the upload can invalidate the
+ * page's cached copies). The stack creates it only when player/dist has been built at synth.
  */
 export class PlayerSite extends Construct {
   readonly bucket: Bucket;
+  private readonly props: PlayerSiteProps;
 
   constructor(scope: Construct, id: string, props: PlayerSiteProps) {
     super(scope, id);
+    this.props = props;
 
     this.bucket = new Bucket(this, 'Bucket', {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
@@ -35,8 +44,17 @@ export class PlayerSite extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
+    Validations.of(this.bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'Holds only the public player page, written by the deployment and read by CloudFront alone (OAC); reads show in the CloudFront metrics and, when enabled, its access logs.',
+    });
+  }
+
+  /** Uploads the built page under `watch/` and invalidates `/watch/*` on the distribution after each upload. */
+  deployTo(distribution: IDistribution): void {
     const logGroup = new LogGroup(this, 'DeploymentLogs', {
-      retention: props.logRetention,
+      retention: this.props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const role = new Role(this, 'DeploymentRole', {
@@ -46,7 +64,7 @@ export class PlayerSite extends Construct {
     logGroup.grantWrite(role);
 
     new BucketDeployment(this, 'Deployment', {
-      sources: [Source.asset(props.sourceDirectory)],
+      sources: [Source.asset(this.props.sourceDirectory)],
       destinationBucket: this.bucket,
       destinationKeyPrefix: `${PLAYER_PATH_PREFIX}/`,
       retainOnDelete: false,
@@ -54,13 +72,11 @@ export class PlayerSite extends Construct {
       cacheControl: [CacheControl.setPublic(), CacheControl.maxAge(Duration.minutes(5))],
       logGroup,
       role,
+      // Every deploy invalidates the page's cached copies, so viewers get the new page at once (not after max-age).
+      distribution,
+      distributionPaths: [`/${PLAYER_PATH_PREFIX}/*`],
     });
 
-    Validations.of(this.bucket).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason:
-        'Holds only the public player page, written by the deployment and read by CloudFront alone (OAC); reads show in the CloudFront metrics and, when enabled, its access logs.',
-    });
     // BucketDeployment grants its handler read on the CDK asset bucket and read/write on this bucket. The
     // wildcards are S3's action families and object keys within exactly those two buckets.
     const stack = Stack.of(this);
@@ -82,6 +98,11 @@ export class PlayerSite extends Construct {
         reason: `BucketDeployment's upload handler ${what}; its grants cover only the asset bucket and this player bucket.`,
       });
     }
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        "BucketDeployment's upload handler creates and then polls one CloudFront invalidation of /watch/* after each upload; aws-cdk-lib grants cloudfront:CreateInvalidation and cloudfront:GetInvalidation (nothing else) on Resource \"*\".",
+    });
     // The upload runs in BucketDeployment's shared handler (one per stack), created beside the stack root.
     for (const child of stack.node.children) {
       if (child.node.id.startsWith('Custom::CDKBucketDeployment')) {

@@ -1,8 +1,9 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { arch } from 'node:os';
+import { Aws, CfnOutput, CfnRule, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import { Port } from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { Cdn } from './cdn';
-import type { KeyframeConfig } from './config';
+import { type IngestArchitecture, type KeyframeConfig, resolveIngestArchitecture } from './config';
 import { IngestLoadBalancer } from './ingest-load-balancer';
 import { INGEST_PORTS, IngestService } from './ingest-service';
 import { Network } from './network';
@@ -10,7 +11,8 @@ import { Observability } from './observability';
 import { Origin } from './origin';
 import { OUTPUT_KEYS } from './output-keys';
 import { REPO_ROOT } from './paths';
-import { PLAYER_INDEX, PlayerSite } from './player-site';
+import { PLAYER_PATH, PlayerSite } from './player-site';
+import { arnRegion, FUNCTION_URL_UNSUPPORTED_REGIONS } from './regions';
 import { RoutingTable } from './routing-table';
 import { TaskStateSync } from './task-state-sync';
 
@@ -20,6 +22,8 @@ export interface KeyframeStackProps extends StackProps {
   readonly playerDirectory?: string;
   /** Repository root: Docker build context and Lambda entries. @default REPO_ROOT */
   readonly repoRoot?: string;
+  /** The CPU architecture of the machine building the image, for `ingestArchitecture: host`. @default os.arch() */
+  readonly hostArchitecture?: string;
 }
 
 /**
@@ -36,6 +40,8 @@ export class KeyframeStack extends Stack {
   readonly playerSite?: PlayerSite;
   readonly cdn: Cdn;
   readonly observability: Observability;
+  /** The ingest tasks' architecture (config.ingestArchitecture with `host` resolved). */
+  readonly ingestArchitecture: IngestArchitecture;
 
   constructor(scope: Construct, id: string, props: KeyframeStackProps) {
     super(scope, id, {
@@ -45,7 +51,14 @@ export class KeyframeStack extends Stack {
     const { config } = props;
     const logRetention = config.logRetentionDays;
 
-    this.network = new Network(this, 'Network', { natGateways: config.natGateways, logRetention });
+    this.ingestArchitecture = resolveIngestArchitecture(config.ingestArchitecture, props.hostArchitecture ?? arch());
+    this.addRegionRules(config);
+
+    this.network = new Network(this, 'Network', {
+      natGateways: config.natGateways,
+      availabilityZones: config.availabilityZones,
+      logRetention,
+    });
     const { vpc } = this.network;
 
     this.routingTable = new RoutingTable(this, 'RoutingTable', {
@@ -58,7 +71,8 @@ export class KeyframeStack extends Stack {
       table: this.routingTable,
       cpu: config.ingestCpu,
       memoryLimitMiB: config.ingestMemoryMiB,
-      architecture: config.ingestArchitecture,
+      architecture: this.ingestArchitecture,
+      ecsExec: config.ecsExec,
       minTasks: config.minTasks,
       maxTasks: config.maxTasks,
       streamsPerTask: config.streamsPerTask,
@@ -80,6 +94,7 @@ export class KeyframeStack extends Stack {
       cluster: this.ingest.cluster,
       table: this.routingTable,
       logRetention,
+      reservedConcurrency: config.taskEventsReservedConcurrency || undefined,
     });
 
     this.origin = new Origin(this, 'Origin', {
@@ -109,7 +124,11 @@ export class KeyframeStack extends Stack {
       domainCertificateArn: config.domainCertificateArn,
       accessLogRetentionDays: config.cdnAccessLogs ? config.logRetentionDays : undefined,
       playerBucket: this.playerSite?.bucket,
+      wafRateLimit: config.wafRateLimit,
+      webAclArn: config.webAclArn,
     });
+    // The player upload invalidates /watch/* on this distribution, so a deploy ships the new page at once.
+    this.playerSite?.deployTo(this.cdn.distribution);
 
     this.observability = new Observability(this, 'Observability', {
       cluster: this.ingest.cluster,
@@ -119,6 +138,8 @@ export class KeyframeStack extends Stack {
       targetGroup: this.ingestLoadBalancer.targetGroup,
       originFunction: this.origin.handler.function,
       taskEventsFunction: this.taskStateSync.handler.function,
+      taskEventsReservedConcurrency: config.taskEventsReservedConcurrency || undefined,
+      lambdaConcurrencyQuota: config.lambdaConcurrencyQuota,
       deadLetterQueue: this.taskStateSync.deadLetterQueue,
       distribution: this.cdn.distribution,
       alarmEmail: config.alarmEmail,
@@ -130,10 +151,14 @@ export class KeyframeStack extends Stack {
       description: 'OBS "Server" (the stream key goes in "Stream Key")',
       value: `rtmp://${this.ingestLoadBalancer.dnsName}/live`,
     });
-    if (config.rtmpsCertificateArn) {
+    if (config.rtmpsCertificateArn && config.ingestDomainName) {
       new CfnOutput(this, OUTPUT_KEYS.rtmpsUrl, {
-        description: 'RTMPS server; use a host name your certificate covers, pointed (CNAME) at the NLB',
-        value: `rtmps://${this.ingestLoadBalancer.dnsName}:443/live`,
+        description: `RTMPS server (TLS 443); point ${config.ingestDomainName} (CNAME) at the IngestDnsTarget output`,
+        value: `rtmps://${config.ingestDomainName}/live`,
+      });
+      new CfnOutput(this, OUTPUT_KEYS.ingestDnsTarget, {
+        description: `The NLB's DNS name: the CNAME target of ${config.ingestDomainName}`,
+        value: this.ingestLoadBalancer.dnsName,
       });
     }
     new CfnOutput(this, OUTPUT_KEYS.playbackBaseUrl, {
@@ -142,8 +167,8 @@ export class KeyframeStack extends Stack {
     });
     if (this.playerSite) {
       new CfnOutput(this, OUTPUT_KEYS.playerUrl, {
-        description: 'Web player: <url>?v=<playbackId>',
-        value: `${playbackBaseUrl}/${PLAYER_INDEX}`,
+        description: 'Web player: the stream list; a stream plays at <url><playbackId> (the distribution root redirects here)',
+        value: `${playbackBaseUrl}/${PLAYER_PATH}`,
       });
     }
     new CfnOutput(this, OUTPUT_KEYS.distributionDomainName, {
@@ -170,5 +195,43 @@ export class KeyframeStack extends Stack {
       description: 'Secrets Manager secret that signs private-channel playback tokens (keyframe playback-url --stack)',
       value: this.origin.playbackSecret.secretArn,
     });
+  }
+
+  /**
+   * The stack is region-agnostic, so what depends on the region is checked by template rules: CloudFormation
+   * evaluates them when the change set is created, before any resource exists, and stops with the message.
+   */
+  private addRegionRules(config: KeyframeConfig): void {
+    const assertions: Array<{ assert: ReturnType<typeof Fn.conditionNot>; assertDescription: string }> = [
+      {
+        assert: Fn.conditionNot(Fn.conditionContains([...FUNCTION_URL_UNSUPPORTED_REGIONS], Aws.REGION)),
+        assertDescription:
+          'Keyframe serves HLS through a Lambda function URL behind CloudFront, and this region has no function URLs. ' +
+          'Deploy to another region (docs/deploy.md, "Regions").',
+      },
+    ];
+    const rtmpsRegion = config.rtmpsCertificateArn ? arnRegion(config.rtmpsCertificateArn) : undefined;
+    if (rtmpsRegion) {
+      assertions.push({
+        assert: Fn.conditionEquals(Aws.REGION, rtmpsRegion),
+        assertDescription: `keyframe:rtmpsCertificateArn is a certificate in ${rtmpsRegion}; the NLB only uses certificates of its own region. Deploy to ${rtmpsRegion} or use a certificate of this region.`,
+      });
+    }
+    const zone = config.availabilityZones?.[0];
+    if (zone) {
+      const zoneRegion = zone.slice(0, -1);
+      assertions.push({
+        assert: Fn.conditionEquals(Aws.REGION, zoneRegion),
+        assertDescription: `keyframe:availabilityZones names zones of ${zoneRegion}; deploy to ${zoneRegion} or name zones of this region.`,
+      });
+    }
+    if (config.wafRateLimit !== undefined) {
+      assertions.push({
+        assert: Fn.conditionEquals(Aws.REGION, 'us-east-1'),
+        assertDescription:
+          'keyframe:wafRateLimit creates a CloudFront web ACL, which only us-east-1 can create. Create one there and set keyframe:webAclArn instead (docs/deploy.md, "WAF").',
+      });
+    }
+    new CfnRule(this, 'SupportedRegion', { assertions });
   }
 }

@@ -27,9 +27,19 @@ export const CONTENT_TYPES = {
   mp4: 'video/mp4',
 } as const;
 
-// playbackId / (rendition playlist | segment | init segment)
-const PATH_PATTERN =
-  /^\/([A-Za-z0-9]{12})\/(?:([a-z0-9_]{1,32})\.m3u8|([a-z0-9]{10})_(\d{1,15})\.(ts|m4s)|([a-z0-9]{10})_init\.mp4)$/;
+/**
+ * The path rule as data, so that the origin's parser (below) and the CloudFront viewer-request function that
+ * rejects bad shapes at the edge (infra/edge/viewer-request.ts) are built from one definition.
+ */
+export const ORIGIN_PATH_RULE = {
+  /** RegExp source (no flags) of the one anchored pattern: playbackId / (rendition playlist | segment | init segment). */
+  pattern: String.raw`^\/([A-Za-z0-9]{12})\/(?:([a-z0-9_]{1,32})\.m3u8|([a-z0-9]{10})_(\d{1,15})\.(ts|m4s)|([a-z0-9]{10})_init\.mp4)$`,
+  /** The capture group that holds a playlist's name: set only for playlists (the one kind that may carry a token). */
+  playlistGroup: 2,
+  maxLength: MAX_PATH_LENGTH,
+} as const;
+
+const PATH_PATTERN = new RegExp(ORIGIN_PATH_RULE.pattern);
 
 /** Parses a request path (as received, query included if any). Throws BadRequestError for anything else. */
 export function parseOriginPath(path: string): OriginPath {

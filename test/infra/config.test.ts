@@ -7,14 +7,16 @@ import {
   MAX_KBPS_SECONDS,
   ORIGIN_MAX_SEGMENT_BYTES,
   playlistMaxTtlSeconds,
+  resolveIngestArchitecture,
 } from '../../infra/config';
+import { FUNCTION_URL_UNSUPPORTED_REGIONS, ORIGIN_SHIELD_REGIONS, SUPPORTED_REGIONS } from '../../infra/regions';
 
 const CERT_US_EAST_1 = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
 const CERT_EU_WEST_1 = 'arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
 
-function issuesOf(context: Record<string, unknown>): readonly string[] {
+function issuesOf(context: Record<string, unknown>, deployRegion?: string): readonly string[] {
   try {
-    loadConfig(context);
+    loadConfig(context, { deployRegion });
   } catch (err) {
     if (err instanceof ConfigError) return err.issues;
     throw err;
@@ -71,12 +73,14 @@ describe('loadConfig', () => {
       'keyframe:domainName': 'live.example.com',
       'keyframe:domainCertificateArn': CERT_US_EAST_1,
       'keyframe:rtmpsCertificateArn': CERT_EU_WEST_1,
+      'keyframe:ingestDomainName': 'ingest.example.com',
       'keyframe:originShieldRegion': 'eu-west-1',
-    });
+    }, { deployRegion: 'eu-west-1' });
     expect(config).toMatchObject({
       domainName: 'live.example.com',
       domainCertificateArn: CERT_US_EAST_1,
       rtmpsCertificateArn: CERT_EU_WEST_1,
+      ingestDomainName: 'ingest.example.com',
       originShieldRegion: 'eu-west-1',
     });
   });
@@ -123,7 +127,9 @@ describe('loadConfig', () => {
       'keyframe:colour="blue": unknown config key. Fix: remove it; known keys are keyframe:stackName, keyframe:segmentSeconds, ' +
         'keyframe:playlistSize, keyframe:maxSegmentSeconds, keyframe:maxBitrateKbps, keyframe:ingestCpu, keyframe:ingestMemoryMiB, ' +
         'keyframe:ingestArchitecture, keyframe:minTasks, keyframe:maxTasks, keyframe:streamsPerTask, keyframe:drainSeconds, keyframe:natGateways, ' +
-        'keyframe:rtmpsCertificateArn, keyframe:domainName, keyframe:domainCertificateArn, keyframe:originShieldRegion, ' +
+        'keyframe:rtmpsCertificateArn, keyframe:ingestDomainName, keyframe:availabilityZones, keyframe:ecsExec, ' +
+        'keyframe:taskEventsReservedConcurrency, keyframe:lambdaConcurrencyQuota, keyframe:wafRateLimit, keyframe:webAclArn, ' +
+        'keyframe:domainName, keyframe:domainCertificateArn, keyframe:originShieldRegion, ' +
         'keyframe:priceClass, keyframe:logRetentionDays, keyframe:tableRemovalPolicy, keyframe:tableDeletionProtection, ' +
         'keyframe:cdnAccessLogs, keyframe:alarmEmail',
     ],
@@ -145,7 +151,7 @@ describe('loadConfig', () => {
     [
       'an unknown architecture',
       { 'keyframe:ingestArchitecture': 'arm' },
-      'keyframe:ingestArchitecture="arm": not an allowed value. Fix: use one of arm64, x86_64 (default "arm64")',
+      'keyframe:ingestArchitecture="arm": not an allowed value. Fix: use one of host, arm64, x86_64 (default "host")',
     ],
     [
       'no ingest task at all',
@@ -215,7 +221,59 @@ describe('loadConfig', () => {
     [
       'an Origin Shield region that is not a region',
       { 'keyframe:originShieldRegion': 'Europe' },
-      'keyframe:originShieldRegion="Europe": not an AWS region code. Fix: set the code of a region that offers Origin Shield, such as us-east-1, near the stack\'s region; or remove it to turn Origin Shield off',
+      `keyframe:originShieldRegion="Europe": not a region with an Origin Shield. Fix: use one of ${ORIGIN_SHIELD_REGIONS.join(', ')}: ` +
+        'pick the one nearest the stack\'s region; or remove it to turn Origin Shield off',
+    ],
+    [
+      'an Origin Shield region that has none',
+      { 'keyframe:originShieldRegion': 'eu-west-3' },
+      `keyframe:originShieldRegion="eu-west-3": not a region with an Origin Shield. Fix: use one of ${ORIGIN_SHIELD_REGIONS.join(', ')}: ` +
+        'pick the one nearest the stack\'s region; or remove it to turn Origin Shield off',
+    ],
+    [
+      'an RTMPS certificate without the host name it covers',
+      { 'keyframe:rtmpsCertificateArn': CERT_EU_WEST_1 },
+      `keyframe:rtmpsCertificateArn="${CERT_EU_WEST_1}": needs the host name it covers (the NLB's own name cannot match a certificate). ` +
+        'Fix: also set keyframe:ingestDomainName (e.g. ingest.example.com) and point it (CNAME) at the NLB',
+    ],
+    [
+      'an ingest domain without a certificate',
+      { 'keyframe:ingestDomainName': 'ingest.example.com' },
+      'keyframe:ingestDomainName="ingest.example.com": set without a certificate; it names the RTMPS host. ' +
+        'Fix: also set keyframe:rtmpsCertificateArn to an ACM certificate in the stack\'s region that covers it, or remove it',
+    ],
+    [
+      'availability zones that are not two zones',
+      { 'keyframe:availabilityZones': 'eu-west-1a' },
+      'keyframe:availabilityZones="eu-west-1a": not a list of 2 distinct values. ' +
+        'Fix: set two availability zones of the stack\'s region where Fargate runs, such as eu-west-1a,eu-west-1b',
+    ],
+    [
+      'availability zones of two regions',
+      { 'keyframe:availabilityZones': ['eu-west-1a', 'eu-west-2b'] },
+      'keyframe:availabilityZones="eu-west-1a,eu-west-2b": not two different zones of one region. Fix: name two zones of the stack\'s region, such as eu-west-1a,eu-west-1b',
+    ],
+    [
+      'a WAF rate limit below what WAF allows',
+      { 'keyframe:wafRateLimit': 5 },
+      'keyframe:wafRateLimit=5: out of range. Fix: set an integer from 10 to 2000000000 (default undefined); requests per client IP per 5 minutes',
+    ],
+    [
+      'a WAF rate limit and a web ACL together',
+      { 'keyframe:wafRateLimit': 2000, 'keyframe:webAclArn': 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/kf/11111111-2222-3333-4444-555555555555' },
+      'keyframe:wafRateLimit=2000 with keyframe:webAclArn: a distribution has one web ACL. Fix: remove one of them',
+    ],
+    [
+      'a regional web ACL',
+      { 'keyframe:webAclArn': 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/kf/11111111-2222-3333-4444-555555555555' },
+      'keyframe:webAclArn="arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/kf/11111111-2222-3333-4444-555555555555": not the ARN of a CLOUDFRONT-scope web ACL. ' +
+        'Fix: set the ARN of a web ACL created with scope CLOUDFRONT in us-east-1, like arn:aws:wafv2:us-east-1:123456789012:global/webacl/<name>/<id>',
+    ],
+    [
+      'more reserved concurrency than the check allows',
+      { 'keyframe:taskEventsReservedConcurrency': 101 },
+      'keyframe:taskEventsReservedConcurrency=101: out of range. Fix: set an integer from 0 to 100 (default 5); 0 turns it off ' +
+        '(an account whose Lambda concurrency quota is below 100 + this value cannot reserve any: npx keyframe doctor)',
     ],
     [
       'an unknown price class',
@@ -265,6 +323,55 @@ describe('loadConfig', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.issues).toHaveLength(2);
     expect(err.message).toBe(err.issues.join('\n'));
+  });
+});
+
+describe('region rules at synth (when the CLI knows the deploy region)', () => {
+  it('refuses an RTMPS certificate of another region', () => {
+    expect(issuesOf({ 'keyframe:rtmpsCertificateArn': CERT_EU_WEST_1, 'keyframe:ingestDomainName': 'ingest.example.com' }, 'us-east-2')).toEqual([
+      `keyframe:rtmpsCertificateArn="${CERT_EU_WEST_1}": the certificate is in eu-west-1, but this deploy goes to us-east-2; ` +
+        'the NLB only uses certificates from its own region. Fix: request or import the certificate in us-east-2, or deploy to eu-west-1',
+    ]);
+  });
+
+  it('refuses availability zones of another region', () => {
+    expect(issuesOf({ 'keyframe:availabilityZones': 'eu-west-1a,eu-west-1b' }, 'us-east-1')).toEqual([
+      'keyframe:availabilityZones="eu-west-1a,eu-west-1b": zones of eu-west-1, but this deploy goes to us-east-1. Fix: name two zones of us-east-1',
+    ]);
+    expect(loadConfig({ 'keyframe:availabilityZones': 'eu-west-1a,eu-west-1c' }, { deployRegion: 'eu-west-1' }).availabilityZones).toEqual([
+      'eu-west-1a',
+      'eu-west-1c',
+    ]);
+  });
+
+  it('refuses a WAF web ACL outside us-east-1, and names the way out', () => {
+    expect(issuesOf({ 'keyframe:wafRateLimit': 2000 }, 'eu-west-1')).toEqual([
+      'keyframe:wafRateLimit=2000: a CloudFront web ACL can only be created in us-east-1, and this deploy goes to eu-west-1. ' +
+        'Fix: create a web ACL (scope CLOUDFRONT) in us-east-1 and set keyframe:webAclArn to its ARN instead (docs/deploy.md, "WAF")',
+    ]);
+    expect(loadConfig({ 'keyframe:wafRateLimit': '2000' }, { deployRegion: 'us-east-1' }).wafRateLimit).toBe(2000);
+  });
+
+  it.each([...FUNCTION_URL_UNSUPPORTED_REGIONS])('refuses %s, which has no function URLs', (region) => {
+    expect(issuesOf({}, region)).toEqual([
+      `region ${region}: Keyframe's origin is a Lambda function URL behind CloudFront, and ${region} has no function URLs. ` +
+        'Fix: deploy to another region (docs/deploy.md, "Regions")',
+    ]);
+  });
+
+  it('accepts every other commercial region, and unknown deploy regions only with a warning line', () => {
+    for (const region of SUPPORTED_REGIONS) expect(loadConfig({}, { deployRegion: region })).toEqual(DEFAULT_CONFIG);
+    expect(issuesOf({}, 'xx-moon-1')).toEqual(['region xx-moon-1: not a commercial AWS region Keyframe has been checked against (docs/deploy.md, "Regions")']);
+  });
+});
+
+describe('resolveIngestArchitecture', () => {
+  it('builds for the host by default, and keeps an explicit choice', () => {
+    expect(DEFAULT_CONFIG.ingestArchitecture).toBe('host');
+    expect(resolveIngestArchitecture('host', 'arm64')).toBe('arm64');
+    expect(resolveIngestArchitecture('host', 'x64')).toBe('x86_64');
+    expect(resolveIngestArchitecture('arm64', 'x64')).toBe('arm64');
+    expect(resolveIngestArchitecture('x86_64', 'arm64')).toBe('x86_64');
   });
 });
 

@@ -1,16 +1,24 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { playerUrl } from '../../core/channels';
+import { viewerRequestFunctionCode } from '../../infra/edge/viewer-request';
 import { OUTPUT_KEYS } from '../../infra/output-keys';
-import { cfnLintErrors, findCfnLint, logicalIdOf, type Synthesized, synthesize } from './synth';
+import { PLAYER_INDEX, PLAYER_PATH_PREFIX } from '../../infra/player-site';
+import { FUNCTION_URL_UNSUPPORTED_REGIONS } from '../../infra/regions';
+import { playbackIdFromLocation } from '../../player/src/page-config';
+import { cfnLintAllRegions, findCfnLint, logicalIdOf, type Synthesized, synthesize } from './synth';
+import { functionsWithoutThrottleAlarm, regionKeyedMappings, topicPoliciesBlockingCloudWatch } from './template-rules';
 
 /**
- * Every option on: RTMPS, a custom domain, Origin Shield, access logs, the player page, longer segments, a
- * shorter drain, x86 tasks, a destroyable table. One synthesis for the whole file.
+ * Every option on: RTMPS on its own domain, a custom domain, Origin Shield, access logs, the player page, longer
+ * segments, a shorter drain, x86 tasks, a destroyable table, named AZs, ECS Exec, a WAF rate rule, more reserved
+ * concurrency and a larger quota. One synthesis for the whole file, for us-east-1 (where the WAF web ACL can be made).
  */
-const RTMPS_CERT = 'arn:aws:acm:eu-west-1:123456789012:certificate/aaaaaaaa-1111-2222-3333-444444444444';
+const RTMPS_CERT = 'arn:aws:acm:us-east-1:123456789012:certificate/aaaaaaaa-1111-2222-3333-444444444444';
 const CDN_CERT = 'arn:aws:acm:us-east-1:123456789012:certificate/bbbbbbbb-1111-2222-3333-444444444444';
 
 let s: Synthesized;
@@ -33,6 +41,12 @@ beforeAll(() => {
       'keyframe:ingestMemoryMiB': '4096',
       'keyframe:natGateways': '2',
       'keyframe:rtmpsCertificateArn': RTMPS_CERT,
+      'keyframe:ingestDomainName': 'ingest.example.com',
+      'keyframe:availabilityZones': 'us-east-1a,us-east-1b',
+      'keyframe:ecsExec': 'true',
+      'keyframe:taskEventsReservedConcurrency': '10',
+      'keyframe:lambdaConcurrencyQuota': '3000',
+      'keyframe:wafRateLimit': '3000',
       'keyframe:domainName': 'live.example.com',
       'keyframe:domainCertificateArn': CDN_CERT,
       'keyframe:originShieldRegion': 'eu-central-1',
@@ -43,7 +57,7 @@ beforeAll(() => {
       'keyframe:cdnAccessLogs': 'true',
       'keyframe:alarmEmail': 'ops@example.com',
     },
-    { playerDirectory: playerDir },
+    { playerDirectory: playerDir, deployRegion: 'us-east-1' },
   );
 }, 180_000);
 
@@ -162,11 +176,12 @@ describe('with every option', () => {
     s.template.hasResourceProperties('Custom::CDKBucketDeployment', { DestinationBucketKeyPrefix: 'watch/', Prune: true });
   });
 
-  it('outputs the RTMPS URL and the player URL on the custom domain', () => {
+  it('outputs the RTMPS URL on the ingest domain (with its CNAME target) and the player URL on the custom domain', () => {
     const outputs = s.template.toJSON().Outputs;
-    expect(JSON.stringify(outputs[OUTPUT_KEYS.rtmpsUrl].Value)).toMatch(/rtmps:\/\/.*DNSName.*:443\/live/);
+    expect(outputs[OUTPUT_KEYS.rtmpsUrl].Value).toBe('rtmps://ingest.example.com/live');
+    expect(JSON.stringify(outputs[OUTPUT_KEYS.ingestDnsTarget].Value)).toMatch(/DNSName/);
     expect(outputs[OUTPUT_KEYS.playbackBaseUrl].Value).toBe('https://live.example.com');
-    expect(outputs[OUTPUT_KEYS.playerUrl].Value).toBe('https://live.example.com/watch/index.html');
+    expect(outputs[OUTPUT_KEYS.playerUrl].Value).toBe('https://live.example.com/watch/');
     expect(outputs[OUTPUT_KEYS.createStreamKeyCommand].Value).toEqual({
       'Fn::Join': ['', ['npx keyframe keys create <name> --stack Keyframe-Test --region ', { Ref: 'AWS::Region' }]],
     });
@@ -185,12 +200,85 @@ describe('with every option', () => {
     for (const [, g] of resourcesOf('AWS::Logs::LogGroup')) expect(g.Properties.RetentionInDays).toBe(90);
   });
 
+  it('serves the player at the URL the CLI prints: the edge maps it onto the uploaded page, which reads the ID back', () => {
+    const base = s.template.toJSON().Outputs[OUTPUT_KEYS.playbackBaseUrl].Value as string;
+    const printed = new URL(playerUrl({ rtmpUrl: 'rtmp://x/live', playbackBaseUrl: base, playerBaseUrl: base }, 'AbCdEfGhIjKl') as string);
+    // 1. The distribution's /watch/* behavior takes the path, to the player bucket.
+    const config = resourcesOf('AWS::CloudFront::Distribution')[0][1].Properties.DistributionConfig;
+    const watch = config.CacheBehaviors.find((b: { PathPattern: string }) => b.PathPattern === `/${PLAYER_PATH_PREFIX}/*`);
+    expect(printed.pathname.startsWith(`/${PLAYER_PATH_PREFIX}/`)).toBe(true);
+    expect(config.Origins.find((o: { Id: string }) => o.Id === watch.TargetOriginId).S3OriginConfig).toBeDefined();
+    // 2. Its viewer-request function (the one in this template) rewrites the path to the page's object.
+    const fnId = s.stack.getLogicalId(s.stack.cdn.viewerRequestFunction.node.defaultChild as never);
+    const code = s.template.toJSON().Resources[fnId].Properties.FunctionCode as string;
+    expect(code).toBe(viewerRequestFunctionCode({ playerPrefix: PLAYER_PATH_PREFIX }));
+    expect(watch.FunctionAssociations[0].FunctionARN).toEqual({ 'Fn::GetAtt': [fnId, 'FunctionARN'] });
+    const sandbox: Record<string, unknown> = {};
+    runInNewContext(`${code}\nthis.handler = handler;`, sandbox);
+    const out = (sandbox.handler as (e: unknown) => { uri: string })({ request: { method: 'GET', uri: printed.pathname, querystring: {} } });
+    expect(out.uri).toBe(`/${PLAYER_INDEX}`);
+    // 3. The upload puts index.html (from the built page) under that prefix.
+    expect(existsSync(join(playerDir, PLAYER_INDEX.slice(PLAYER_PATH_PREFIX.length + 1)))).toBe(true);
+    s.template.hasResourceProperties('Custom::CDKBucketDeployment', { DestinationBucketKeyPrefix: `${PLAYER_PATH_PREFIX}/` });
+    // 4. The page reads the playback ID from the address bar, which the rewrite leaves alone.
+    expect(playbackIdFromLocation({ pathname: printed.pathname, search: printed.search })).toBe('AbCdEfGhIjKl');
+  });
+
+  it('invalidates the player\'s cached copies on every upload', () => {
+    const distributionId = logicalIdOf(s.template, 'AWS::CloudFront::Distribution');
+    s.template.hasResourceProperties('Custom::CDKBucketDeployment', {
+      DistributionId: { Ref: distributionId },
+      DistributionPaths: ['/watch/*'],
+    });
+  });
+
+  it('puts a WAF rate rule per client IP in front of the distribution', () => {
+    const aclId = logicalIdOf(s.template, 'AWS::WAFv2::WebACL');
+    s.template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'CLOUDFRONT',
+      DefaultAction: { Allow: {} },
+      Rules: [Match.objectLike({ Action: { Block: {} }, Statement: { RateBasedStatement: { Limit: 3000, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } } })],
+    });
+    const config = resourcesOf('AWS::CloudFront::Distribution')[0][1].Properties.DistributionConfig;
+    expect(config.WebACLId).toEqual({ 'Fn::GetAtt': [aclId, 'Arn'] });
+  });
+
+  it('places the VPC in the named zones, runs ECS Exec, and reserves the configured concurrency', () => {
+    const zones = resourcesOf('AWS::EC2::Subnet').map(([, r]) => r.Properties.AvailabilityZone);
+    expect([...new Set(zones)].sort()).toEqual(['us-east-1a', 'us-east-1b']);
+    s.template.hasResourceProperties('AWS::ECS::Service', { EnableExecuteCommand: true });
+    const taskEventsFn = s.stack.getLogicalId(s.stack.taskStateSync.handler.function.node.defaultChild as never);
+    expect(s.template.toJSON().Resources[taskEventsFn].Properties.ReservedConcurrentExecutions).toBe(10);
+    const alarms = resourcesOf('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
+    expect(alarms.find((a) => a.MetricName === 'ClaimedAccountConcurrency')?.Threshold).toBe(2400);
+  });
+
+  it('checks at deploy that the region fits the certificate, the zones and the web ACL', () => {
+    const assertions = s.template.toJSON().Rules.SupportedRegion.Assertions as Array<{ Assert: unknown; AssertDescription: string }>;
+    const equalsRegion = assertions.filter((a) => JSON.stringify(a.Assert) === JSON.stringify({ 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'] }));
+    expect(equalsRegion.map((a) => a.AssertDescription.split(' ')[0])).toEqual([
+      'keyframe:rtmpsCertificateArn',
+      'keyframe:availabilityZones',
+      'keyframe:wafRateLimit',
+    ]);
+  });
+
+  it('keeps the template rules: no region-keyed mapping, CloudWatch may publish, every function has a throttle alarm', () => {
+    const template = s.template.toJSON();
+    expect(regionKeyedMappings(template)).toEqual([]);
+    expect(topicPoliciesBlockingCloudWatch(template)).toEqual([]);
+    // The player upload's handler runs only while CloudFormation deploys (its failure fails the deploy).
+    expect(functionsWithoutThrottleAlarm(template, ['CustomCDKBucketDeployment'])).toEqual([]);
+  });
+
   it('leaves no cdk-nag AwsSolutions finding unacknowledged', () => {
     expect(s.nagFindings()).toEqual([]);
   });
 
   const cfnLint = findCfnLint();
-  it.runIf(cfnLint)('passes cfn-lint with no errors', () => {
-    expect(cfnLintErrors(cfnLint as string, s.templatePath)).toEqual([]);
+  it.runIf(cfnLint)('passes cfn-lint in every commercial region but those without function URLs', () => {
+    const { errors, missingTypes } = cfnLintAllRegions(cfnLint as string, s.templatePath);
+    expect(errors).toEqual([]);
+    expect(missingTypes).toEqual({ 'AWS::Lambda::Url': [...FUNCTION_URL_UNSUPPORTED_REGIONS].sort() });
   });
 });

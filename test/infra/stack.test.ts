@@ -8,11 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLE_SCHEMA } from '../../core/table';
 import { compose } from '../../infra/app';
 import { OUTPUT_KEYS } from '../../infra/output-keys';
-import { cdkJsonContext, cfnLintErrors, findCfnLint, logicalIdOf, type Synthesized, synthesize } from './synth';
+import { FUNCTION_URL_UNSUPPORTED_REGIONS } from '../../infra/regions';
+import { cdkJsonContext, cfnLintAllRegions, findCfnLint, logicalIdOf, type Synthesized, synthesize } from './synth';
+import { functionsWithoutThrottleAlarm, regionKeyedMappings, topicPoliciesBlockingCloudWatch } from './template-rules';
 
 /**
  * The default deployment (no config): the template properties that matter, cdk-nag, cfn-lint.
- * One synthesis for the whole file.
+ * One synthesis for the whole file, built as on an arm64 machine (the default architecture is the build host's).
  */
 let s: Synthesized;
 let ids: {
@@ -34,7 +36,7 @@ let ids: {
 };
 
 beforeAll(() => {
-  s = synthesize();
+  s = synthesize({}, { hostArchitecture: 'arm64' });
   const t = s.template;
   ids = {
     table: logicalIdOf(t, 'AWS::DynamoDB::Table'),
@@ -337,7 +339,7 @@ describe('IAM', () => {
 });
 
 describe('private playback and the upstream guard', () => {
-  it('generates the token key in Secrets Manager and hands the origin its ARN, the extension, the VPC CIDR and the HLS port', () => {
+  it('generates the token key in Secrets Manager and hands the origin its ARN (no layer), the VPC CIDR and the HLS port', () => {
     s.template.hasResourceProperties('AWS::SecretsManager::Secret', {
       GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
     });
@@ -348,9 +350,8 @@ describe('private playback and the upstream guard', () => {
       KEYFRAME_UPSTREAM_CIDRS: { 'Fn::GetAtt': [expect.stringMatching(/^NetworkVpc/), 'CidrBlock'] },
       KEYFRAME_UPSTREAM_PORTS: '8080',
     });
-    // The extension layer, looked up per region from a mapping (the stack is region-agnostic).
-    const mapping = origin.Layers[0]['Fn::FindInMap'][0] as string;
-    expect(JSON.stringify(s.template.toJSON().Mappings[mapping])).toContain('AWS-Parameters-and-Secrets-Lambda-Extension-Arm64');
+    // The origin reads the secret with the bundled AWS SDK: no extension layer, whose ARN differs per region.
+    expect(origin.Layers).toBeUndefined();
     s.template.hasOutput('PlaybackSecretArn', { Value: { Ref: secretId } });
   });
 });
@@ -427,6 +428,9 @@ describe('ingest service', () => {
         MaximumPercent: 200,
         DeploymentCircuitBreaker: { Enable: true, Rollback: true },
       },
+      // ECS never stops a task (and its live publishes) just to even out the zones; ECS Exec is opt-in.
+      AvailabilityZoneRebalancing: 'DISABLED',
+      EnableExecuteCommand: false,
       NetworkConfiguration: { AwsvpcConfiguration: { AssignPublicIp: 'DISABLED' } },
       LoadBalancers: [{ ContainerName: 'ingest', ContainerPort: 1935, TargetGroupArn: { Ref: ids.targetGroup } }],
       // Left to the scaling target, so a deploy never resets a scaled-out service.
@@ -515,31 +519,111 @@ describe('routing table', () => {
 });
 
 describe('observability', () => {
-  it('gives every log group a retention', () => {
+  it('gives every log group a retention, Container Insights\' own included, created before the service', () => {
     const groups = resourcesOf('AWS::Logs::LogGroup');
-    expect(groups.length).toBeGreaterThanOrEqual(4);
+    expect(groups.length).toBeGreaterThanOrEqual(5);
     for (const [, g] of groups) expect(g.Properties.RetentionInDays).toBe(30);
+    const insightsId = s.stack.getLogicalId(s.stack.ingest.insightsLogGroup.node.defaultChild as never);
+    expect(s.template.toJSON().Resources[insightsId].Properties.LogGroupName).toEqual({
+      'Fn::Join': ['', ['/aws/ecs/containerinsights/', { Ref: ids.cluster }, '/performance']],
+    });
+    const service = Object.values(s.template.findResources('AWS::ECS::Service'))[0] as { DependsOn?: string[] };
+    expect(service.DependsOn).toContain(insightsId);
   });
 
-  it('alarms on origin 5xx rate, function errors, dead letters and too few running tasks', () => {
-    const alarms = resourcesOf('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
-    const described = (text: string) => alarms.find((a) => String(a.AlarmDescription).includes(text));
+  const alarms = () => resourcesOf('AWS::CloudWatch::Alarm');
+  const described = (text: string) => alarms().find(([, a]) => String(a.Properties.AlarmDescription).includes(text))?.[1].Properties;
+
+  it('alarms on origin 5xx rate, function errors, dead letters and too few running or healthy tasks', () => {
     expect(described('of requests answered 5xx')?.Metrics).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ Expression: 'IF(requests > 0, 100 * errors / requests, 0)' }),
         expect.objectContaining({ Id: 'errors', MetricStat: expect.objectContaining({ Metric: expect.objectContaining({ MetricName: 'Origin5xx', Namespace: 'Keyframe' }) }) }),
       ]),
     );
-    expect(described('task-events function')).toMatchObject({ MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 1 });
+    expect(described('task-events function: invocations failed')).toMatchObject({ MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 1 });
     expect(described('dead-letter queue')).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS' });
-    expect(described('task(s) running')).toMatchObject({
-      MetricName: 'RunningTaskCount',
-      Namespace: 'ECS/ContainerInsights',
-      ComparisonOperator: 'LessThanThreshold',
-      Threshold: s.config.minTasks,
-    });
-    for (const alarm of alarms) expect(alarm.AlarmActions).toHaveLength(1);
+    for (const text of ['task(s) running', 'healthy task(s) behind the NLB']) {
+      expect(described(text)).toMatchObject({ ComparisonOperator: 'LessThanThreshold', Threshold: s.config.minTasks });
+    }
+    expect(described('task(s) running')).toMatchObject({ MetricName: 'RunningTaskCount', Namespace: 'ECS/ContainerInsights' });
+    expect(described('healthy task(s) behind the NLB')).toMatchObject({ MetricName: 'HealthyHostCount', Namespace: 'AWS/NetworkELB' });
+    for (const [id, alarm] of alarms()) {
+      expect(alarm.Properties.AlarmActions, id).toHaveLength(1);
+      expect(alarm.Properties.OKActions, id).toHaveLength(1);
+    }
     s.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('does not alarm on a new stack\'s missing data: no alarm treats missing data as breaching', () => {
+    for (const [id, alarm] of alarms()) expect(alarm.Properties.TreatMissingData, id).not.toBe('breaching');
+  });
+
+  it('alarms on throttles for every function, and on concurrency near the caps', () => {
+    // The BucketDeployment handler runs only during a deploy (not in the default stack, which has no player).
+    expect(functionsWithoutThrottleAlarm(s.template.toJSON(), ['CustomCDKBucketDeployment'])).toEqual([]);
+    expect(described('task-events function: at its reserved concurrency (5)')).toMatchObject({
+      MetricName: 'ConcurrentExecutions',
+      Threshold: 5,
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: ids.taskEventsFn } }],
+    });
+    expect(described('origin function: 500 concurrent executions')).toMatchObject({ MetricName: 'ConcurrentExecutions', Threshold: 500 });
+    expect(described("of the account's 1000 concurrent executions")).toMatchObject({ MetricName: 'ClaimedAccountConcurrency', Threshold: 800 });
+  });
+
+  it('alarms on CloudFront 5xx and 4xx rates when the stack is in us-east-1, where those metrics are', () => {
+    for (const metric of ['5xxErrorRate', '4xxErrorRate']) {
+      const [id, alarm] = alarms().find(([, a]) => a.Properties.MetricName === metric) as [string, { Properties: Record<string, any> }];
+      const resource = s.template.toJSON().Resources[id];
+      expect(resource.Condition).toBeDefined();
+      expect(s.template.toJSON().Conditions[resource.Condition]).toEqual({ 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'] });
+      expect(alarm.Properties).toMatchObject({ Namespace: 'AWS/CloudFront', Dimensions: expect.arrayContaining([{ Name: 'Region', Value: 'Global' }]) });
+    }
+  });
+
+  it('lets CloudWatch publish to the alarm topic, next to the TLS-only deny', () => {
+    expect(topicPoliciesBlockingCloudWatch(s.template.toJSON())).toEqual([]);
+    const policy = resourcesOf('AWS::SNS::TopicPolicy')[0][1].Properties.PolicyDocument.Statement as Array<Record<string, any>>;
+    expect(policy.find((st) => st.Sid === 'AllowCloudWatchAlarms')).toMatchObject({
+      Effect: 'Allow',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: 'sns:Publish',
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    });
+    expect(policy.some((st) => st.Effect === 'Deny' && st.Condition?.Bool?.['aws:SecureTransport'] === 'false')).toBe(true);
+  });
+});
+
+describe('every region', () => {
+  it('holds no region-keyed mapping (a new region would fail with "Unable to get mapping")', () => {
+    expect(regionKeyedMappings(s.template.toJSON())).toEqual([]);
+  });
+
+  it('refuses, before creating anything, the regions without Lambda function URLs', () => {
+    const rule = s.template.toJSON().Rules.SupportedRegion.Assertions[0];
+    expect(rule.Assert).toEqual({ 'Fn::Not': [{ 'Fn::Contains': [[...FUNCTION_URL_UNSUPPORTED_REGIONS], { Ref: 'AWS::Region' }] }] });
+    expect(rule.AssertDescription).toMatch(/no function URLs/);
+  });
+
+  it('gives task-state sync reserved concurrency, so an origin flood cannot starve it', () => {
+    const fn = s.template.toJSON().Resources[ids.taskEventsFn].Properties;
+    expect(fn.ReservedConcurrentExecutions).toBe(5);
+    expect(s.template.toJSON().Resources[ids.originFn].Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+});
+
+describe('the edge', () => {
+  it('runs the generated viewer-request function on every behavior, with no web ACL by default', () => {
+    const config = resourcesOf('AWS::CloudFront::Distribution')[0][1].Properties.DistributionConfig;
+    const fnId = s.stack.getLogicalId(s.stack.cdn.viewerRequestFunction.node.defaultChild as never);
+    const association = [{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [fnId, 'FunctionARN'] } }];
+    expect(config.DefaultCacheBehavior.FunctionAssociations).toEqual(association);
+    for (const b of config.CacheBehaviors) expect(b.FunctionAssociations, b.PathPattern).toEqual(association);
+    expect(config.WebACLId).toBeUndefined();
+    const fn = s.template.toJSON().Resources[fnId].Properties;
+    expect(fn.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
+    expect(fn.FunctionCode).toMatch(/^\/\/ Generated by infra\/edge\/viewer-request\.ts/);
+    expect(fn.AutoPublish).toBe(true);
   });
 });
 
@@ -553,6 +637,7 @@ describe('outputs', () => {
       'Fn::Join': ['', ['npx keyframe keys create <name> --stack Keyframe --region ', { Ref: 'AWS::Region' }]],
     });
     expect(outputs).not.toHaveProperty(OUTPUT_KEYS.rtmpsUrl);
+    expect(outputs).not.toHaveProperty(OUTPUT_KEYS.ingestDnsTarget);
     expect(outputs).not.toHaveProperty(OUTPUT_KEYS.playerUrl);
   });
 });
@@ -597,7 +682,9 @@ describe('checks', () => {
   });
 
   const cfnLint = findCfnLint();
-  it.runIf(cfnLint)('passes cfn-lint with no errors', () => {
-    expect(cfnLintErrors(cfnLint as string, s.templatePath)).toEqual([]);
+  it.runIf(cfnLint)('passes cfn-lint in every commercial region but those without function URLs, which the rule refuses', () => {
+    const { errors, missingTypes } = cfnLintAllRegions(cfnLint as string, s.templatePath);
+    expect(errors).toEqual([]);
+    expect(missingTypes).toEqual({ 'AWS::Lambda::Url': [...FUNCTION_URL_UNSUPPORTED_REGIONS].sort() });
   });
 });

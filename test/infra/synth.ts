@@ -8,6 +8,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { compose } from '../../infra/app';
 import type { KeyframeConfig } from '../../infra/config';
 import { REPO_ROOT } from '../../infra/paths';
+import { COMMERCIAL_REGIONS } from '../../infra/regions';
 import type { KeyframeStack } from '../../infra/stack';
 
 /** Shared by the infra tests: one synthesis per test file (esbuild bundling makes each take seconds). */
@@ -29,10 +30,17 @@ export function cdkJsonContext(): Record<string, unknown> {
   return cdkJson.context ?? {};
 }
 
-export function synthesize(context: Record<string, unknown> = {}, opts: { playerDirectory?: string } = {}): Synthesized {
+export function synthesize(
+  context: Record<string, unknown> = {},
+  opts: { playerDirectory?: string; deployRegion?: string; hostArchitecture?: string } = {},
+): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'keyframe-cdk-'));
   const app = new App({ outdir, context: { ...cdkJsonContext(), ...context } });
-  const { stack, config } = compose(app, { playerDirectory: opts.playerDirectory ?? null });
+  const { stack, config } = compose(app, {
+    playerDirectory: opts.playerDirectory ?? null,
+    deployRegion: opts.deployRegion,
+    hostArchitecture: opts.hostArchitecture,
+  });
   const template = Template.fromStack(stack);
   const templatePath = join(outdir, 'template-under-test.json');
   writeFileSync(templatePath, JSON.stringify(template.toJSON()));
@@ -67,9 +75,9 @@ export interface CfnLintMatch {
   readonly Location: { readonly Path?: unknown[] };
 }
 
-/** Runs cfn-lint on a template; returns its error-level findings as lines. */
-export function cfnLintErrors(executable: string, templatePath: string): string[] {
-  const run = spawnSync(executable, ['--format', 'json', '--', templatePath], { encoding: 'utf8' });
+/** Runs cfn-lint on a template (for these regions); returns its error-level findings as lines. */
+export function cfnLintErrors(executable: string, templatePath: string, regions: readonly string[] = ['us-east-1']): string[] {
+  const run = spawnSync(executable, ['--format', 'json', '--regions', ...regions, '--', templatePath], { encoding: 'utf8' });
   if (run.error) throw run.error;
   // Exit status bits: 2 = errors, 4 = warnings, 8 = informational; anything else is cfn-lint failing.
   if (run.status === null || (run.status & 1) !== 0 || run.status > 14) {
@@ -86,4 +94,20 @@ export function logicalIdOf(template: Template, type: string, props: Record<stri
   const found = Object.keys(template.findResources(type, { Properties: props }));
   if (found.length !== 1) throw new Error(`expected one ${type} matching, found ${found.length}: ${found.join(', ')}`);
   return found[0];
+}
+
+/**
+ * cfn-lint once over every commercial region. Errors that a resource type does not exist in a region are split
+ * out by type (`missingTypes`: type → regions), since they name regions the stack cannot use; `errors` holds the rest.
+ */
+export function cfnLintAllRegions(executable: string, templatePath: string): { errors: string[]; missingTypes: Record<string, string[]> } {
+  const missingTypes: Record<string, string[]> = {};
+  const errors: string[] = [];
+  for (const line of cfnLintErrors(executable, templatePath, COMMERCIAL_REGIONS)) {
+    const m = /^E3006 Resource type '([^']+)' does not exist in '([a-z0-9-]+)'/.exec(line);
+    if (m) (missingTypes[m[1]] ??= []).push(m[2]);
+    else errors.push(line);
+  }
+  for (const regions of Object.values(missingTypes)) regions.sort();
+  return { errors, missingTypes };
 }

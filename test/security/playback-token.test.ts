@@ -1,8 +1,6 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { secretsExtensionPlaybackKey, staticPlaybackKey } from '../../core/playback-secret';
+import { staticPlaybackKey } from '../../core/playback-secret';
 import {
   MAX_TOKEN_TTL_SECONDS,
   playbackKey,
@@ -79,34 +77,5 @@ describe('playback tokens', () => {
   it('refuses short secrets', () => {
     expect(() => playbackKey('short')).toThrow(/at least 32 characters/);
     expect(() => staticPlaybackKey('x'.repeat(31))).toThrow();
-  });
-});
-
-describe('the Secrets Manager source (Parameters and Secrets Lambda extension)', () => {
-  it('reads the secret once with the session token header, and retries after a failure', async () => {
-    const seen: Array<{ url: string; token: string | undefined }> = [];
-    let fail = true;
-    const server = createServer((req, res) => {
-      seen.push({ url: req.url ?? '', token: req.headers['x-aws-parameters-secrets-token'] as string | undefined });
-      if (fail) {
-        fail = false;
-        res.writeHead(500).end('not ready');
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ Name: 'kf', SecretString: 'the-secret-from-secrets-manager-0123456789' }));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as AddressInfo).port;
-    try {
-      const source = secretsExtensionPlaybackKey({ secretId: 'arn:aws:secretsmanager:eu-west-1:1:secret:kf/playback', port, sessionToken: 'session-token' });
-      await expect(source.get()).rejects.toThrow(/answered 500/);
-      const key = await source.get();
-      expect(key.toString()).toBe('the-secret-from-secrets-manager-0123456789');
-      await source.get();
-      expect(seen).toHaveLength(2);
-      expect(seen[1]).toEqual({ url: '/secretsmanager/get?secretId=arn%3Aaws%3Asecretsmanager%3Aeu-west-1%3A1%3Asecret%3Akf%2Fplayback', token: 'session-token' });
-    } finally {
-      server.close();
-    }
   });
 });
