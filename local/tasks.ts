@@ -147,7 +147,9 @@ export class LocalTaskFleet extends EventEmitter {
       t.draining = true;
       t.child.kill(signal);
     }
-    const killer = setTimeout(() => live.forEach((t) => t.child.kill('SIGKILL')), timeoutMs);
+    const killer = setTimeout(() => {
+      for (const t of live) t.child.kill('SIGKILL');
+    }, timeoutMs);
     await Promise.all(live.map((t) => t.exited));
     clearTimeout(killer);
   }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { HttpError, NotFoundError } from '../../core/errors';
 import { MAX_BUFFERED_BODY_BYTES } from '../../core/limits';
+import type { Route } from '../../core/model';
 import type { PlaybackKeySource } from '../../core/playback-secret';
 import type { RouteStore } from '../../core/store';
 import type { OriginMetrics } from './metrics';
@@ -91,7 +92,7 @@ export function createOrigin(deps: OriginDeps): Origin {
       if (!isTaskGone(err)) throw err;
       // The task is gone or going: read the route again, past the cache (one read for all viewers at once).
       resolver.forget(target.playbackId);
-      let fresh;
+      let fresh: Route;
       try {
         fresh = await resolver.resolve(target.playbackId, info);
       } catch (again) {

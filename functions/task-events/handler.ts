@@ -2,7 +2,7 @@ import { createDynamoStore } from '../../core/dynamo-store';
 import { createLogger } from '../../core/logger';
 import { emfMetrics, type MetricSink } from '../../core/metrics';
 import type { LambdaModules } from '../../core/lambdas';
-import { type Env } from '../../core/settings/schema';
+import type { Env } from '../../core/settings/schema';
 import { taskEventsSettings } from '../../core/settings/task-events';
 import { applyTaskEvent, type TaskEventOutcome } from './apply';
 

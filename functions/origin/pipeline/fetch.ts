@@ -45,7 +45,7 @@ export function createBodyFetcher(opts: BodyFetcherOptions) {
 
   async function fetchFromTask(route: Route, target: OriginPath): Promise<Buffer> {
     const maxBytes = opts.maxBodyBytes;
-    let res;
+    let res: Awaited<ReturnType<FetchUpstream>>;
     try {
       res = await opts.fetchUpstream({
         host: route.host,

@@ -1,7 +1,7 @@
 import { HttpError, NotFoundError } from '../../../core/errors';
 import { isRouteLive, type Route } from '../../../core/model';
 import type { RouteStore } from '../../../core/store';
-import { createRouteCache } from '../route-cache';
+import { createRouteCache, type RouteLookup } from '../route-cache';
 import type { RequestInfo } from './types';
 
 export interface Resolver {
@@ -15,7 +15,7 @@ export function createResolver(opts: { readonly routes: Pick<RouteStore, 'getRou
   const cache = createRouteCache({ getRoute: (id) => opts.routes.getRoute(id), ttlMs: opts.ttlMs, now: opts.now });
   return {
     async resolve(playbackId, info) {
-      let lookup;
+      let lookup: RouteLookup;
       try {
         lookup = await cache.get(playbackId);
       } catch (err) {
