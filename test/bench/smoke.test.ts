@@ -65,19 +65,28 @@ const haveNginx = has('nginx', ['-v']);
 const haveRtmpModule = haveNginx && rtmpModulePath() !== undefined;
 const haveWrk = has('wrk', ['--version']);
 if (!haveRtmpModule) console.warn('bench smoke: nginx with libnginx-mod-rtmp is not installed; the ingest-density smoke test is skipped');
-if (!haveNginx || !haveWrk) console.warn('bench smoke: nginx or wrk is not installed; the origin smoke test runs without the seed origin or throughput');
+if (!haveNginx || !haveWrk)
+  console.warn('bench smoke: nginx or wrk is not installed; the origin smoke test runs without the seed origin or throughput');
 
 describe.concurrent('benchmarks, smoke mode', () => {
   it('first-playable: a total per run that its phases add up to, within sane bounds', { timeout: 120_000 }, async () => {
     const r = await runBench<{
-      summaries: Array<{ variant: string; segmentSeconds: number; runs: number; medianMs: number; phasesMedianMs: Record<string, number>; routeMedianMs: number }>;
+      summaries: Array<{
+        variant: string;
+        segmentSeconds: number;
+        runs: number;
+        medianMs: number;
+        phasesMedianMs: Record<string, number>;
+        routeMedianMs: number;
+      }>;
       runs: Array<{ totalMs: number; phases: Record<string, number> }>;
     }>('first-playable');
     const [s] = r.results.summaries;
     expect(s).toMatchObject({ variant: 'as-is', segmentSeconds: 1, runs: 2 });
-    // The first 1 s segment cannot be complete before ~1 s of media has arrived.
+    // The first 1 s segment cannot be complete before ~1 s of media has arrived (a bound load cannot break); the
+    // upper bound only says the stream became playable at all, on a loaded machine too.
     expect(s.medianMs).toBeGreaterThan(800);
-    expect(s.medianMs).toBeLessThan(6000);
+    expect(s.medianMs).toBeLessThan(20_000);
     expect(Object.keys(s.phasesMedianMs).sort()).toEqual(['accept', 'connect', 'origin', 'playlist', 'probe', 'wait', 'write']);
     expect(finite(s.routeMedianMs)).toBe(true);
     for (const run of r.results.runs) {
@@ -88,21 +97,37 @@ describe.concurrent('benchmarks, smoke mode', () => {
   });
 
   it('segment-availability: segments fetched through the origin soon after their media ends', { timeout: 120_000 }, async () => {
-    const r = await runBench<{ summaries: Array<{ segmentSeconds: number; segments: number; vsPublisher: { median: number; p90: number }; vsPdt: { median: number }; fetchMedianMs: number }> }>(
-      'segment-availability',
-    );
+    const r = await runBench<{
+      summaries: Array<{
+        segmentSeconds: number;
+        segments: number;
+        vsPublisher: { median: number; p90: number };
+        vsPdt: { median: number };
+        fetchMedianMs: number;
+      }>;
+    }>('segment-availability');
     const [s] = r.results.summaries;
     expect(s.segmentSeconds).toBe(1);
     expect(s.segments).toBeGreaterThanOrEqual(2);
+    // Not before its media ended (less a little slack for where the publisher's clock starts): load only makes it later.
+    // The upper bound says segments do become available, on a loaded machine too.
     expect(s.vsPublisher.median).toBeGreaterThan(-300);
-    expect(s.vsPublisher.median).toBeLessThan(3000);
+    expect(s.vsPublisher.median).toBeLessThan(15_000);
     expect(finite(s.vsPdt.median)).toBe(true);
     expect(s.fetchMedianMs).toBeGreaterThanOrEqual(0);
   });
 
   it.skipIf(!haveRtmpModule)('ingest-density: both servers measured on the same N, with CPU, memory and segments', { timeout: 120_000 }, async () => {
     const r = await runBench<{
-      phases: Array<{ server: string; n: number; cpuPctPerStream: number; cpuPerStreamByComm: Record<string, number>; rssMiB: number; pssMiB: number; segments: { segmentsInWindow: number; silentStreams: number } }>;
+      phases: Array<{
+        server: string;
+        n: number;
+        cpuPctPerStream: number;
+        cpuPerStreamByComm: Record<string, number>;
+        rssMiB: number;
+        pssMiB: number;
+        segments: { segmentsInWindow: number; silentStreams: number };
+      }>;
       ratios: Array<{ n: number; cpu: number }>;
     }>('ingest-density');
     const kf = r.results.phases.find((p) => p.server === 'keyframe');
@@ -128,7 +153,9 @@ describe.concurrent('benchmarks, smoke mode', () => {
   });
 
   it('pipe-batching: the node → ffmpeg hop in both write modes, node and ffmpeg apart', { timeout: 120_000 }, async () => {
-    const r = await runBench<{ summary: Array<{ mode: string; nodePerStream: number; ffmpegPerStream: number; totalPerStream: number }> }>('pipe-batching');
+    const r = await runBench<{ summary: Array<{ mode: string; nodePerStream: number; ffmpegPerStream: number; totalPerStream: number }> }>(
+      'pipe-batching',
+    );
     expect(r.results.summary.map((x) => x.mode)).toEqual(['per-tag', 'batched']);
     for (const x of r.results.summary) {
       // CPU time comes in 10 ms ticks: a few seconds of small streams may round one side down to zero.
@@ -172,7 +199,9 @@ describe.concurrent('benchmarks, smoke mode', () => {
   });
 
   it('origin-bundle: both bundles built, the minified one smaller, cold init measured', { timeout: 120_000 }, async () => {
-    const r = await runBench<{ results: Array<{ variant: string; bytes: number; gzipBytes: number; initMedianMs: number; initMs: number[] }> }>('origin-bundle');
+    const r = await runBench<{ results: Array<{ variant: string; bytes: number; gzipBytes: number; initMedianMs: number; initMs: number[] }> }>(
+      'origin-bundle',
+    );
     const [cdk, min] = r.results.results;
     expect(cdk.variant).toBe('cdk');
     expect(min.variant).toBe('minified');
@@ -195,7 +224,9 @@ describe.concurrent('benchmarks, smoke mode', () => {
     expect(r.results.estimates).toHaveLength(4);
     for (const e of r.results.estimates) expect(e.total).toBeGreaterThan(0);
     const big = r.results.estimates.filter((e) => e.input.streams === 100);
-    expect(big.find((e) => e.input.originShield)!.usage.originInvocations).toBeLessThan(big.find((e) => !e.input.originShield)!.usage.originInvocations);
+    expect(big.find((e) => e.input.originShield)!.usage.originInvocations).toBeLessThan(
+      big.find((e) => !e.input.originShield)!.usage.originInvocations,
+    );
     const sweep = r.results.originInvocationsVsViewers.sweep;
     expect(sweep.at(-1)!.off).toBe(sweep.at(-2)!.off);
     expect(sweep.at(-1)!.on).toBe(sweep[0].on);

@@ -8,8 +8,13 @@ import { ChunkReader, type RtmpMessage } from '../../ingest/rtmp/chunk-reader';
 import { HANDSHAKE_SIZE } from '../../ingest/rtmp/handshake';
 import { MessageType } from '../../ingest/rtmp/messages';
 import { handshake, Rng, Transcript } from '../../bench/fuzz/rtmp-cases';
+import { EventLog, withDeadline } from '../support/wait';
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** An `onStatus` the server sent. */
+export interface RtmpStatus {
+  readonly code: string;
+  readonly description: string;
+}
 
 export interface Conn {
   readonly socket: Socket;
@@ -21,7 +26,9 @@ export interface Conn {
   /** Decoded messages after the handshake. */
   messages(): RtmpMessage[];
   /** `onStatus` codes and descriptions received so far. */
-  statuses(): Array<{ code: string; description: string }>;
+  statuses(): RtmpStatus[];
+  /** The same, as they arrive, to wait on. */
+  readonly statusLog: EventLog<RtmpStatus>;
 }
 
 /** A TCP connection to the RTMP port from `localAddress`; resolves once connected (or closed at once). */
@@ -31,12 +38,21 @@ export function openFrom(port: number, localAddress = '127.0.0.1'): Promise<Conn
     const opened = Date.now();
     const chunks: Buffer[] = [];
     const msgs: RtmpMessage[] = [];
+    const statusLog = new EventLog<RtmpStatus>();
     let size = 0;
     let fed = 0;
     const reader = new ChunkReader({
       onMessage: (m) => {
         if (m.type === MessageType.SetChunkSize) reader.chunkSize = m.payload.readUInt32BE(0);
         msgs.push(m);
+        if (m.type !== MessageType.CommandAmf0) return;
+        let v: unknown[] = [];
+        try {
+          v = decodeAmf0(m.payload);
+        } catch {
+          // not a command we can read: not a status either
+        }
+        if (v[0] === 'onStatus') statusLog.push(v[3] as RtmpStatus);
       },
     });
     socket.on('data', (d: Buffer) => {
@@ -62,12 +78,8 @@ export function openFrom(port: number, localAddress = '127.0.0.1'): Promise<Conn
         closed,
         received: () => Buffer.concat(chunks),
         messages: () => msgs,
-        statuses: () =>
-          msgs
-            .filter((m) => m.type === MessageType.CommandAmf0)
-            .map((m) => decodeAmf0(m.payload))
-            .filter((v) => v[0] === 'onStatus')
-            .map((v) => v[3] as { code: string; description: string }),
+        statuses: () => [...statusLog.entries],
+        statusLog,
       }),
     );
     socket.once('error', reject);
@@ -80,18 +92,20 @@ export function publishBytes(key: string, seed = 1): Buffer {
   return Buffer.concat([handshake(rng), new Transcript().connect().publishSequence(key).bytes()]);
 }
 
-/** Publishes `key` from `localAddress`; resolves with the first onStatus (or none if the server closed first). */
-export async function publishFrom(port: number, key: string, localAddress = '127.0.0.1', timeoutMs = 5000): Promise<{ conn: Conn; code?: string; description?: string }> {
+/**
+ * Publishes `key` from `localAddress`; resolves with the first onStatus, or with none if the server closed the
+ * connection first. Fails if neither happens within `timeoutMs`.
+ */
+export async function publishFrom(
+  port: number,
+  key: string,
+  localAddress = '127.0.0.1',
+  timeoutMs = 15_000,
+): Promise<{ conn: Conn; code?: string; description?: string }> {
   const conn = await openFrom(port, localAddress);
   conn.socket.write(publishBytes(key));
-  const deadline = Date.now() + timeoutMs;
-  let closed = false;
-  void conn.closed.then(() => (closed = true));
-  while (Date.now() < deadline) {
-    const status = conn.statuses()[0];
-    if (status) return { conn, code: status.code, description: status.description };
-    if (closed) break;
-    await sleep(10);
-  }
-  return { conn };
+  // Data is read before 'close' is emitted: a status sent just before the close is in the log by then.
+  const first = Promise.race([conn.statusLog.when(() => true), conn.closed.then(() => conn.statuses()[0])]);
+  const status = await withDeadline(first, `an onStatus or a close after publishing from ${localAddress}`, timeoutMs);
+  return status ? { conn, code: status.code, description: status.description } : { conn };
 }

@@ -28,7 +28,13 @@ const PUB = 'PublicChan12';
 const MV = 'PrivateMulti';
 const S = 'k3j9x0a1b2';
 const MEDIA = ['#EXTM3U', '#EXT-X-TARGETDURATION:2', '#EXT-X-MEDIA-SEQUENCE:1', '#EXTINF:2.000,', `${S}_1.ts`, ''].join('\n');
-const MULTI = ['#EXTM3U', '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",URI="audio.m3u8"', '#EXT-X-STREAM-INF:BANDWIDTH=2500000,AUDIO="a"', '720p.m3u8', ''].join('\n');
+const MULTI = [
+  '#EXTM3U',
+  '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",URI="audio.m3u8"',
+  '#EXT-X-STREAM-INF:BANDWIDTH=2500000,AUDIO="a"',
+  '720p.m3u8',
+  '',
+].join('\n');
 
 let task: FakeTask;
 let upstream: HttpUpstream;
@@ -144,7 +150,10 @@ describe('private channels at the origin', () => {
     const none = await get(origin({ playbackKey: undefined }), `/${PRIV}/index.m3u8?token=${token}`);
     expect(none.statusCode).toBe(503);
     expect(none.headers['Cache-Control']).toBe('no-store');
-    const broken = await get(origin({ playbackKey: memoizedPlaybackKey(async () => Promise.reject(new Error('extension down'))) }), `/${PRIV}/index.m3u8?token=${token}`);
+    const broken = await get(
+      origin({ playbackKey: memoizedPlaybackKey(async () => Promise.reject(new Error('extension down'))) }),
+      `/${PRIV}/index.m3u8?token=${token}`,
+    );
     expect(broken.statusCode).toBe(503);
     // Public channels do not depend on the secret at all.
     expect((await get(origin({ playbackKey: undefined }), `/${PUB}/index.m3u8`)).statusCode).toBe(200);
@@ -153,7 +162,14 @@ describe('private channels at the origin', () => {
 
   it('keeps private channels out of the public stream list', async () => {
     const route = (id: string) => makeRoute(id, task.port);
-    const channel = (playbackId: string, name: string, priv: boolean) => ({ playbackId, name, keyHash: 'h', state: 'active' as const, createdAt: '2026-01-01T00:00:00Z', ...(priv ? { private: true } : {}) });
+    const channel = (playbackId: string, name: string, priv: boolean) => ({
+      playbackId,
+      name,
+      keyHash: 'h',
+      state: 'active' as const,
+      createdAt: '2026-01-01T00:00:00Z',
+      ...(priv ? { private: true } : {}),
+    });
     const lambda = createLambdaOrigin({
       env: { KEYFRAME_TABLE: 't', KEYFRAME_UPSTREAM_CIDRS: '127.0.0.0/8', KEYFRAME_UPSTREAM_PORTS: '*', POWERTOOLS_METRICS_DISABLED: 'true' },
       routes: {
@@ -231,13 +247,18 @@ describe('private channels in the table and the CLI', () => {
     // No secret yet: a clear error. Then the one the local stack saves.
     await expect(run('playback-url', 'members-only')).rejects.toThrow(/no playback secret in .*playback-secret: start the local stack once/);
     await writeFile(join(dir, 'playback-secret'), `${SECRET}\n`, { mode: 0o600 });
+    const mintedFrom = Date.now();
     const minted = JSON.parse(await run('playback-url', created.playbackId, '--ttl', '600', '--json'));
-    expect(minted.playbackUrl).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:8080/${created.playbackId}/index\\.m3u8\\?token=\\d{10}\\.[A-Za-z0-9_-]{43}$`));
+    const mintedBy = Date.now();
+    expect(minted.playbackUrl).toMatch(
+      new RegExp(`^http://127\\.0\\.0\\.1:8080/${created.playbackId}/index\\.m3u8\\?token=\\d{10}\\.[A-Za-z0-9_-]{43}$`),
+    );
     const token = new URL(minted.playbackUrl).searchParams.get('token')!;
     expect(verifyPlaybackToken(KEY, created.playbackId, token)).toBe('valid');
     const expMs = Number(token.split('.')[0]) * 1000;
-    expect(expMs - Date.now()).toBeGreaterThan(599_000);
-    expect(expMs - Date.now()).toBeLessThanOrEqual(660_000);
+    // 600 s from the moment it was minted, rounded up to the minute: bounded by the clock around the call.
+    expect(expMs).toBeGreaterThanOrEqual(mintedFrom + 600_000);
+    expect(expMs).toBeLessThan(mintedBy + 660_000);
     expect(new Date(minted.expiresAt).getTime()).toBe(expMs);
     expect(minted.playbackUrl).not.toContain(created.streamKey);
 
@@ -260,9 +281,13 @@ describe('private channels in the table and the CLI', () => {
 
   it('for a deployed stack, reads the secret from Secrets Manager by the given ARN (through a tiny interface)', async () => {
     const asked: string[] = [];
-    const key = await deployedPlaybackSecret({ secretId: 'arn:aws:secretsmanager:eu-west-1:1:secret:kf' }, {}, {
-      getSecretString: async (id) => (asked.push(id), SECRET),
-    });
+    const key = await deployedPlaybackSecret(
+      { secretId: 'arn:aws:secretsmanager:eu-west-1:1:secret:kf' },
+      {},
+      {
+        getSecretString: async (id) => (asked.push(id), SECRET),
+      },
+    );
     expect(key.equals(KEY)).toBe(true);
     expect(asked).toEqual(['arn:aws:secretsmanager:eu-west-1:1:secret:kf']);
     await expect(deployedPlaybackSecret({}, {})).rejects.toThrow(/pass --secret-id/);

@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 
+/** The one wait helper lives in ./wait; re-exported for the tests that import it from here. */
+export { waitFor } from './wait';
+
 export interface Publisher {
   readonly proc: ChildProcess;
   /** Resolves when ffmpeg exits, with its exit code and the last of what it printed. */
@@ -25,15 +28,42 @@ export function startPublisher(opts: {
   const fps = opts.fps ?? 30;
   const gop = Math.round((opts.gopSeconds ?? 2) * fps);
   const args = [
-    '-hide_banner', '-loglevel', 'error', '-nostats', '-re',
-    '-f', 'lavfi', '-i', `testsrc=size=${opts.size ?? '320x240'}:rate=${fps}`,
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostats',
+    '-re',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc=size=${opts.size ?? '320x240'}:rate=${fps}`,
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:sample_rate=44100',
     ...(opts.seconds ? ['-t', String(opts.seconds)] : []),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
-    '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-tune',
+    'zerolatency',
+    '-pix_fmt',
+    'yuv420p',
+    '-g',
+    String(gop),
+    '-keyint_min',
+    String(gop),
+    '-sc_threshold',
+    '0',
     ...(opts.videoBitrate ? ['-b:v', opts.videoBitrate] : []),
-    '-c:a', 'aac', '-b:a', '64k',
-    '-f', 'flv', opts.url,
+    '-c:a',
+    'aac',
+    '-b:a',
+    '64k',
+    '-f',
+    'flv',
+    opts.url,
   ];
   const proc = spawn(process.env.KEYFRAME_FFMPEG_PATH ?? 'ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
@@ -76,7 +106,11 @@ export async function ffprobe(path: string): Promise<{ streams: FfprobeStream[];
 }
 
 /** A raw GET with the path exactly as given (fetch() would normalize `..` away). */
-export function rawGet(base: string, path: string, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+export function rawGet(
+  base: string,
+  path: string,
+  method = 'GET',
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request({ host: url.hostname, port: url.port, path, method }, (res) => {
@@ -87,14 +121,4 @@ export function rawGet(base: string, path: string, method = 'GET'): Promise<{ st
     req.on('error', reject);
     req.end();
   });
-}
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Route } from '../../../core/model';
 import { createRouteCache } from '../../../functions/origin/route-cache';
 import { SegmentCache } from '../../../functions/origin/segment-cache';
+import { waitFor } from '../../support/wait';
 
 const route = (playbackId: string): Route => ({
   playbackId,
@@ -45,20 +46,28 @@ describe('route cache', () => {
   it('coalesces concurrent look-ups and does not cache a failure', async () => {
     let calls = 0;
     let fail = true;
+    // Each look-up waits for the test to open its gate: all 20 gets are in before it answers.
+    let open = () => {};
     const cache = createRouteCache({
       ttlMs: 1000,
       getRoute: async (id) => {
         calls++;
-        await new Promise((r) => setTimeout(r, 10));
+        await new Promise<void>((r) => (open = r));
         if (fail) throw new Error('store down');
         return route(id);
       },
     });
-    const results = await Promise.allSettled(Array.from({ length: 20 }, () => cache.get('x')));
+    const failing = Promise.allSettled(Array.from({ length: 20 }, () => cache.get('x')));
+    await waitFor('the look-up', () => calls > 0);
+    open();
+    const results = await failing;
     expect(calls).toBe(1);
     expect(results.every((r) => r.status === 'rejected')).toBe(true);
     fail = false;
-    const ok = await Promise.all(Array.from({ length: 20 }, () => cache.get('x')));
+    const succeeding = Promise.all(Array.from({ length: 20 }, () => cache.get('x')));
+    await waitFor('the second look-up', () => calls > 1);
+    open();
+    const ok = await succeeding;
     expect(calls).toBe(2);
     expect(ok.filter((r) => r.cache === 'miss')).toHaveLength(1);
     expect(ok.filter((r) => r.cache === 'coalesced')).toHaveLength(19);

@@ -6,7 +6,8 @@ import type { OriginLogger } from '../../../functions/origin/origin';
 /**
  * A tiny stand-in for an ingest task's HLS server on 127.0.0.1:0. It serves whatever `files` holds (by
  * path), counts requests per path, and has a few special behaviors keyed by path: `hang` never answers,
- * `status` answers a fixed status, `chunked` streams its body without a Content-Length.
+ * `status` answers a fixed status, `chunked` streams its body without a Content-Length. `hold()` parks every
+ * answer until the test releases it, so concurrent requests overlap for sure, with no delay to guess.
  */
 export interface FakeTask {
   readonly port: number;
@@ -14,8 +15,8 @@ export interface FakeTask {
   readonly hang: Set<string>;
   readonly status: Map<string, number>;
   readonly chunked: Set<string>;
-  /** Delay before answering, ms. */
-  delayMs: number;
+  /** Holds every answer from now until the returned release is called. */
+  hold(): () => void;
   readonly requests: Map<string, number>;
   count(path: string): number;
   close(): Promise<void>;
@@ -27,15 +28,13 @@ export async function startFakeTask(): Promise<FakeTask> {
   const status = new Map<string, number>();
   const chunked = new Set<string>();
   const requests = new Map<string, number>();
-  const task = {
-    delayMs: 0,
-  } as { delayMs: number };
+  let held: Array<() => void> | undefined;
 
   const server = http.createServer((req, res) => {
     const path = req.url ?? '/';
     requests.set(path, (requests.get(path) ?? 0) + 1);
     if (hang.has(path)) return; // never answer
-    setTimeout(() => {
+    const answer = () => {
       const forced = status.get(path);
       if (forced !== undefined) {
         res.writeHead(forced, { 'content-type': 'text/plain' }).end('upstream says no');
@@ -54,12 +53,14 @@ export async function startFakeTask(): Promise<FakeTask> {
         return;
       }
       res.writeHead(200, { 'content-length': String(buf.length) }).end(buf);
-    }, task.delayMs);
+    };
+    if (held) held.push(answer);
+    else answer();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
 
-  return Object.assign(task, {
+  return {
     port,
     files,
     hang,
@@ -67,12 +68,19 @@ export async function startFakeTask(): Promise<FakeTask> {
     chunked,
     requests,
     count: (path: string) => requests.get(path) ?? 0,
+    hold() {
+      const parked: Array<() => void> = (held ??= []);
+      return () => {
+        if (held === parked) held = undefined;
+        for (const answer of parked.splice(0)) answer();
+      };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       }),
-  });
+  };
 }
 
 /** A port that was just free and is now closed: connecting to it is refused. */
@@ -100,8 +108,8 @@ export function makeRoute(playbackId: string, port: number, over: Partial<Route>
   };
 }
 
-/** In-memory `getRoute` that counts calls and answers after a short delay (so look-ups overlap). */
-export function fakeRoutes(delayMs = 5) {
+/** In-memory `getRoute` that counts calls and answers on a later turn of the event loop (so look-ups overlap). */
+export function fakeRoutes() {
   const routes = new Map<string, Route>();
   const calls: string[] = [];
   let failing = false;
@@ -113,7 +121,7 @@ export function fakeRoutes(delayMs = 5) {
     },
     async getRoute(playbackId: string): Promise<Route | undefined> {
       calls.push(playbackId);
-      await new Promise((r) => setTimeout(r, delayMs));
+      await new Promise((r) => setImmediate(r));
       if (failing) throw new Error('connect ECONNREFUSED 10.0.0.9:8000');
       return routes.get(playbackId);
     },
