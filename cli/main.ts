@@ -16,6 +16,7 @@ Commands:
   keys revoke <name|playbackId>       Revoke a channel's key: new publishes with it are refused
   playback-url <name|playbackId>      Print a playback URL; for a private channel it carries a token valid
                                       --ttl seconds (default 3600, rounded up to the minute)
+  doctor [--region <region>]          Preflight for \`npx cdk deploy\`: Docker, credentials, bootstrap, Lambda quota, certificates
 
 Options:
   --json                              Print JSON instead of text
@@ -85,6 +86,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   }
   const print = (text: string, json: unknown) => out(values.json ? `${JSON.stringify(json, null, 2)}\n` : text);
   const targetOpts = { stack: values.stack, region: values.region, secretId: values['secret-id'] };
+  if (group === 'doctor') return (await import('./doctor')).runDoctor({ region: values.region, json: values.json }, out);
   if (group === 'playback-url') {
     if (!command) throw new UsageError('playback-url needs a channel name or playback ID, e.g. keyframe playback-url my-channel');
     if (arg !== undefined || extra.length > 0) throw new UsageError(`unexpected arguments: ${[arg, ...extra].join(' ')}`);
