@@ -25,7 +25,7 @@ import './lib/quiet';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createKey } from '../cli/keys';
+import { createKey } from '../core/channels';
 import { createDynamoClient, createDynamoStore } from '../core/dynamo-store';
 import { ensureTable, startLocalDynamo } from '../local/dynamo';
 import { finish, machineInfo, parseArgs, progress, runBench, sleep, table } from './lib/cli';

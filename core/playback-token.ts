@@ -10,9 +10,13 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * Verification recomputes the signature and compares the raw bytes with `timingSafeEqual`.
  */
 
-/** The query string a playlist request may carry, and nothing else: exactly one `token` of the strict form. */
-export const TOKEN_QUERY_PATTERN = /^token=([0-9]{1,12}\.[A-Za-z0-9_-]{43})$/;
-export const TOKEN_PATTERN = /^([0-9]{1,12})\.([A-Za-z0-9_-]{43})$/;
+/**
+ * The query string a playlist request may carry, and nothing else: exactly one `token` of the strict form. The
+ * expiry is canonical decimal (no leading zero), so each valid token has exactly one spelling and no variant of
+ * it can bust a CDN cache entry.
+ */
+export const TOKEN_QUERY_PATTERN = /^token=([1-9][0-9]{0,11}\.[A-Za-z0-9_-]{43})$/;
+export const TOKEN_PATTERN = /^([1-9][0-9]{0,11})\.([A-Za-z0-9_-]{43})$/;
 /** Shortest secret accepted (characters of the configured string, used as UTF-8 key bytes). */
 export const MIN_SECRET_LENGTH = 32;
 /** Longest lifetime a token may have: a token expiring later than this from now is refused, whoever minted it. */

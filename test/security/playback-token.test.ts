@@ -57,6 +57,15 @@ describe('playback tokens', () => {
     );
   });
 
+  it('a token has one spelling: a leading zero on the expiry is malformed, in the path rule and the query (counterexample [0,"0",1])', () => {
+    const token = signPlaybackToken(KEY, ID, EXP);
+    expect(verifyPlaybackToken(KEY, ID, token, NOW)).toBe('valid');
+    for (const variant of [`0${token}`, `00${token}`]) {
+      expect(verifyPlaybackToken(KEY, ID, variant, NOW), variant).toBe('malformed');
+      expect(tokenFromQuery(`token=${variant}`), variant).toBeNull();
+    }
+  });
+
   it('expiries are rounded up to the minute, within bounds', () => {
     expect(tokenExpiry(3600, NOW + 1)).toBe(NOW / 1000 + 3660);
     expect(tokenExpiry(3600, NOW)).toBe(NOW / 1000 + 3600);
