@@ -93,6 +93,34 @@ export const CLOSING_MESSAGES = new Set([
 const HOSTILE_PREFIX = '127.77.';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Conditions re-checked whenever something they depend on happens (`notify()`, e.g. on every task log line),
+ * instead of after a fixed pause. `until` resolves true as soon as `check()` holds, false at the deadline.
+ */
+class Signal {
+  #waiters = new Set<() => void>();
+
+  notify(): void {
+    for (const w of [...this.#waiters]) w();
+  }
+
+  until(check: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (check()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.#waiters.delete(waiter);
+        resolve(ok);
+      };
+      const waiter = () => {
+        if (check()) finish(true);
+      };
+      const timer = setTimeout(() => finish(check()), timeoutMs);
+      this.#waiters.add(waiter);
+    });
+  }
+}
+
 interface LogLine {
   readonly raw: string;
   readonly rec?: Record<string, unknown>;
@@ -178,6 +206,10 @@ export async function runRtmpFuzz(opts: RtmpFuzzOptions): Promise<RtmpFuzzReport
   const publishTimeoutMs = 2000;
   const findings: string[] = [];
   const lines: LogLine[] = [];
+  /** Hostile sessions that have logged a closing line, and hostile connections refused at accept, as they are logged. */
+  const closedHostile = new Set<string>();
+  let refusedHostile = 0;
+  const logged = new Signal();
   let stack: LocalStack | undefined;
   let publisher: Publisher | undefined;
   const started = Date.now();
@@ -203,6 +235,12 @@ export async function runRtmpFuzz(opts: RtmpFuzzOptions): Promise<RtmpFuzzReport
           rec = undefined;
         }
         lines.push({ raw: line, rec });
+        const remote = typeof rec?.remote === 'string' ? rec.remote : '';
+        if (rec?.message === 'rtmp connection refused' && (remote === '' || remote.startsWith(HOSTILE_PREFIX))) refusedHostile++;
+        else if (remote.startsWith(HOSTILE_PREFIX) && typeof rec?.session === 'string' && CLOSING_MESSAGES.has(String(rec.message))) {
+          closedHostile.add(rec.session);
+        }
+        logged.notify();
       },
     });
     const task = stack.fleet.list()[0];
@@ -215,6 +253,8 @@ export async function runRtmpFuzz(opts: RtmpFuzzOptions): Promise<RtmpFuzzReport
     publisher = startPublisher({ url: channel.publishUrl, gopSeconds: segmentSeconds });
     const firstSeen = new Map<string, number>();
     let watching = true;
+    const seen = new Signal();
+    // Polling is what a player does (HLS has no push); the 100 ms interval is the resolution of the gap check.
     const watcher = (async () => {
       while (watching) {
         try {
@@ -224,6 +264,7 @@ export async function runRtmpFuzz(opts: RtmpFuzzOptions): Promise<RtmpFuzzReport
               const uri = l.trim();
               if (uri && !uri.startsWith('#') && !firstSeen.has(uri)) firstSeen.set(uri, Date.now());
             }
+            seen.notify();
           }
         } catch {
           // counted as a gap if it lasts
@@ -231,12 +272,12 @@ export async function runRtmpFuzz(opts: RtmpFuzzOptions): Promise<RtmpFuzzReport
         await sleep(100);
       }
     })();
-    const deadline = Date.now() + 20_000;
-    while (firstSeen.size < 3 && Date.now() < deadline) await sleep(100);
-    if (firstSeen.size < 3) throw new Error('the honest stream never became playable');
+    if (!(await seen.until(() => firstSeen.size >= 3, 20_000))) {
+      throw new Error(`the honest stream never became playable (${firstSeen.size} segments in 20 s)`);
+    }
     const honestSession = lines.find((l) => l.rec?.message === 'rtmp publish started')?.rec?.session;
 
-    await sleep(500);
+    // The baseline: the honest stream is playable, no hostile connection has been made yet.
     const before = { rss: await rssMb(pid), fds: await fdCount(pid) };
     let peak = { ...before };
     const sampler = setInterval(() => {
@@ -279,15 +320,15 @@ export async function runRtmpFuzz(opts: RtmpFuzzOptions): Promise<RtmpFuzzReport
     await Promise.all(Array.from({ length: opts.concurrency }, (_, w) => worker(w)));
     const fuzzMs = Date.now() - fuzzStart;
 
-    // Settle: every hostile connection gone, then measure.
-    const settleDeadline = Date.now() + 10_000;
-    let connectionsAfter = -1;
-    while (Date.now() < settleDeadline) {
+    // Settle: every hostile session has logged its closing line (or was refused at accept), the ingest reports
+    // only the honest connection; then measure. Either wait ends at its deadline, and the checks below report it.
+    await logged.until(() => closedHostile.size + refusedHostile >= opts.cases, 10_000);
+    const settleDeadline = Date.now() + 5_000;
+    let connectionsAfter = (await health(task.healthPort!))?.connections ?? -1;
+    while (connectionsAfter !== 1 && Date.now() < settleDeadline) {
+      await sleep(100); // the health endpoint is polled: the task is another process, its count has no event here
       connectionsAfter = (await health(task.healthPort!))?.connections ?? -1;
-      if (connectionsAfter === 1) break;
-      await sleep(200);
     }
-    await sleep(1500);
     clearInterval(sampler);
     const after = { rss: await rssMb(pid), fds: await fdCount(pid) };
     const warmRss = (await warm) ?? before.rss;

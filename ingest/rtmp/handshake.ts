@@ -10,6 +10,7 @@
  *   server answers in that form; otherwise it answers plainly.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { RtmpProtocolError } from './chunk-reader.js';
 
 export const RTMP_VERSION = 3;
 /** Size of C1, C2, S1 and S2. */
@@ -96,4 +97,65 @@ export function createServerHandshake(c1: Buffer): { response: Buffer; digest: b
   randomBytes(HANDSHAKE_SIZE).copy(s2);
   s2Signature(s2, client.digest).copy(s2, HANDSHAKE_SIZE - DIGEST_SIZE);
   return { response, digest: true };
+}
+
+/** What one `ServerHandshake.push` did. */
+export type HandshakeStep =
+  /** C2 is not complete yet; `response` (S0+S1+S2) is there once C0+C1 are. */
+  | { readonly done: false; readonly response?: Buffer }
+  /** C2 is complete; `rest` is what followed it in the same read (the first chunks). */
+  | { readonly done: true; readonly response?: Buffer; readonly rest: Buffer };
+
+/**
+ * The server's side of the handshake as a state machine over bytes cut at any boundary: collect C0+C1
+ * (checking the version byte as soon as it arrives), answer S0+S1+S2, skip C2. Holds one 1537-byte buffer
+ * until C0+C1 are complete or `release()` is called.
+ */
+export class ServerHandshake {
+  #c0c1: Buffer | null = Buffer.allocUnsafe(1 + HANDSHAKE_SIZE);
+  #filled = 0;
+  #c2Left = HANDSHAKE_SIZE;
+  #digest = false;
+  #released = false;
+
+  /** Whether C1 carried a Flash-style digest (and S1/S2 were built in that form). */
+  get digest(): boolean {
+    return this.#digest;
+  }
+
+  get done(): boolean {
+    return this.#c2Left === 0;
+  }
+
+  /** Feed bytes. Throws `RtmpProtocolError` on a version other than 3. */
+  push(data: Buffer): HandshakeStep {
+    if (this.#released) return { done: false };
+    if (this.done) return { done: true, rest: data };
+    let pos = 0;
+    let response: Buffer | undefined;
+    const c0c1 = this.#c0c1;
+    if (c0c1) {
+      const n = Math.min(c0c1.length - this.#filled, data.length);
+      data.copy(c0c1, this.#filled, 0, n);
+      this.#filled += n;
+      pos = n;
+      if (this.#filled > 0 && c0c1[0] !== RTMP_VERSION) throw new RtmpProtocolError(`unsupported RTMP version ${c0c1[0]}`);
+      if (this.#filled < c0c1.length) return { done: false };
+      const answer = createServerHandshake(c0c1.subarray(1));
+      this.#digest = answer.digest;
+      this.#c0c1 = null;
+      response = answer.response;
+    }
+    const skip = Math.min(this.#c2Left, data.length - pos);
+    this.#c2Left -= skip;
+    pos += skip;
+    if (this.#c2Left > 0) return { done: false, response };
+    return { done: true, response, rest: data.subarray(pos) };
+  }
+
+  /** Drop the buffer (the session ended); later bytes are ignored. */
+  release(): void {
+    this.#released = true;
+    this.#c0c1 = null;
+  }
 }

@@ -6,18 +6,22 @@
  * await server.listen(1935, '0.0.0.0');
  * ```
  */
-export { createRtmpServer, RtmpServer } from './server.js';
-export { RtmpSession, type SessionState, type SessionSocket } from './session.js';
-export {
-  DEFAULT_RTMP_OPTIONS,
-  resolveRtmpOptions,
-  type FlvSink,
-  type OnPublish,
-  type PublishDecision,
-  type PublishRejectCode,
-  type PublishRequest,
-  type RtmpLogger,
-  type RtmpServerOptions,
-  type SessionEndReason,
-} from './options.js';
+export { createRtmpServer, RtmpServer, type RtmpServerEvents } from './server.js';
+export { RtmpSession, type SessionSocket } from './session.js';
+export { DEFAULT_RTMP_OPTIONS, resolveRtmpOptions, type RtmpServerOptions } from './options.js';
+export type {
+  FlvSink,
+  LogLevel,
+  OnPublish,
+  PublishDecision,
+  PublishingSession,
+  PublishRejectCode,
+  PublishRejection,
+  PublishRequest,
+  RtmpLogger,
+  SessionEndReason,
+  SessionEvents,
+  SessionState,
+} from './types.js';
+export { systemClock, type Clock, type Timer } from './clock.js';
 export { RtmpProtocolError } from './chunk-reader.js';

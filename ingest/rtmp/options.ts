@@ -1,73 +1,22 @@
 /**
- * Options of the RTMP server, their defaults and validation, and the types of the publish contract.
+ * Options of the RTMP server, their defaults and validation. The types of the publish contract live in
+ * `types.ts` (re-exported here for callers that import them from this module).
  */
-import type { RtmpSession } from './session.js';
+import { type Clock, systemClock } from './clock.js';
+import { SILENT_LOGGER } from './log.js';
+import type { OnPublish, RtmpLogger } from './types.js';
 
-/** Why a session ended. A sink's `end` receives exactly one of these, exactly once. */
-export type SessionEndReason =
-  /** The publisher stopped: FCUnpublish, deleteStream or closeStream. */
-  | 'unpublish'
-  /** The TCP connection closed or reset. */
-  | 'disconnect'
-  /** A protocol violation, a sink that threw, or an internal failure. */
-  | 'error'
-  /** Handshake, publish-start or media-idle timeout. */
-  | 'timeout'
-  /** The caller closed the session (`session.close()`), e.g. a newer publish of the same key took over. */
-  | 'kicked'
-  /** The server was closed. */
-  | 'server-close';
-
-/** Where an accepted publish's FLV bytes go: the FLV header once, then one buffer per tag. */
-export interface FlvSink {
-  /**
-   * Called with the 13-byte FLV header first, then each tag (with its PreviousTagSize). Must not keep the
-   * buffer beyond the call unless it owns it (it does: every buffer is freshly allocated). Returning `false`
-   * asks for backpressure: if `onDrain` is given, the session stops reading the socket until it resumes.
-   */
-  write(chunk: Buffer): boolean | void;
-  /** Called exactly once when the publish ends, for any reason, including after a late accept. */
-  end(reason: SessionEndReason): void;
-  /** Optional: after `write` returned false, call `resume` once the sink can take more (e.g. on `drain`). */
-  onDrain?(resume: () => void): void;
-}
-
-export interface PublishRequest {
-  /** The session asking; keep it to kick the publish later (`session.close('kicked')`). */
-  readonly session: RtmpSession;
-  /** The application from `connect` (always one of `RtmpServerOptions.apps`). */
-  readonly app: string;
-  /** The stream key: the publish name with any `?query` removed. Secret: never log it. */
-  readonly key: string;
-  /** The publish type the client asked for (`live`, `record`, `append`); informational. */
-  readonly publishType: string;
-}
-
-export type PublishRejectCode = 'NetStream.Publish.BadName' | 'NetStream.Publish.Denied';
-
-export type PublishDecision =
-  | { readonly accept: true; readonly sink: FlvSink }
-  | {
-      readonly accept: false;
-      /** Default `NetStream.Publish.Denied`. */
-      readonly code?: PublishRejectCode;
-      /** Sent to the client as the onStatus description. Must not contain the key. Default "Publishing refused". */
-      readonly description?: string;
-    };
-
-export type OnPublish = (request: PublishRequest) => PublishDecision | Promise<PublishDecision>;
-
-/**
- * The logging shape the server uses; Powertools `Logger` (core/logger.ts) fits it. The server
- * always passes one structured object after the message (session id, remote IP, app, key fingerprint, …),
- * never a stream key.
- */
-export interface RtmpLogger {
-  debug(message: string, ...extra: Record<string, unknown>[]): void;
-  info(message: string, ...extra: Record<string, unknown>[]): void;
-  warn(message: string, ...extra: Record<string, unknown>[]): void;
-  error(message: string, ...extra: Record<string, unknown>[]): void;
-}
+export type {
+  FlvSink,
+  OnPublish,
+  PublishDecision,
+  PublishRejectCode,
+  PublishRejection,
+  PublishRequest,
+  RtmpLogger,
+  SessionEndReason,
+} from './types.js';
+export type { Clock, Timer } from './clock.js';
 
 export interface RtmpServerOptions {
   /**
@@ -108,9 +57,14 @@ export interface RtmpServerOptions {
   readonly windowAckSize?: number;
   /** Close a connection whose unsent output (the peer is not reading) exceeds this. Default 1 MiB. */
   readonly maxOutputBuffer?: number;
+  /** The time and the timers every timeout runs on. Default: `Date.now()` and unref'd `setTimeout`. */
+  readonly clock?: Clock;
 }
 
-export type ResolvedRtmpOptions = Required<Omit<RtmpServerOptions, 'logger'>> & { readonly logger: RtmpLogger };
+export type ResolvedRtmpOptions = Required<Omit<RtmpServerOptions, 'logger' | 'clock'>> & {
+  readonly logger: RtmpLogger;
+  readonly clock: Clock;
+};
 
 export const DEFAULT_RTMP_OPTIONS = {
   apps: ['live'] as readonly string[],
@@ -129,8 +83,6 @@ export const DEFAULT_RTMP_OPTIONS = {
   maxOutputBuffer: 1024 * 1024,
 } as const;
 
-const SILENT: RtmpLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
 function positiveInteger(name: string, value: number, max: number, allowInfinity = false): number {
   if (allowInfinity && value === Infinity) return value;
   if (!Number.isInteger(value) || value < 1 || value > max) {
@@ -142,6 +94,10 @@ function positiveInteger(name: string, value: number, max: number, allowInfinity
 /** Apply defaults and validate. Throws `TypeError` on a bad option (a programming error, at startup). */
 export function resolveRtmpOptions(options: RtmpServerOptions): ResolvedRtmpOptions {
   if (typeof options.onPublish !== 'function') throw new TypeError('RTMP option onPublish must be a function');
+  const clock = options.clock;
+  if (clock !== undefined && (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function')) {
+    throw new TypeError('RTMP option clock must have now() and setTimeout()');
+  }
   const d = DEFAULT_RTMP_OPTIONS;
   const apps = options.apps ?? d.apps;
   if (apps.length === 0 || apps.some((a) => typeof a !== 'string' || a.length === 0)) {
@@ -149,7 +105,8 @@ export function resolveRtmpOptions(options: RtmpServerOptions): ResolvedRtmpOpti
   }
   const resolved: ResolvedRtmpOptions = {
     onPublish: options.onPublish,
-    logger: options.logger ?? SILENT,
+    logger: options.logger ?? SILENT_LOGGER,
+    clock: options.clock ?? systemClock,
     apps: [...apps],
     handshakeTimeoutMs: positiveInteger('handshakeTimeoutMs', options.handshakeTimeoutMs ?? d.handshakeTimeoutMs, 2 ** 31 - 1),
     publishTimeoutMs: positiveInteger('publishTimeoutMs', options.publishTimeoutMs ?? d.publishTimeoutMs, 2 ** 31 - 1),

@@ -2,32 +2,31 @@
  * The RTMP listener: accepts TCP connections under a total and a per-source-IP cap, runs one `RtmpSession`
  * per connection, and keeps the counts the ingest task reports (connections, publishing sessions).
  */
+import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { resolveRtmpOptions, type ResolvedRtmpOptions, type RtmpServerOptions, type SessionEndReason } from './options.js';
-import { logTo, normalizeIp, RtmpSession, type SessionHooks } from './session.js';
+import { errorText, logTo } from './log.js';
+import { resolveRtmpOptions, type ResolvedRtmpOptions, type RtmpServerOptions } from './options.js';
+import { normalizeIp, RtmpSession } from './session.js';
+import type { SessionEndReason } from './types.js';
 
-export class RtmpServer {
+/** The server's events: `session` for every accepted connection, before any of its bytes is read. */
+export interface RtmpServerEvents {
+  session: [RtmpSession];
+}
+
+export class RtmpServer extends EventEmitter<RtmpServerEvents> {
   readonly #options: ResolvedRtmpOptions;
   readonly #server: Server;
   readonly #sessions = new Set<RtmpSession>();
   readonly #perIp = new Map<string, number>();
-  readonly #hooks: SessionHooks;
   #publishing = 0;
   #refused = 0;
   #closing = false;
   #emptyWaiters: (() => void)[] = [];
 
   constructor(options: RtmpServerOptions) {
+    super();
     this.#options = resolveRtmpOptions(options);
-    this.#hooks = {
-      onPublishStart: () => {
-        this.#publishing++;
-      },
-      onPublishEnd: () => {
-        this.#publishing--;
-      },
-      onClosed: (session) => this.#forget(session),
-    };
     this.#server = createServer({ noDelay: true }, (socket) => this.#onConnection(socket));
     // Accept-time errors (EMFILE and the like) must not crash the process.
     this.#server.on('error', (err) => logTo(this.#options.logger, 'error', 'rtmp listener error', { error: err.message }));
@@ -112,8 +111,16 @@ export class RtmpServer {
         return;
       }
       this.#perIp.set(ip, fromIp + 1);
-      const session = new RtmpSession(socket, o, this.#hooks);
+      const session = new RtmpSession(socket, o);
+      session.on('publish-started', () => this.#publishing++);
+      session.on('publish-ended', () => this.#publishing--);
+      session.on('closed', () => this.#forget(session));
       this.#sessions.add(session);
+      try {
+        this.emit('session', session);
+      } catch (err) {
+        logTo(o.logger, 'error', 'rtmp session listener failed', { error: errorText(err) });
+      }
     } catch (err) {
       logTo(this.#options.logger, 'error', 'rtmp accept failed', { error: err instanceof Error ? err.message : String(err) });
       socket.destroy();

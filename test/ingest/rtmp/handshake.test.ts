@@ -10,7 +10,9 @@ import {
   FLASH_PLAYER_KEY,
   HANDSHAKE_SIZE,
   s2Signature,
+  ServerHandshake,
 } from '../../../ingest/rtmp/handshake.js';
+import { RtmpProtocolError } from '../../../ingest/rtmp/chunk-reader.js';
 import { createRtmpServer, type RtmpServer } from '../../../ingest/rtmp/index.js';
 import { plainC1, RawClient } from './helpers.js';
 
@@ -85,5 +87,40 @@ describe('handshake (over TCP)', () => {
     const result = await client.connectApp();
     expect(result.name).toBe('_result');
     client.destroy();
+  });
+});
+
+describe('ServerHandshake (the state machine)', () => {
+  it('answers once C0+C1 are in, however they are cut, and hands back what follows C2', () => {
+    const hs = new ServerHandshake();
+    const c1 = plainC1();
+    const after = Buffer.from('first chunk');
+    const input = Buffer.concat([Buffer.from([3]), c1, Buffer.alloc(HANDSHAKE_SIZE, 7), after]);
+    const responses: Buffer[] = [];
+    let rest: Buffer | undefined;
+    for (let i = 0; i < input.length; i += 500) {
+      const step = hs.push(input.subarray(i, i + 500));
+      if (step.response) responses.push(step.response);
+      if (step.done) {
+        rest = Buffer.concat([step.rest, input.subarray(i + 500)]);
+        break;
+      }
+    }
+    expect(responses).toHaveLength(1);
+    expect(responses[0].length).toBe(1 + 2 * HANDSHAKE_SIZE);
+    expect(responses[0].subarray(1 + HANDSHAKE_SIZE)).toEqual(c1); // plain form: S2 echoes C1
+    expect(hs.digest).toBe(false);
+    expect(hs.done).toBe(true);
+    expect(rest).toEqual(after);
+  });
+
+  it('refuses a wrong version on the first byte, before C1 is complete', () => {
+    expect(() => new ServerHandshake().push(Buffer.from([6]))).toThrow(RtmpProtocolError);
+  });
+
+  it('ignores bytes once released', () => {
+    const hs = new ServerHandshake();
+    hs.release();
+    expect(hs.push(Buffer.concat([Buffer.from([3]), plainC1(), Buffer.alloc(HANDSHAKE_SIZE)]))).toEqual({ done: false });
   });
 });

@@ -1,6 +1,10 @@
 /**
  * Test helpers for the RTMP server: a scriptable raw RTMP client (built on the module's own chunk writer and
- * reader), ffmpeg/ffprobe runners, a recording sink and a recording logger.
+ * reader), ffmpeg/ffprobe runners, a recording sink, a recording logger, a log of every session's lifecycle
+ * events and a manual clock.
+ *
+ * Nothing here sleeps: every wait is on an event (a message, a sink write, a session event, a socket 'close',
+ * a child 'exit') and has a deadline that fails with a message naming what did not happen.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,25 +18,24 @@ import { ChunkReader, type RtmpMessage } from '../../../ingest/rtmp/chunk-reader
 import { ChunkWriter, type OutgoingMessage } from '../../../ingest/rtmp/chunk-writer.js';
 import { HANDSHAKE_SIZE } from '../../../ingest/rtmp/handshake.js';
 import { MessageType } from '../../../ingest/rtmp/messages.js';
-import type { FlvSink, RtmpLogger, SessionEndReason } from '../../../ingest/rtmp/index.js';
+import type {
+  Clock,
+  FlvSink,
+  RtmpLogger,
+  RtmpServer,
+  RtmpSession,
+  SessionEndReason,
+  SessionEvents,
+  Timer,
+} from '../../../ingest/rtmp/index.js';
 
 const execFileAsync = promisify(execFile);
 
 export const FFMPEG = process.env.KEYFRAME_FFMPEG_PATH ?? 'ffmpeg';
 export const FFPROBE = 'ffprobe';
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Poll until `check` returns true (or throw after `timeoutMs`). */
-export async function until(check: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+/** Default deadline of a wait: generous, because a wait that succeeds returns as soon as its event happens. */
+export const WAIT_MS = 5000;
 
 /** `promise`, or a rejection naming `what` once `timeoutMs` has passed: a deadline, never a silent wait. */
 export function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
@@ -43,20 +46,57 @@ export function within<T>(promise: Promise<T>, timeoutMs: number, what: string):
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * A condition re-checked whenever something that may change it happens (`notify()`): `wait` resolves as soon as
+ * it holds, and rejects with `what` if it still does not at the deadline.
+ */
+export class Condition {
+  #waiters: { check: () => boolean; resolve: () => void }[] = [];
+
+  notify(): void {
+    const ready = this.#waiters.filter((w) => w.check());
+    this.#waiters = this.#waiters.filter((w) => !ready.includes(w));
+    for (const w of ready) w.resolve();
+  }
+
+  wait(check: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
+    if (check()) return Promise.resolve();
+    let waiter!: { check: () => boolean; resolve: () => void };
+    const done = new Promise<void>((resolve) => {
+      waiter = { check, resolve };
+      this.#waiters.push(waiter);
+    });
+    return within(done, timeoutMs, what).finally(() => {
+      this.#waiters = this.#waiters.filter((w) => w !== waiter);
+    });
+  }
+}
+
 // ---- sink and logger ----
 
 export class RecordingSink implements FlvSink {
   readonly chunks: Buffer[] = [];
   readonly ends: SessionEndReason[] = [];
+  readonly #changed = new Condition();
   #ended!: (reason: SessionEndReason) => void;
-  /** Resolves with the first `end` reason. */
+  /** Resolves with the first `end` reason. Wrap it in `within` where the end may not come. */
   readonly ended = new Promise<SessionEndReason>((resolve) => (this.#ended = resolve));
   write(chunk: Buffer): void {
     this.chunks.push(chunk);
+    this.#changed.notify();
   }
   end(reason: SessionEndReason): void {
     this.ends.push(reason);
     this.#ended(reason);
+    this.#changed.notify();
+  }
+  /** Resolves once `count` buffers (the FLV header counts as one) have been written. */
+  written(count: number, timeoutMs = WAIT_MS): Promise<void> {
+    return this.#changed.wait(() => this.chunks.length >= count, `${count} sink writes (got ${this.chunks.length})`, timeoutMs);
+  }
+  /** The end reason, failing if the sink has not ended within `timeoutMs`. */
+  endedWithin(timeoutMs = WAIT_MS): Promise<SessionEndReason> {
+    return within(this.ended, timeoutMs, 'the sink to end');
   }
   get bytes(): Buffer {
     return Buffer.concat(this.chunks);
@@ -92,6 +132,109 @@ export class RecordingLogger implements RtmpLogger {
   }
 }
 
+// ---- session events ----
+
+export interface LoggedEvent {
+  readonly session: RtmpSession;
+  readonly name: keyof SessionEvents;
+  readonly payload: unknown;
+}
+
+export const SESSION_EVENT_NAMES: readonly (keyof SessionEvents)[] = [
+  'handshake-done',
+  'connected',
+  'publish-requested',
+  'publish-started',
+  'publish-ended',
+  'ended',
+  'closed',
+];
+
+/**
+ * Every lifecycle event of every session a server accepts, in order. Create it right after the server, before
+ * any connection. Its listeners run after the server's own, so on `closed` the server's counts are current.
+ */
+export class SessionEventLog {
+  readonly events: LoggedEvent[] = [];
+  /** The sessions, in the order they were accepted. */
+  readonly sessions: RtmpSession[] = [];
+  readonly #changed = new Condition();
+
+  constructor(server: RtmpServer) {
+    server.on('session', (session) => this.watch(session));
+  }
+
+  /** Also log the events of a session made without the server (a harness socket). */
+  watch(session: RtmpSession): void {
+    this.sessions.push(session);
+    this.#changed.notify();
+    for (const name of SESSION_EVENT_NAMES) {
+      session.on(name, (payload?: unknown) => {
+        this.events.push({ session, name, payload });
+        this.#changed.notify();
+      });
+    }
+  }
+
+  count(name: keyof SessionEvents): number {
+    return this.events.filter((e) => e.name === name).length;
+  }
+
+  /** Resolves with the `count`-th event called `name` (counting from the first session), or fails at the deadline. */
+  async next(name: keyof SessionEvents, count = 1, timeoutMs = WAIT_MS): Promise<LoggedEvent> {
+    await this.#changed.wait(() => this.count(name) >= count, `${count} '${name}' session event(s) (got ${this.count(name)})`, timeoutMs);
+    return this.events.filter((e) => e.name === name)[count - 1];
+  }
+
+  /** Resolves once `count` sessions have been accepted. */
+  accepted(count: number, timeoutMs = WAIT_MS): Promise<void> {
+    return this.#changed.wait(() => this.sessions.length >= count, `${count} accepted connection(s) (got ${this.sessions.length})`, timeoutMs);
+  }
+
+  /** Resolves once the server has no open connection (every session it accepted has emitted `closed`). */
+  allClosed(server: RtmpServer, timeoutMs = WAIT_MS): Promise<void> {
+    return this.#changed.wait(() => server.connectionCount === 0, `every connection to close (${server.connectionCount} open)`, timeoutMs);
+  }
+}
+
+// ---- clock ----
+
+/** A clock that moves only when told to: timeouts happen at `advance`, synchronously, in order. */
+export class ManualClock implements Clock {
+  #now = Date.UTC(2026, 0, 1);
+  #seq = 0;
+  #timers: { at: number; seq: number; callback: () => void; cancelled: boolean }[] = [];
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(callback: () => void, ms: number): Timer {
+    const timer = { at: this.#now + ms, seq: this.#seq++, callback, cancelled: false };
+    this.#timers.push(timer);
+    return { cancel: () => (timer.cancelled = true) };
+  }
+
+  /** Timers armed and not cancelled or fired. */
+  get pending(): number {
+    return this.#timers.filter((t) => !t.cancelled).length;
+  }
+
+  /** Move time forward by `ms`, firing every timer that falls due, earliest first (including ones they arm). */
+  advance(ms: number): void {
+    const target = this.#now + ms;
+    for (;;) {
+      this.#timers = this.#timers.filter((t) => !t.cancelled);
+      const due = this.#timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+      if (!due) break;
+      this.#timers.splice(this.#timers.indexOf(due), 1);
+      this.#now = due.at;
+      due.callback();
+    }
+    this.#now = target;
+  }
+}
+
 // ---- raw client ----
 
 /** A decoded command message from the server. */
@@ -112,6 +255,10 @@ export class RawClient {
   #handshakeLength = 0;
   #inHandshake = true;
   #closed = false;
+  #fin = false;
+  #bytesReceived = 0;
+  readonly #changed = new Condition();
+  /** Resolves when the socket has closed (by either side). */
   readonly closed: Promise<void>;
 
   private constructor(socket: Socket) {
@@ -120,16 +267,29 @@ export class RawClient {
       onMessage: (m) => {
         if (m.type === MessageType.SetChunkSize) this.#reader.chunkSize = m.payload.readUInt32BE(0);
         this.messages.push(m);
+        this.#changed.notify();
       },
     });
     socket.on('data', (d: Buffer) => this.#onData(d));
     socket.on('error', () => {});
+    socket.on('end', () => (this.#fin = true));
     this.closed = new Promise((resolve) =>
       socket.on('close', () => {
         this.#closed = true;
         resolve();
+        this.#changed.notify();
       }),
     );
+  }
+
+  /** Whether the server closed its side with FIN (an orderly close), as opposed to a reset. */
+  get receivedFin(): boolean {
+    return this.#fin;
+  }
+
+  /** Resolves when the server has closed the connection; fails if it has not within `timeoutMs`. */
+  closedWithin(timeoutMs = WAIT_MS, what = 'the server to close the connection'): Promise<void> {
+    return within(this.closed, timeoutMs, what);
   }
 
   static open(port: number, host = '127.0.0.1'): Promise<RawClient> {
@@ -144,7 +304,13 @@ export class RawClient {
     return this.#closed;
   }
 
+  /** Every byte received so far, the handshake response included. */
+  get bytesReceived(): number {
+    return this.#bytesReceived;
+  }
+
   #onData(d: Buffer): void {
+    this.#bytesReceived += d.length;
     if (this.#inHandshake) {
       this.#handshakeBytes.push(d);
       this.#handshakeLength += d.length;
@@ -154,6 +320,7 @@ export class RawClient {
       this.#inHandshake = false;
       const rest = all.subarray(1 + 2 * HANDSHAKE_SIZE);
       if (rest.length > 0) this.#reader.push(rest);
+      this.#changed.notify();
       return;
     }
     this.#reader.push(d);
@@ -163,12 +330,12 @@ export class RawClient {
     this.socket.write(Buffer.isBuffer(data) ? data : Buffer.from(data));
   }
 
-  /** C0+C1 (plain unless a C1 is given), wait for S0+S1+S2, send C2. */
-  async handshake(c1: Buffer = plainC1()): Promise<Buffer> {
+  /** C0+C1 (plain unless a C1 is given), wait for S0+S1+S2, send C2 (an echo of S1 unless `c2` is given). */
+  async handshake(c1: Buffer = plainC1(), c2?: Buffer): Promise<Buffer> {
     this.write(Buffer.concat([Buffer.from([3]), c1]));
-    await until(() => !this.#inHandshake || this.#closed, 3000, 'S0+S1+S2');
+    await this.#changed.wait(() => !this.#inHandshake || this.#closed, 'S0+S1+S2');
     if (this.#inHandshake) throw new Error('closed during handshake');
-    this.write(this.handshakeResponse.subarray(1, 1 + HANDSHAKE_SIZE)); // C2 echoes S1
+    this.write(c2 ?? this.handshakeResponse.subarray(1, 1 + HANDSHAKE_SIZE));
     return this.handshakeResponse;
   }
 
@@ -204,16 +371,25 @@ export class RawClient {
       });
   }
 
-  async waitForCommand(predicate: (c: Command) => boolean, timeoutMs = 3000): Promise<Command> {
+  /** The first command matching `predicate`, once it arrives; fails if the connection closes first or at the deadline. */
+  async waitForCommand(predicate: (c: Command) => boolean, timeoutMs = WAIT_MS, what = 'the expected command'): Promise<Command> {
     let found: Command | undefined;
-    await until(() => (found = this.commands().find(predicate)) !== undefined || this.#closed, timeoutMs, 'command');
+    await this.#changed.wait(() => (found = this.commands().find(predicate)) !== undefined || this.#closed, what, timeoutMs);
     found ??= this.commands().find(predicate);
-    if (!found) throw new Error('connection closed before the expected command');
+    if (!found) throw new Error(`connection closed before ${what}`);
     return found;
   }
 
-  async waitForStatus(code: string, timeoutMs = 3000): Promise<Command> {
-    return this.waitForCommand((c) => c.name === 'onStatus' && (c.args[1] as { code?: string })?.code === code, timeoutMs);
+  async waitForStatus(code: string, timeoutMs = WAIT_MS): Promise<Command> {
+    return this.waitForCommand((c) => c.name === 'onStatus' && (c.args[1] as { code?: string })?.code === code, timeoutMs, `onStatus ${code}`);
+  }
+
+  /** Resolves once `count` messages match `predicate`; fails if the connection closes first or at the deadline. */
+  async waitForMessages(predicate: (m: RtmpMessage) => boolean, count: number, what: string, timeoutMs = WAIT_MS): Promise<RtmpMessage[]> {
+    const matching = () => this.messages.filter(predicate);
+    await this.#changed.wait(() => matching().length >= count || this.#closed, what, timeoutMs);
+    if (matching().length < count) throw new Error(`connection closed before ${what}`);
+    return matching();
   }
 
   /** connect → _result; returns the _result. */

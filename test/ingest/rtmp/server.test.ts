@@ -4,7 +4,16 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRtmpServer, type PublishRequest, type RtmpServer, type RtmpServerOptions } from '../../../ingest/rtmp/index.js';
-import { type FfmpegRun, killIfRunning, playWithFfmpeg, probeFlv, publishWithFfmpeg, RecordingLogger, RecordingSink, until } from './helpers.js';
+import {
+  type FfmpegRun,
+  killIfRunning,
+  playWithFfmpeg,
+  probeFlv,
+  publishWithFfmpeg,
+  RecordingLogger,
+  RecordingSink,
+  SessionEventLog,
+} from './helpers.js';
 
 const KEY_A = 'kf_AAAAaaaaAAAAaaaaAAAAaaaaAAAAaaaa';
 const KEY_B = 'kf_BBBBbbbbBBBBbbbbBBBBbbbbBBBBbbbb';
@@ -32,8 +41,9 @@ async function start(options: Partial<RtmpServerOptions> = {}) {
     },
     ...options,
   });
+  const events = new SessionEventLog(server);
   const { port } = await server.listen(0, '127.0.0.1');
-  return { port, logger, requests, sinks, url: (key: string) => `rtmp://127.0.0.1:${port}/live/${key}` };
+  return { port, logger, requests, sinks, events, url: (key: string) => `rtmp://127.0.0.1:${port}/live/${key}` };
 }
 
 function track(run: FfmpegRun): FfmpegRun {
@@ -43,14 +53,14 @@ function track(run: FfmpegRun): FfmpegRun {
 
 describe('RTMP server with ffmpeg', () => {
   it('receives a publish as FLV that ffprobe decodes as h264 + aac of the expected duration', async () => {
-    const { url, requests, sinks, logger } = await start();
+    const { url, requests, sinks, logger, events } = await start();
     const ff = track(publishWithFfmpeg(url(KEY_A), { seconds: 2 }));
     const { code, stderr } = await ff.exit;
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(requests.map((r) => [r.app, r.key])).toEqual([['live', KEY_A]]);
     const sink = sinks.get(KEY_A)!;
-    await until(() => sink.ends.length > 0, 3000, 'end');
+    expect(await sink.endedWithin()).toBe('unpublish');
     expect(sink.ends).toEqual(['unpublish']);
     expect(sink.chunks[0].subarray(0, 3).toString()).toBe('FLV');
 
@@ -65,17 +75,20 @@ describe('RTMP server with ffmpeg', () => {
     expect(Number(probe.format.duration)).toBeGreaterThan(1.8);
     expect(Number(probe.format.duration)).toBeLessThan(2.3);
     expect(logger.text()).not.toContain(KEY_A);
-    await until(() => server!.connectionCount === 0, 3000, 'connections closed');
+    await events.allClosed(server!);
   });
 
   it('makes ffmpeg fail quickly on a rejected key, and writes nothing', async () => {
-    const { url, logger } = await start({
+    const { url, logger, events } = await start({
       onPublish: () => ({ accept: false, code: 'NetStream.Publish.BadName', description: 'Unknown stream key' }),
     });
     const ff = track(publishWithFfmpeg(url(KEY_A), { seconds: 3 }));
-    const { code, stderr, ms } = await ff.exit;
+    // Timed from the refusal, not from the spawn: ffmpeg's own start-up is slow on a loaded machine.
+    const refused = events.next('ended').then(() => Date.now());
+    const { code, stderr } = await ff.exit;
+    const exitedAt = Date.now();
     expect(code).not.toBe(0);
-    expect(ms).toBeLessThan(2500);
+    expect(exitedAt - (await refused)).toBeLessThan(2000); // the server's 2 s grace would be the slow path
     expect(stderr).toContain('Unknown stream key');
     expect(logger.count('info', 'rtmp publish rejected')).toBe(1);
     expect(logger.count('info', 'rtmp publish started')).toBe(0);
@@ -83,10 +96,11 @@ describe('RTMP server with ffmpeg', () => {
   });
 
   it('keeps two concurrent publishers apart', async () => {
-    const { url, sinks, requests } = await start();
+    const { url, sinks, requests, events } = await start();
     const a = track(publishWithFfmpeg(url(KEY_A), { seconds: 2, size: '320x240' }));
     const b = track(publishWithFfmpeg(url(`${KEY_B}?app_token=1`), { seconds: 2, size: '160x120' }));
-    await until(() => server!.publishingCount === 2, 5000, 'two publishing');
+    await events.next('publish-started', 2, 10_000);
+    expect(server!.publishingCount).toBe(2);
     const [ra, rb] = await Promise.all([a.exit, b.exit]);
     expect([ra.code, rb.code]).toEqual([0, 0]);
     expect(requests.map((r) => r.key).sort()).toEqual([KEY_A, KEY_B]);
@@ -96,23 +110,25 @@ describe('RTMP server with ffmpeg', () => {
   });
 
   it('ends ffmpeg’s publish when the session is kicked', async () => {
-    const { url, sinks } = await start();
+    const { url, sinks, events } = await start();
     const ff = track(publishWithFfmpeg(url(KEY_A), { seconds: 20 }));
-    await until(() => (sinks.get(KEY_A)?.chunks.length ?? 0) > 10, 5000, 'media');
-    const session = server!.sessions().find((s) => s.state === 'publishing')!;
+    const { session } = await events.next('publish-started', 1, 10_000);
+    await sinks.get(KEY_A)!.written(11);
+    const kickedAt = Date.now();
     session.close('kicked');
-    const { code, ms } = await ff.exit;
+    const { code } = await ff.exit;
     expect(code).not.toBe(0);
-    expect(ms).toBeLessThan(8000);
+    expect(Date.now() - kickedAt).toBeLessThan(5000); // not the 20 s it was asked to run
     expect(sinks.get(KEY_A)!.ends).toEqual(['kicked']);
   });
 
   it('passes ffmpeg’s strict digest handshake as a player, then refuses play', async () => {
-    const { url, logger, requests } = await start();
+    const { url, logger, requests, events } = await start();
     const ff = track(playWithFfmpeg(url(KEY_A)));
-    const { code, ms } = await ff.exit;
+    const refused = events.next('ended').then(() => Date.now());
+    const { code } = await ff.exit;
     expect(code).not.toBe(0);
-    expect(ms).toBeLessThan(4000);
+    expect(Date.now() - (await refused)).toBeLessThan(2000); // not its 5 s read timeout
     // FFmpeg as a player validates S1's digest and S2's signature; reaching `play` proves it accepted them.
     expect(logger.count('info', 'rtmp play refused')).toBe(1);
     expect(requests).toEqual([]);

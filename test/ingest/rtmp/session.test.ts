@@ -19,7 +19,7 @@ import {
 } from '../../../ingest/rtmp/index.js';
 import { ChunkWriter } from '../../../ingest/rtmp/chunk-writer.js';
 import { MessageType } from '../../../ingest/rtmp/messages.js';
-import { plainC1, RawClient, RecordingLogger, RecordingSink, sleep, until } from './helpers.js';
+import { ManualClock, plainC1, RawClient, RecordingLogger, RecordingSink, SESSION_EVENT_NAMES, SessionEventLog, within } from './helpers.js';
 
 const KEY = 'kf_secretsecretsecretsecretsecret12';
 
@@ -32,7 +32,13 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function start(options: Partial<RtmpServerOptions> = {}): Promise<{ port: number; logger: RecordingLogger; requests: PublishRequest[]; sinks: RecordingSink[] }> {
+async function start(options: Partial<RtmpServerOptions> = {}): Promise<{
+  port: number;
+  logger: RecordingLogger;
+  requests: PublishRequest[];
+  sinks: RecordingSink[];
+  events: SessionEventLog;
+}> {
   const logger = new RecordingLogger();
   const requests: PublishRequest[] = [];
   const sinks: RecordingSink[] = [];
@@ -46,8 +52,9 @@ async function start(options: Partial<RtmpServerOptions> = {}): Promise<{ port: 
     },
     ...options,
   });
+  const events = new SessionEventLog(server);
   const { port } = await server.listen(0, '127.0.0.1');
-  return { port, logger, requests, sinks };
+  return { port, logger, requests, sinks, events };
 }
 
 async function client(port: number): Promise<RawClient> {
@@ -70,6 +77,10 @@ function parseFlv(bytes: Buffer): [number, number, string][] {
   }
   expect(pos).toBe(bytes.length);
   return tags;
+}
+
+function isPingResponse(m: { type: number; payload: Buffer }): boolean {
+  return m.type === MessageType.UserControl && m.payload.readUInt16BE(0) === 7;
 }
 
 describe('options', () => {
@@ -105,7 +116,7 @@ describe('connect and publish', () => {
   });
 
   it('accepts a publish: onPublish gets the key without its query, media becomes FLV, deleteStream ends it', async () => {
-    const { port, requests, sinks, logger } = await start();
+    const { port, requests, sinks, logger, events } = await start();
     const c = await client(port);
     await c.handshake();
     const status = await c.publish(`${KEY}?bitrate=6000`);
@@ -125,11 +136,10 @@ describe('connect and publish', () => {
     c.send({ csid: 6, streamId: 1, type: MessageType.Video, timestamp: 0x1000005, payload: Buffer.from('2701', 'hex') });
     const aggregate = Buffer.concat([flvTag(8, 900, Buffer.from('af01', 'hex')), flvTag(9, 910, Buffer.from('2702', 'hex'))]);
     c.send({ csid: 7, streamId: 1, type: MessageType.Aggregate, timestamp: 0x1000010, payload: aggregate });
-    await until(() => sinks[0].chunks.length >= 8, 3000, 'tags');
+    await sinks[0].written(8);
     c.command('FCUnpublish', 6, [null, KEY]);
     c.command('deleteStream', 7, [null, 1]);
-    await until(() => sinks[0].ends.length > 0, 3000, 'end');
-    expect(sinks[0].ends).toEqual(['unpublish']);
+    expect(await sinks[0].endedWithin()).toBe('unpublish');
     expect(parseFlv(sinks[0].bytes)).toEqual([
       [18, 0, meta.toString('hex')],
       [9, 0, '1700000000aa'],
@@ -139,8 +149,8 @@ describe('connect and publish', () => {
       [8, 0x1000010, 'af01'],
       [9, 0x1000010 + 10, '2702'],
     ]);
-    await c.closed;
-    await until(() => server!.connectionCount === 0, 3000, 'connection count');
+    await c.closedWithin();
+    await events.allClosed(server!);
     expect(server!.publishingCount).toBe(0);
     expect(sinks[0].ends).toEqual(['unpublish']);
     expect(logger.text()).not.toContain(KEY);
@@ -150,19 +160,21 @@ describe('connect and publish', () => {
   it('drops media sent before the publish is accepted', async () => {
     let release: (d: PublishDecision) => void = () => {};
     const sink = new RecordingSink();
-    const { port } = await start({ onPublish: () => new Promise<PublishDecision>((r) => (release = r)) });
+    const { port, events } = await start({ onPublish: () => new Promise<PublishDecision>((r) => (release = r)) });
     const c = await client(port);
     await c.handshake();
     await c.connectApp();
     c.command('createStream', 2, [null]);
     c.command('publish', 3, [null, KEY, 'live'], 1);
-    await until(() => server!.sessions()[0]?.state === 'authorizing', 3000, 'authorizing');
+    await events.next('publish-requested');
     c.send({ csid: 6, streamId: 1, type: MessageType.Video, payload: Buffer.from('17', 'hex') });
-    await sleep(50);
+    // The server answers a ping after it has handled everything sent before it: the video above included.
+    c.send({ csid: 2, type: MessageType.UserControl, payload: Buffer.from('0006' + '00000001', 'hex') });
+    await c.waitForMessages(isPingResponse, 1, 'the ping response');
     release({ accept: true, sink });
     await c.waitForStatus('NetStream.Publish.Start');
     c.send({ csid: 6, streamId: 1, type: MessageType.Video, timestamp: 40, payload: Buffer.from('27', 'hex') });
-    await until(() => sink.chunks.length === 2, 3000, 'tag');
+    await sink.written(2);
     expect(parseFlv(sink.bytes)).toEqual([[9, 40, '27']]);
   });
 
@@ -172,7 +184,7 @@ describe('connect and publish', () => {
     await c.handshake();
     const status = await c.publish(KEY);
     expect(status.args[1]).toEqual({ level: 'error', code: 'NetStream.Publish.BadName', description: 'Unknown stream key' });
-    await c.closed;
+    await c.closedWithin();
     expect(server!.publishingCount).toBe(0);
   });
 
@@ -186,7 +198,7 @@ describe('connect and publish', () => {
     await c.handshake();
     const status = await c.publish(KEY);
     expect(status.args[1]).toMatchObject({ level: 'error', code: 'NetStream.Publish.Denied' });
-    await c.closed;
+    await c.closedWithin();
     expect(logger.count('error', 'rtmp onPublish failed')).toBe(1);
   });
 
@@ -197,7 +209,7 @@ describe('connect and publish', () => {
       await c.handshake();
       const status = await c.publish(name);
       expect(status.args[1]).toMatchObject({ level: 'error', code: 'NetStream.Publish.BadName' });
-      await c.closed;
+      await c.closedWithin();
     }
     expect(requests).toEqual([]);
   });
@@ -210,20 +222,19 @@ describe('connect and publish', () => {
     expect(result.name).toBe('_error');
     expect(result.args[1]).toMatchObject({ level: 'error', code: 'NetConnection.Connect.Rejected' });
     expect(JSON.stringify(result.args)).not.toContain('kf_pasted');
-    await c.closed;
+    await c.closedWithin();
     expect(requests).toEqual([]);
   });
 
   it('accepts the app with a query or trailing slash, and other configured apps', async () => {
-    const { port } = await start({ apps: ['live', 'backup'] });
+    const { port, events } = await start({ apps: ['live', 'backup'] });
     for (const app of ['live/', 'live?token=x', 'backup']) {
       const c = await client(port);
       await c.handshake();
       expect((await c.connectApp(app)).name).toBe('_result');
       expect(server!.sessions().find((s) => s.state === 'connected')?.app).toBe(app === 'backup' ? 'backup' : 'live');
       c.destroy();
-      await c.closed;
-      await until(() => server!.connectionCount === 0);
+      await events.allClosed(server!);
     }
   });
 
@@ -236,7 +247,7 @@ describe('connect and publish', () => {
     c.command('play', 3, [null, KEY], 1);
     const status = await c.waitForStatus('NetStream.Play.Failed');
     expect(status.args[1]).toMatchObject({ level: 'error' });
-    await c.closed;
+    await c.closedWithin();
     expect(logger.count('info', 'rtmp play refused')).toBe(1);
   });
 
@@ -266,8 +277,7 @@ describe('control messages', () => {
     await c.handshake();
     await c.connectApp();
     c.send({ csid: 2, type: MessageType.UserControl, payload: Buffer.from('0006' + 'cafebabe', 'hex') });
-    await until(() => c.messages.some((m) => m.type === MessageType.UserControl && m.payload.readUInt16BE(0) === 7));
-    const pong = c.messages.find((m) => m.type === MessageType.UserControl && m.payload.readUInt16BE(0) === 7)!;
+    const [pong] = await c.waitForMessages(isPingResponse, 1, 'the ping response');
     expect(pong.payload.toString('hex')).toBe('0007cafebabe');
   });
 
@@ -281,10 +291,10 @@ describe('control messages', () => {
     await c.publish(KEY);
     for (let i = 0; i < 8; i++) {
       c.send({ csid: 6, streamId: 1, type: MessageType.Video, timestamp: i * 33, payload: Buffer.alloc(6000, i) });
-      await sleep(15);
+      // One message per read on the server's side: it acknowledges at most once per read.
+      await sinks[0].written(i + 2);
     }
-    await until(() => sinks[0].chunks.length === 9);
-    await until(() => c.messages.filter((m) => m.type === MessageType.Acknowledgement).length >= 2, 3000, 'acks');
+    await c.waitForMessages((m) => m.type === MessageType.Acknowledgement, 2, 'two acknowledgements');
     const acks = c.messages.filter((m) => m.type === MessageType.Acknowledgement).map((m) => m.payload.readUInt32BE(0));
     expect(acks[0]).toBeGreaterThanOrEqual(10_000);
     for (let i = 1; i < acks.length; i++) expect(acks[i] - acks[i - 1]).toBeGreaterThanOrEqual(10_000);
@@ -300,7 +310,7 @@ describe('control messages', () => {
     c.send({ csid: 6, streamId: 1, type: MessageType.Video, payload: Buffer.alloc(300, 1) });
     c.setChunkSize(0xffffff);
     c.send({ csid: 6, streamId: 1, type: MessageType.Video, timestamp: 33, payload: Buffer.alloc(70_000, 2) });
-    await until(() => sinks[0].chunks.length === 3, 3000, 'tags');
+    await sinks[0].written(3);
     expect(parseFlv(sinks[0].bytes).map(([t, ts, hex]) => [t, ts, hex.length / 2])).toEqual([
       [9, 0, 300],
       [9, 33, 70_000],
@@ -310,7 +320,7 @@ describe('control messages', () => {
 
 describe('session control and timeouts', () => {
   it('kicks a publishing session: the sink ends once with "kicked", the socket closes', async () => {
-    const { port, sinks } = await start();
+    const { port, sinks, events } = await start();
     const c = await client(port);
     await c.handshake();
     await c.publish(KEY);
@@ -318,48 +328,56 @@ describe('session control and timeouts', () => {
     expect(session.state).toBe('publishing');
     session.close('kicked');
     session.close('server-close');
-    await c.closed;
+    await c.closedWithin();
     expect(sinks[0].ends).toEqual(['kicked']);
     expect(session.endReason).toBe('kicked');
-    await until(() => server!.connectionCount === 0);
+    await events.allClosed(server!);
     expect(server!.publishingCount).toBe(0);
   });
 
   it('ends a sink with "disconnect" when the publisher drops, and a late accept is ended too', async () => {
     let release: (d: PublishDecision) => void = () => {};
     const late = new RecordingSink();
-    const { port } = await start({ onPublish: () => new Promise<PublishDecision>((r) => (release = r)) });
+    const { port, events } = await start({ onPublish: () => new Promise<PublishDecision>((r) => (release = r)) });
     const c = await client(port);
     await c.handshake();
     await c.connectApp();
     c.command('publish', 2, [null, KEY, 'live'], 1);
-    await until(() => server!.sessions()[0]?.state === 'authorizing');
+    await events.next('publish-requested');
     c.destroy();
-    await until(() => server!.connectionCount === 0);
+    await events.allClosed(server!);
     release({ accept: true, sink: late });
-    await sleep(20);
+    expect(await late.endedWithin()).toBe('disconnect');
     expect(late.ends).toEqual(['disconnect']);
     expect(late.chunks).toEqual([]);
   });
 
-  it('times out a publishing session that sends no media', async () => {
-    const { port, sinks } = await start({ idleTimeoutMs: 300 });
+  it('times out a publishing session that sends no media, counting from its last media', async () => {
+    const clock = new ManualClock();
+    const { port, sinks } = await start({ idleTimeoutMs: 300, clock });
     const c = await client(port);
     await c.handshake();
     await c.publish(KEY);
+    clock.advance(200);
     c.send({ csid: 6, streamId: 1, type: MessageType.Video, payload: Buffer.from('17', 'hex') });
-    await c.closed;
+    await sinks[0].written(2);
+    clock.advance(299); // 300 ms after the accept, but only 99 ms after the media
+    expect(sinks[0].ends).toEqual([]);
+    clock.advance(1);
     expect(sinks[0].ends).toEqual(['timeout']);
+    await c.closedWithin();
   });
 
   it('times out a connection that does not start publishing', async () => {
-    const { port, logger } = await start({ publishTimeoutMs: 300 });
+    const clock = new ManualClock();
+    const { port, logger } = await start({ publishTimeoutMs: 300, clock });
     const c = await client(port);
     await c.handshake();
     await c.connectApp();
-    const t0 = Date.now();
-    await c.closed;
-    expect(Date.now() - t0).toBeLessThan(2000);
+    clock.advance(299);
+    expect(server!.sessions()[0].state).toBe('connected');
+    clock.advance(1);
+    await c.closedWithin();
     expect(logger.count('info', 'rtmp publish start timeout')).toBe(1);
   });
 
@@ -379,67 +397,53 @@ describe('session control and timeouts', () => {
     expect(server!.publishingCount).toBe(0);
     expect(server!.listening).toBe(false);
   });
+});
 
-  it('pauses reading while the sink asks for backpressure, and resumes on drain', async () => {
-    const chunks: Buffer[] = [];
-    let resume: (() => void) | undefined;
-    const { port } = await start({
-      onPublish: () => ({
-        accept: true,
-        sink: {
-          write: (b: Buffer) => {
-            chunks.push(b);
-            return chunks.length < 2; // full after the first tag
-          },
-          end: () => {},
-          onDrain: (r: () => void) => (resume = r),
-        },
-      }),
-    });
-    const c = await client(port);
-    await c.handshake();
-    await c.publish(KEY);
-    c.send({ csid: 6, streamId: 1, type: MessageType.Video, payload: Buffer.from('17', 'hex') });
-    await until(() => resume !== undefined, 3000, 'onDrain');
-    c.send({ csid: 6, streamId: 1, type: MessageType.Video, timestamp: 1, payload: Buffer.from('27', 'hex') });
-    await sleep(100);
-    expect(chunks).toHaveLength(2);
-    resume!();
-    await until(() => chunks.length === 3, 3000, 'resumed');
+/** A session on an in-memory socket: what it writes is collected, what the test pushes is what it reads. */
+function memorySession(options: Partial<RtmpServerOptions> & Pick<RtmpServerOptions, 'onPublish'>) {
+  const out: Buffer[] = [];
+  const socket = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, cb) {
+      out.push(chunk);
+      cb();
+    },
   });
+  const logger = new RecordingLogger();
+  const session = new RtmpSession(socket, resolveRtmpOptions({ logger, ...options }));
+  const events: string[] = [];
+  for (const name of SESSION_EVENT_NAMES) {
+    session.on(name, (payload?: unknown) => events.push(payload === undefined ? name : `${name} ${JSON.stringify(payload)}`));
+  }
+  const w = new ChunkWriter({ compress: true });
+  const cmd = (name: string, tx: number, args: Amf0Value[], streamId = 0) =>
+    w.encode({ csid: 3, type: 20, streamId, timestamp: 0, payload: encodeAmf0(name, tx, ...args) });
+  const video = (timestamp: number, payload: Buffer) => w.encode({ csid: 6, type: 9, streamId: 1, timestamp, payload });
+  const publishBytes = Buffer.concat([
+    Buffer.from([3]),
+    plainC1(),
+    Buffer.alloc(1536),
+    cmd('connect', 1, [{ app: 'live' }]),
+    cmd('createStream', 2, [null]),
+    cmd('publish', 3, [null, KEY, 'live'], 1),
+  ]);
+  const started = within(
+    new Promise<void>((resolve) => session.once('publish-started', resolve)),
+    5000,
+    "the session's 'publish-started' event",
+  );
+  return { socket, session, out, logger, events, cmd, video, publishBytes, started };
+}
 
-  it('runs a whole publish fed one byte at a time through an in-memory socket', async () => {
-    const out: Buffer[] = [];
-    const socket = new Duplex({
-      read() {},
-      write(chunk: Buffer, _enc, cb) {
-        out.push(chunk);
-        cb();
-      },
-    });
+describe('a session on an in-memory socket', () => {
+  it('runs a whole publish fed one byte at a time', async () => {
     const sink = new RecordingSink();
-    const logger = new RecordingLogger();
-    const session = new RtmpSession(socket, resolveRtmpOptions({ logger, onPublish: () => ({ accept: true, sink }) }));
-    const w = new ChunkWriter({ compress: true });
-    const cmd = (name: string, tx: number, args: Amf0Value[], streamId = 0) =>
-      w.encode({ csid: 3, type: 20, streamId, timestamp: 0, payload: encodeAmf0(name, tx, ...args) });
-    const input = Buffer.concat([
-      Buffer.from([3]),
-      plainC1(),
-      Buffer.alloc(1536),
-      cmd('connect', 1, [{ app: 'live' }]),
-      cmd('createStream', 2, [null]),
-      cmd('publish', 3, [null, KEY, 'live'], 1),
-    ]);
-    for (let i = 0; i < input.length; i++) socket.push(input.subarray(i, i + 1));
-    await until(() => session.state === 'publishing', 3000, 'publishing');
-    const media = Buffer.concat([
-      w.encode({ csid: 6, type: 9, streamId: 1, timestamp: 0, payload: Buffer.alloc(1000, 1) }),
-      w.encode({ csid: 6, type: 9, streamId: 1, timestamp: 33, payload: Buffer.alloc(10, 2) }),
-      cmd('deleteStream', 4, [null, 1]),
-    ]);
+    const { socket, out, logger, cmd, video, publishBytes, started } = memorySession({ onPublish: () => ({ accept: true, sink }) });
+    for (let i = 0; i < publishBytes.length; i++) socket.push(publishBytes.subarray(i, i + 1));
+    await started;
+    const media = Buffer.concat([video(0, Buffer.alloc(1000, 1)), video(33, Buffer.alloc(10, 2)), cmd('deleteStream', 4, [null, 1])]);
     for (let i = 0; i < media.length; i++) socket.push(media.subarray(i, i + 1));
-    await until(() => sink.ends.length === 1, 3000, 'end');
+    expect(await sink.endedWithin()).toBe('unpublish');
     expect(sink.ends).toEqual(['unpublish']);
     expect(parseFlv(sink.bytes).map(([t, ts, hex]) => [t, ts, hex.length / 2])).toEqual([
       [9, 0, 1000],
@@ -447,5 +451,60 @@ describe('session control and timeouts', () => {
     ]);
     expect(Buffer.concat(out)[0]).toBe(3);
     expect(logger.count('warn')).toBe(0);
+  });
+
+  it('emits its lifecycle events in order, with the end reason', async () => {
+    const clock = new ManualClock();
+    const sink = new RecordingSink();
+    const { socket, session, events, cmd, video, publishBytes, started } = memorySession({ clock, onPublish: () => ({ accept: true, sink }) });
+    socket.push(publishBytes);
+    await started;
+    clock.advance(1234);
+    socket.push(Buffer.concat([video(0, Buffer.from('17', 'hex')), cmd('FCUnpublish', 4, [null, KEY])]));
+    expect(await sink.endedWithin()).toBe('unpublish');
+    expect(events).toEqual([
+      'handshake-done {"digest":false}',
+      'connected {"app":"live"}',
+      `publish-requested {"keyFingerprint":"${session.keyFingerprint}","publishType":"live"}`,
+      'publish-started',
+      'publish-ended {"reason":"unpublish","durationMs":1234,"mediaMessages":1}',
+      'ended {"reason":"unpublish"}',
+    ]);
+    expect(session.connectedAt).toBe(clock.now() - 1234);
+  });
+
+  it('pauses reading while the sink asks for backpressure, and resumes on drain', async () => {
+    const chunks: Buffer[] = [];
+    let drained!: (resume: () => void) => void;
+    const full = new Promise<() => void>((r) => (drained = r));
+    let afterThird!: () => void;
+    const written = new Promise<void>((r) => (afterThird = r));
+    const { socket, video, publishBytes, started } = memorySession({
+      onPublish: () => ({
+        accept: true,
+        sink: {
+          write: (b: Buffer) => {
+            chunks.push(b);
+            if (chunks.length === 3) afterThird();
+            return chunks.length < 2; // full after the first tag
+          },
+          end: () => {},
+          onDrain: (resume: () => void) => drained(resume),
+        },
+      }),
+    });
+    socket.push(publishBytes);
+    await started;
+    socket.push(video(0, Buffer.from('17', 'hex')));
+    const resume = await within(full, 5000, 'onDrain');
+    const second = video(1, Buffer.from('27', 'hex'));
+    socket.push(second);
+    await new Promise(setImmediate); // a paused stream delivers nothing, however long we wait
+    expect(chunks).toHaveLength(2);
+    expect(socket.isPaused()).toBe(true);
+    expect(socket.readableLength).toBe(second.length);
+    resume();
+    await within(written, 5000, 'the write after the resume');
+    expect(chunks).toHaveLength(3);
   });
 });
