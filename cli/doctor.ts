@@ -118,7 +118,11 @@ export async function doctor(deps: DoctorDeps, opts: { region?: string } = {}): 
 
   if (!credentials.ok) {
     results.push(
-      fail('AWS credentials', `none found (${credentials.reason})`, 'configure them as the AWS CLI does: aws configure, aws sso login, or AWS_PROFILE'),
+      fail(
+        'AWS credentials',
+        `none found (${credentials.reason})`,
+        'configure them as the AWS CLI does: aws configure, aws sso login, or AWS_PROFILE',
+      ),
     );
     for (const name of ['CDK bootstrap', 'Lambda concurrency', 'Certificates']) {
       results.push(skip(name, 'needs AWS credentials, and there are none: not checked'));
@@ -137,7 +141,8 @@ export async function doctor(deps: DoctorDeps, opts: { region?: string } = {}): 
   results.push(
     warn(
       'CloudFront account verification',
-      'cannot be read through an API. On a new account the deploy may stop at the distribution with "Your account must be verified before you can add new CloudFront resources"',
+      'cannot be read through an API. On a new account the deploy may stop at the distribution with ' +
+        '"Your account must be verified before you can add new CloudFront resources"',
       'if it does, open a case with AWS Support (Account and billing) asking to verify the account for CloudFront, then deploy again',
     ),
   );
@@ -187,11 +192,16 @@ async function dockerChecks(deps: DoctorDeps, config: KeyframeConfig | undefined
   const emulated = desktop || (EMULATION_FILES[target] ?? []).some((f) => deps.exists(f));
   results.push(
     emulated
-      ? warn('Image architecture', `${how} on a ${serverArch} Docker: the build runs emulated (slow, but works)`, 'or set keyframe:ingestArchitecture=host for a native build')
+      ? warn(
+          'Image architecture',
+          `${how} on a ${serverArch} Docker: the build runs emulated (slow, but works)`,
+          'or set keyframe:ingestArchitecture=host for a native build',
+        )
       : fail(
           'Image architecture',
           `${how} on a ${serverArch} Docker with no emulation: every RUN in the image would fail with "exec format error"`,
-          `set keyframe:ingestArchitecture=host (or ${serverArch}) in cdk.json, or install emulation once: docker run --privileged --rm tonistiigi/binfmt --install ${target === 'arm64' ? 'arm64' : 'amd64'}`,
+          `set keyframe:ingestArchitecture=host (or ${serverArch}) in cdk.json, or install emulation once: ` +
+            `docker run --privileged --rm tonistiigi/binfmt --install ${target === 'arm64' ? 'arm64' : 'amd64'}`,
         ),
   );
   return results;
@@ -204,7 +214,11 @@ async function bootstrapCheck(aws: AwsProbe, region: string): Promise<CheckResul
       return fail('CDK bootstrap', `${region} is not bootstrapped (no CDKToolkit stack)`, `npx cdk bootstrap aws://<account-id>/${region}`);
     }
     if (version < MIN_BOOTSTRAP_VERSION) {
-      return fail('CDK bootstrap', `version ${version}; the stack needs ${MIN_BOOTSTRAP_VERSION} or newer`, `npx cdk bootstrap aws://<account-id>/${region} (upgrades it in place)`);
+      return fail(
+        'CDK bootstrap',
+        `version ${version}; the stack needs ${MIN_BOOTSTRAP_VERSION} or newer`,
+        `npx cdk bootstrap aws://<account-id>/${region} (upgrades it in place)`,
+      );
     }
     return ok('CDK bootstrap', `version ${version} in ${region}`);
   } catch (err) {
@@ -225,7 +239,8 @@ async function concurrencyCheck(aws: AwsProbe, region: string, config: KeyframeC
   if (reserved > 0 && settings.unreserved - reserved < LAMBDA_MIN_UNRESERVED) {
     return fail(
       name,
-      `quota ${settings.limit}, ${settings.unreserved} unreserved: reserving ${reserved} for task-events would leave fewer than the ${LAMBDA_MIN_UNRESERVED} Lambda requires, so the deploy would fail`,
+      `quota ${settings.limit}, ${settings.unreserved} unreserved: reserving ${reserved} for task-events would leave fewer than ` +
+        `the ${LAMBDA_MIN_UNRESERVED} Lambda requires, so the deploy would fail`,
       `${increase}; or deploy with keyframe:taskEventsReservedConcurrency=0 until then`,
     );
   }
@@ -235,7 +250,8 @@ async function concurrencyCheck(aws: AwsProbe, region: string, config: KeyframeC
   if (config && config.lambdaConcurrencyQuota !== settings.limit) {
     return warn(
       name,
-      `quota ${settings.limit}, but keyframe:lambdaConcurrencyQuota is ${config.lambdaConcurrencyQuota}: the concurrency alarms would fire at the wrong level`,
+      `quota ${settings.limit}, but keyframe:lambdaConcurrencyQuota is ${config.lambdaConcurrencyQuota}: ` +
+        'the concurrency alarms would fire at the wrong level',
       `set keyframe:lambdaConcurrencyQuota=${settings.limit} in cdk.json`,
     );
   }
@@ -250,8 +266,20 @@ export function certificateCovers(names: readonly string[], host: string): boole
 async function certificateChecks(aws: AwsProbe, config: KeyframeConfig | undefined, region: string | undefined): Promise<CheckResult[]> {
   if (!config) return [skip('Certificates', 'the config is invalid: not checked')];
   const wanted = [
-    { key: 'domainCertificateArn', arn: config.domainCertificateArn, host: config.domainName, region: 'us-east-1', why: 'CloudFront only uses certificates from us-east-1' },
-    { key: 'rtmpsCertificateArn', arn: config.rtmpsCertificateArn, host: config.ingestDomainName, region, why: "the NLB only uses certificates of the stack's region" },
+    {
+      key: 'domainCertificateArn',
+      arn: config.domainCertificateArn,
+      host: config.domainName,
+      region: 'us-east-1',
+      why: 'CloudFront only uses certificates from us-east-1',
+    },
+    {
+      key: 'rtmpsCertificateArn',
+      arn: config.rtmpsCertificateArn,
+      host: config.ingestDomainName,
+      region,
+      why: "the NLB only uses certificates of the stack's region",
+    },
   ].filter((w): w is typeof w & { arn: string } => w.arn !== undefined);
   if (wanted.length === 0) return [ok('Certificates', 'none configured')];
   const results: CheckResult[] = [];
@@ -259,13 +287,15 @@ async function certificateChecks(aws: AwsProbe, config: KeyframeConfig | undefin
     const name = `Certificate (keyframe:${w.key})`;
     const certRegion = arnRegion(w.arn);
     if (w.region && certRegion !== w.region) {
-      results.push(fail(name, `it is in ${certRegion}, but ${w.why} (${w.region})`, `request or import a certificate in ${w.region} and use its ARN`));
+      const fix = `request or import a certificate in ${w.region} and use its ARN`;
+      results.push(fail(name, `it is in ${certRegion}, but ${w.why} (${w.region})`, fix));
       continue;
     }
     try {
       const cert = await aws.certificate(w.arn);
       if (cert.status !== 'ISSUED') {
-        results.push(fail(name, `status ${cert.status}`, cert.status === 'PENDING_VALIDATION' ? 'finish its DNS or email validation in ACM' : 'use an issued certificate'));
+        const fix = cert.status === 'PENDING_VALIDATION' ? 'finish its DNS or email validation in ACM' : 'use an issued certificate';
+        results.push(fail(name, `status ${cert.status}`, fix));
       } else if (w.host && !certificateCovers(cert.names, w.host)) {
         results.push(fail(name, `issued for ${cert.names.join(', ')}, which does not cover ${w.host}`, `use a certificate for ${w.host}`));
       } else {
@@ -283,15 +313,23 @@ const MARK: Record<CheckStatus, string> = { ok: 'ok  ', warn: 'warn', fail: 'FAI
 /** The report: one line per check, its fix indented below it. */
 export function formatReport(results: readonly CheckResult[]): string {
   const width = Math.max(...results.map((r) => r.name.length));
-  const lines = results.flatMap((r) => [`[${MARK[r.status]}] ${r.name.padEnd(width)}  ${r.detail}`, ...(r.fix ? [`${' '.repeat(width + 9)}fix: ${r.fix}`] : [])]);
+  const lines = results.flatMap((r) => [
+    `[${MARK[r.status]}] ${r.name.padEnd(width)}  ${r.detail}`,
+    ...(r.fix ? [`${' '.repeat(width + 9)}fix: ${r.fix}`] : []),
+  ]);
   const failed = results.filter((r) => r.status === 'fail').length;
   const warned = results.filter((r) => r.status === 'warn').length;
-  lines.push('', failed > 0 ? `${failed} problem(s) to fix before \`npx cdk deploy\`.` : `Ready for \`npx cdk deploy\`${warned ? ` (${warned} warning(s) above)` : ''}.`);
+  const ready = `Ready for \`npx cdk deploy\`${warned ? ` (${warned} warning(s) above)` : ''}.`;
+  lines.push('', failed > 0 ? `${failed} problem(s) to fix before \`npx cdk deploy\`.` : ready);
   return `${lines.join('\n')}\n`;
 }
 
 /** `keyframe doctor`: prints the report; exit code 1 when a check failed. */
-export async function runDoctor(opts: { region?: string; json?: boolean }, out: (s: string) => void, deps: DoctorDeps = defaultDoctorDeps()): Promise<number> {
+export async function runDoctor(
+  opts: { region?: string; json?: boolean },
+  out: (s: string) => void,
+  deps: DoctorDeps = defaultDoctorDeps(),
+): Promise<number> {
   const results = await doctor(deps, opts);
   out(opts.json ? `${JSON.stringify(results, null, 2)}\n` : formatReport(results));
   return results.some((r) => r.status === 'fail') ? 1 : 0;
@@ -325,7 +363,11 @@ export function defaultDoctorDeps(): DoctorDeps {
 /** SHA-256 (and HMAC-SHA256 with a key) in the shape SignatureV4 expects, from node:crypto. */
 type SourceData = string | ArrayBuffer | ArrayBufferView;
 const bytes = (data: SourceData): string | Uint8Array =>
-  typeof data === 'string' ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  typeof data === 'string'
+    ? data
+    : data instanceof ArrayBuffer
+      ? new Uint8Array(data)
+      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 
 class Sha256 {
   private readonly hash: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
@@ -375,7 +417,10 @@ export async function signedJsonCall(opts: SigV4CallOptions): Promise<unknown> {
   });
   const text = await res.text();
   const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  if (!res.ok) throw new Error(`${opts.service} answered ${res.status}: ${String(json.message ?? json.Message ?? json.__type ?? text).slice(0, 200)}`);
+  if (!res.ok) {
+    const why = String(json.message ?? json.Message ?? json.__type ?? text).slice(0, 200);
+    throw new Error(`${opts.service} answered ${res.status}: ${why}`);
+  }
   return json;
 }
 
@@ -436,7 +481,8 @@ export function sdkAwsProbe(opts: { endpoints?: { lambda?: string; acm?: string 
         credentials,
       })) as { Certificate?: { Status?: string; DomainName?: string; SubjectAlternativeNames?: string[] } };
       const c = body.Certificate ?? {};
-      return { status: c.Status ?? 'UNKNOWN', names: [...new Set([c.DomainName, ...(c.SubjectAlternativeNames ?? [])].filter((n): n is string => !!n))] };
+      const names = [c.DomainName, ...(c.SubjectAlternativeNames ?? [])].filter((n): n is string => !!n);
+      return { status: c.Status ?? 'UNKNOWN', names: [...new Set(names)] };
     },
   };
 }

@@ -181,7 +181,13 @@ export class Observability extends Construct {
 
     const quota = props.lambdaConcurrencyQuota ?? 1000;
     const functions = [
-      { id: 'Origin', name: 'origin', fn: props.originFunction, throttles: 5, concurrency: Math.ceil((quota * ORIGIN_CONCURRENCY_ALARM_PERCENT) / 100) },
+      {
+        id: 'Origin',
+        name: 'origin',
+        fn: props.originFunction,
+        throttles: 5,
+        concurrency: Math.ceil((quota * ORIGIN_CONCURRENCY_ALARM_PERCENT) / 100),
+      },
       { id: 'TaskEvents', name: 'task-events', fn: props.taskEventsFunction, throttles: 1, concurrency: props.taskEventsReservedConcurrency },
     ];
     for (const f of functions) {
@@ -213,10 +219,16 @@ export class Observability extends Construct {
       }
     }
     const accountThreshold = Math.ceil((quota * ACCOUNT_CONCURRENCY_ALARM_PERCENT) / 100);
+    const claimedConcurrency = new Metric({
+      namespace: 'AWS/Lambda',
+      metricName: 'ClaimedAccountConcurrency',
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    });
     this.concurrencyAlarms.push(
       new Alarm(this, 'AccountConcurrencyAlarm', {
         alarmDescription: `Lambda in this region: ${accountThreshold} of the account's ${quota} concurrent executions claimed; every function throttles at the quota`,
-        metric: new Metric({ namespace: 'AWS/Lambda', metricName: 'ClaimedAccountConcurrency', statistic: 'Maximum', period: Duration.minutes(1) }),
+        metric: claimedConcurrency,
         threshold: accountThreshold,
         comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 3,
@@ -356,7 +368,7 @@ export class Observability extends Construct {
         ],
         right: [
           props.originFunction.metric('ConcurrentExecutions', { statistic: 'Maximum', period: Duration.minutes(1), label: 'origin concurrency' }),
-          new Metric({ namespace: 'AWS/Lambda', metricName: 'ClaimedAccountConcurrency', statistic: 'Maximum', period: Duration.minutes(1), label: 'account (claimed)' }),
+          claimedConcurrency.with({ label: 'account (claimed)' }),
         ],
         width: 8,
       }),

@@ -58,8 +58,9 @@ describe('keyframe doctor', () => {
   });
 
   it('says plainly that AWS checks were skipped without credentials, and still checks the machine', async () => {
-    const results = await doctor(deps({ aws: healthyAws({ credentials: async () => ({ ok: false, reason: 'Could not load credentials from any providers' }) }) }));
-    expect(byName(results, 'AWS credentials')).toMatchObject({ status: 'fail', detail: 'none found (Could not load credentials from any providers)' });
+    const reason = 'Could not load credentials from any providers';
+    const results = await doctor(deps({ aws: healthyAws({ credentials: async () => ({ ok: false, reason }) }) }));
+    expect(byName(results, 'AWS credentials')).toMatchObject({ status: 'fail', detail: `none found (${reason})` });
     for (const name of ['CDK bootstrap', 'Lambda concurrency', 'Certificates']) {
       expect(byName(results, name)).toEqual({ name, status: 'skip', detail: 'needs AWS credentials, and there are none: not checked' });
     }
@@ -73,7 +74,8 @@ describe('keyframe doctor', () => {
     expect(check.detail).toMatch(/quota 10, 10 unreserved: reserving 5 for task-events/);
     expect(check.fix).toMatch(/Service Quotas .*keyframe:taskEventsReservedConcurrency=0/);
     // With no reservation it is a warning: it deploys, but the origin shares 10.
-    const without = await doctor(deps({ context: { 'keyframe:taskEventsReservedConcurrency': 0 }, aws: healthyAws({ lambdaConcurrency: async () => ({ limit: 10, unreserved: 10 }) }) }));
+    const tiny = healthyAws({ lambdaConcurrency: async () => ({ limit: 10, unreserved: 10 }) });
+    const without = await doctor(deps({ context: { 'keyframe:taskEventsReservedConcurrency': 0 }, aws: tiny }));
     expect(byName(without, 'Lambda concurrency').status).toBe('warn');
   });
 
@@ -112,22 +114,28 @@ describe('keyframe doctor', () => {
       status: 'fail',
       detail: "it is in eu-west-1, but the NLB only uses certificates of the stack's region (us-west-2)",
     });
-    const pending = await doctor(deps({ context, aws: healthyAws({ certificate: async () => ({ status: 'PENDING_VALIDATION', names: ['live.example.com'] }) }) }));
+    const pendingCert = healthyAws({ certificate: async () => ({ status: 'PENDING_VALIDATION', names: ['live.example.com'] }) });
+    const pending = await doctor(deps({ context, aws: pendingCert }));
     expect(byName(pending, 'Certificate (keyframe:domainCertificateArn)')).toMatchObject({ status: 'fail', detail: 'status PENDING_VALIDATION' });
-    const wrongName = await doctor(deps({ context, aws: healthyAws({ certificate: async () => ({ status: 'ISSUED', names: ['other.example.org'] }) }) }));
-    expect(byName(wrongName, 'Certificate (keyframe:domainCertificateArn)').detail).toBe('issued for other.example.org, which does not cover live.example.com');
+    const otherCert = healthyAws({ certificate: async () => ({ status: 'ISSUED', names: ['other.example.org'] }) });
+    const wrongName = await doctor(deps({ context, aws: otherCert }));
+    expect(byName(wrongName, 'Certificate (keyframe:domainCertificateArn)').detail).toBe(
+      'issued for other.example.org, which does not cover live.example.com',
+    );
   });
 
   it('fails a missing Docker, and a cross-architecture build with no emulation', async () => {
-    const missing = await doctor(deps({ run: async () => ({ code: 1, stdout: '', stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock\n' }) }));
-    expect(byName(missing, 'Docker')).toMatchObject({ status: 'fail', detail: 'docker is not installed or not running (Cannot connect to the Docker daemon at unix:///var/run/docker.sock)' });
+    const daemon = 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock';
+    const missing = await doctor(deps({ run: async () => ({ code: 1, stdout: '', stderr: `${daemon}\n` }) }));
+    expect(byName(missing, 'Docker')).toMatchObject({ status: 'fail', detail: `docker is not installed or not running (${daemon})` });
 
     const x86 = async () => ({ code: 0, stdout: 'linux/amd64 27.3.1|Docker Engine - Community', stderr: '' });
     const armTasks = { 'keyframe:ingestArchitecture': 'arm64' };
     const noEmulation = await doctor(deps({ run: x86, hostArch: 'x64', context: armTasks }));
     expect(byName(noEmulation, 'Image architecture')).toMatchObject({ status: 'fail' });
     expect(byName(noEmulation, 'Image architecture').detail).toMatch(/exec format error/);
-    const withQemu = await doctor(deps({ run: x86, hostArch: 'x64', context: armTasks, exists: (f) => f === '/proc/sys/fs/binfmt_misc/qemu-aarch64' }));
+    const qemu = (f: string) => f === '/proc/sys/fs/binfmt_misc/qemu-aarch64';
+    const withQemu = await doctor(deps({ run: x86, hostArch: 'x64', context: armTasks, exists: qemu }));
     expect(byName(withQemu, 'Image architecture').status).toBe('warn');
     // The default (host) builds natively on the same x86 machine.
     expect(byName(await doctor(deps({ run: x86, hostArch: 'x64' })), 'Image architecture').status).toBe('ok');
@@ -170,7 +178,10 @@ describe('the signed call adapter (SigV4 over fetch, against a local endpoint)',
           body,
         });
         if (req.url === '/denied') res.writeHead(403, { 'content-type': 'application/json' }).end('{"message":"not authorized"}');
-        else res.writeHead(200, { 'content-type': 'application/json' }).end('{"AccountLimit":{"ConcurrentExecutions":10,"UnreservedConcurrentExecutions":10}}');
+        else {
+          const limits = { AccountLimit: { ConcurrentExecutions: 10, UnreservedConcurrentExecutions: 10 } };
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(limits));
+        }
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -183,10 +194,13 @@ describe('the signed call adapter (SigV4 over fetch, against a local endpoint)',
   const credentials = async () => ({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret', sessionToken: 'session' });
 
   it('signs the request for the service and region, with the session token', async () => {
-    const body = await signedJsonCall({ service: 'lambda', region: 'eu-west-1', method: 'GET', path: '/2016-08-19/account-settings/', endpoint, credentials });
+    const path = '/2016-08-19/account-settings/';
+    const body = await signedJsonCall({ service: 'lambda', region: 'eu-west-1', method: 'GET', path, endpoint, credentials });
     expect(body).toEqual({ AccountLimit: { ConcurrentExecutions: 10, UnreservedConcurrentExecutions: 10 } });
     expect(seen[0]).toMatchObject({ method: 'GET', url: '/2016-08-19/account-settings/', token: 'session' });
-    expect(seen[0].auth).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/lambda\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/);
+    expect(seen[0].auth).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/lambda\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/,
+    );
   });
 
   it('sends JSON-RPC bodies with their target, and turns an error answer into an error', async () => {
@@ -200,7 +214,11 @@ describe('the signed call adapter (SigV4 over fetch, against a local endpoint)',
       endpoint,
       credentials,
     });
-    expect(seen[0]).toMatchObject({ method: 'POST', target: 'CertificateManager.DescribeCertificate', body: JSON.stringify({ CertificateArn: CF_CERT }) });
+    expect(seen[0]).toMatchObject({
+      method: 'POST',
+      target: 'CertificateManager.DescribeCertificate',
+      body: JSON.stringify({ CertificateArn: CF_CERT }),
+    });
     await expect(signedJsonCall({ service: 'lambda', region: 'eu-west-1', method: 'GET', path: '/denied', endpoint, credentials })).rejects.toThrow(
       'lambda answered 403: not authorized',
     );

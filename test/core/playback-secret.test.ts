@@ -125,7 +125,8 @@ describe('the SDK adapter (real @aws-sdk/client-secrets-manager against a local 
     const server = createServer((req, res) => {
       void body(req).then((text) => {
         seen.push({ target: req.headers['x-amz-target'] as string | undefined, auth: req.headers.authorization, body: JSON.parse(text) });
-        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ ARN, Name: 'kf/playback', SecretString: SECRET_A }));
+        const answer = { ARN, Name: 'kf/playback', SecretString: SECRET_A };
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(answer));
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -11,7 +11,11 @@ import { Cdn } from '../../infra/cdn';
 function cdnWith(props: Partial<ConstructorParameters<typeof Cdn>[2]>) {
   const app = new App();
   const stack = new Stack(app, 'CdnTest');
-  const fn = new LambdaFunction(stack, 'Origin', { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler=async()=>({})') });
+  const fn = new LambdaFunction(stack, 'Origin', {
+    runtime: Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    code: Code.fromInline('exports.handler=async()=>({})'),
+  });
   const url = fn.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
   const cdn = new Cdn(stack, 'Cdn', { functionUrl: url, segmentSeconds: 1, priceClass: 'PriceClass_100', ...props });
   const acknowledged = cdn.distribution.node.metadata
@@ -33,7 +37,8 @@ describe('Cdn web ACL options', () => {
   it('without one, has no web ACL and states why (AwsSolutions-CFR2)', () => {
     const { template, acknowledged } = cdnWith({});
     template.resourceCountIs('AWS::WAFv2::WebACL', 0);
-    const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution')) as Array<{ Properties: { DistributionConfig: object } }>;
+    type Distribution = { Properties: { DistributionConfig: object } };
+    const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution')) as Distribution[];
     expect(distribution.Properties.DistributionConfig).not.toHaveProperty('WebACLId');
     expect(acknowledged).toContain('AwsSolutions-CFR2');
   });
@@ -42,7 +47,15 @@ describe('Cdn web ACL options', () => {
     const { template, acknowledged } = cdnWith({ wafRateLimit: 1200 });
     template.hasResourceProperties('AWS::WAFv2::WebACL', {
       Scope: 'CLOUDFRONT',
-      Rules: [{ Name: 'RatePerIp', Priority: 0, Action: { Block: {} }, Statement: { RateBasedStatement: { Limit: 1200, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } }, VisibilityConfig: { CloudWatchMetricsEnabled: true, MetricName: 'KeyframeRatePerIp', SampledRequestsEnabled: true } }],
+      Rules: [
+        {
+          Name: 'RatePerIp',
+          Priority: 0,
+          Action: { Block: {} },
+          Statement: { RateBasedStatement: { Limit: 1200, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } },
+          VisibilityConfig: { CloudWatchMetricsEnabled: true, MetricName: 'KeyframeRatePerIp', SampledRequestsEnabled: true },
+        },
+      ],
     });
     expect(acknowledged).not.toContain('AwsSolutions-CFR2');
   });

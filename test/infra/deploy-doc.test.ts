@@ -32,7 +32,8 @@ describe('docs/deploy.md', () => {
 
   it('prices every option that costs something', () => {
     const cost = section('Cost');
-    for (const key of ['natGateways', 'wafRateLimit', 'webAclArn', 'originShieldRegion', 'cdnAccessLogs', 'ecsExec', 'taskEventsReservedConcurrency']) {
+    const priced = ['natGateways', 'wafRateLimit', 'webAclArn', 'originShieldRegion', 'cdnAccessLogs', 'ecsExec', 'taskEventsReservedConcurrency'];
+    for (const key of priced) {
       expect(cost, key).toContain(`keyframe:${key}`);
     }
     expect(cost).toMatch(/CloudFront Functions \| \$0\.10 per million/);

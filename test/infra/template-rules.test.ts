@@ -42,7 +42,9 @@ describe('topicPoliciesBlockingCloudWatch', () => {
   });
 
   it('finds the deny-only policy enforceSSL writes, and an unconditional deny', () => {
-    expect(topicPoliciesBlockingCloudWatch(withPolicy([sslDeny]))).toEqual(['Policy (topics Topic) has no Allow of sns:Publish for cloudwatch.amazonaws.com']);
+    expect(topicPoliciesBlockingCloudWatch(withPolicy([sslDeny]))).toEqual([
+      'Policy (topics Topic) has no Allow of sns:Publish for cloudwatch.amazonaws.com',
+    ]);
     expect(topicPoliciesBlockingCloudWatch(withPolicy([cloudWatchAllow, { Effect: 'Deny', Principal: '*', Action: 'sns:*' }]))).toEqual([
       'Policy (topics Topic) denies sns:Publish unconditionally',
     ]);
@@ -86,7 +88,14 @@ describe('functionsWithoutThrottleAlarm', () => {
         Math: {
           Type: 'AWS::CloudWatch::Alarm',
           Properties: {
-            Metrics: [{ Id: 'm', MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'Throttles', Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'A' } }] } } }],
+            Metrics: [
+              {
+                Id: 'm',
+                MetricStat: {
+                  Metric: { Namespace: 'AWS/Lambda', MetricName: 'Throttles', Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'A' } }] },
+                },
+              },
+            ],
           },
         },
       },
