@@ -67,3 +67,4 @@ export {
   type SequenceNumbering,
   timeBasedSequence,
 } from './sequence.js';
+export { type FlvTag, FlvTagReader } from './tag-reader.js';

@@ -298,8 +298,18 @@ export class Packager {
       targetDuration: Math.ceil(this.o.segmentSeconds - EPS),
       segments: this.window,
       ended: this.ended,
-      independentSegments: this.allIndependent && this.window.length > 0,
+      independentSegments: this.allIndependent && this.window.length > 0 && this.keyframesFitSegments(),
     });
+  }
+
+  /**
+   * EXT-X-INDEPENDENT-SEGMENTS is a promise about every segment to come (RFC 8216 §6.2.1 lets a live playlist only
+   * append), so it waits for a measured keyframe interval that fits in a segment: a long-GOP stream whose first
+   * segment happens to start with a keyframe never claims it.
+   */
+  private keyframesFitSegments(): boolean {
+    if (!this.video?.inInit) return true;
+    return this.keyIntervalMs !== undefined && this.keyIntervalMs / 1000 <= this.o.segmentSeconds + GRID_TOLERANCE;
   }
 
   /** The current init segment, once the track set is known. */
