@@ -8,6 +8,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { ConfigError, type KeyframeConfig, loadConfig, resolveIngestArchitecture } from '../infra/config';
 import { REPO_ROOT } from '../infra/paths';
 import { arnRegion, FUNCTION_URL_UNSUPPORTED_REGIONS, SUPPORTED_REGIONS } from '../infra/regions';
+import { cliSettings } from '../core/settings/cli';
 
 /**
  * `keyframe doctor [--region <region>]`: a preflight for `npx cdk deploy`. It checks what it can from this machine
@@ -353,6 +354,7 @@ export function defaultDoctorDeps(): DoctorDeps {
         });
       }),
     exists: existsSync,
+    docker: cliSettings.load().docker,
     context,
     nodeVersion: process.version,
     hostArch: arch(),

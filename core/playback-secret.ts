@@ -165,14 +165,9 @@ export function secretsManagerPlaybackKey(opts: SecretsManagerKeyOptions): Playb
   }, opts);
 }
 
-/**
- * The source a configuration names, or undefined when private playback is not configured.
- * The second argument is ignored (the SDK source reads nothing from the environment); it is accepted so callers
- * written for the extension-based source still compile.
- */
-export function playbackKeyFromEnv(
+/** The source a configuration names, or undefined when private playback is not configured. */
+export function playbackKeyFromSettings(
   config: { playbackSecret?: string; playbackSecretArn?: string },
-  _env?: Readonly<Record<string, string | undefined>>,
   deps: Omit<SecretsManagerKeyOptions, 'secretId'> = {},
 ): PlaybackKeySource | undefined {
   if (config.playbackSecret !== undefined) return staticPlaybackKey(config.playbackSecret);

@@ -15,7 +15,6 @@ import { ConfigError, type KeyframeConfig, loadConfig } from './config';
 import { builtPlayerDir, REPO_ROOT } from './paths';
 import { KeyframeStack } from './stack';
 import { synthSettings } from '../core/settings/synth';
-import { defineSettings, optionalText } from '../core/settings/schema';
 
 export interface ComposeOptions {
   /** Built player page to serve under /watch/. @default - player/dist if it has been built */
@@ -27,14 +26,6 @@ export interface ComposeOptions {
   /** The build machine's CPU architecture (for `keyframe:ingestArchitecture=host`). @default os.arch() */
   readonly hostArchitecture?: string;
 }
-
-/**
- * What `cdk synth` reads from its environment: CDK_DEFAULT_REGION, set by the CDK CLI from the profile it will
- * deploy with. (Kept beside the one caller; core/settings/synth.ts is the place for it once it takes the key.)
- */
-export const synthRegionSettings = defineSettings('synth-region', {
-  deployRegion: optionalText('CDK_DEFAULT_REGION'),
-});
 
 export interface Composed {
   readonly app: App;
@@ -75,7 +66,7 @@ if (isMain()) {
     await writePlayerDist();
   }
   try {
-    compose(new App(), { deployRegion: synthRegionSettings.load().deployRegion }).app.synth();
+    compose(new App(), { deployRegion: synthSettings.load().deployRegion }).app.synth();
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`Keyframe config is invalid (cdk.json "context" or -c flags):\n${err.issues.map((i) => `  - ${i}`).join('\n')}`);

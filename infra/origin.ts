@@ -17,6 +17,8 @@ export interface OriginProps {
   readonly segmentSeconds: number;
   readonly playlistSize: number;
   readonly logRetention: RetentionDays;
+  /** Share of successful requests logged (keyframe:originLogSampleRate); errors always are. */
+  readonly logSampleRate: number;
 }
 
 /**
@@ -70,6 +72,7 @@ export class Origin extends Construct {
         segmentSeconds: props.segmentSeconds,
         routeCacheMs: 1000,
         upstreamTimeoutMs: 2000,
+        logSampleRate: props.logSampleRate,
         logLevel: 'INFO',
         // The upstream guard: the origin fetches only from task addresses inside this VPC, on the HLS port.
         upstreamCidrs: props.vpc.vpcCidrBlock,

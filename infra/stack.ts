@@ -103,6 +103,7 @@ export class KeyframeStack extends Stack {
       segmentSeconds: config.segmentSeconds,
       playlistSize: config.playlistSize,
       logRetention,
+      logSampleRate: config.originLogSampleRate,
     });
     // The tasks' HLS port is reachable from the origin function and nothing else.
     this.origin.securityGroup.connections.allowTo(

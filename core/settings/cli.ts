@@ -8,5 +8,7 @@ export const cliSettings = defineSettings('cli', {
   playbackSecretArn: optionalText('KEYFRAME_PLAYBACK_SECRET_ARN'),
   region: optionalText('AWS_REGION'),
   noColor: optionalText('NO_COLOR'),
+  /** The container engine `cdk deploy` drives (the CDK CLI reads the same variable). */
+  docker: text('CDK_DOCKER', { default: 'docker' }),
 });
 export type CliSettings = ReturnType<typeof cliSettings.load>;

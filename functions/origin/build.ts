@@ -1,7 +1,7 @@
 import type { RouteStore } from '../../core/store';
 import { createDynamoStore } from '../../core/dynamo-store';
 import { createLogger } from '../../core/logger';
-import { playbackKeyFromEnv } from '../../core/playback-secret';
+import { playbackKeyFromSettings } from '../../core/playback-secret';
 import { loadOriginSettings } from './config';
 import { createFunctionUrlHandler, type OriginFunctionUrlHandler } from './lambda';
 import { emfMetrics, type MetricSink } from '../../core/metrics';
@@ -25,6 +25,7 @@ export function createOriginFromEnv(opts: {
   metrics?: MetricSink;
 } = {}): { origin: Origin; handler: OriginFunctionUrlHandler } {
   const config = loadOriginSettings(opts.env);
+  const logger = createLogger('origin', config.logLevel);
   const metrics = opts.metrics ?? emfMetrics('origin');
   const store = opts.routes ?? createDynamoStore({ tableName: config.tableName, endpoint: config.dynamoEndpoint });
   const origin = createOrigin({
@@ -35,10 +36,13 @@ export function createOriginFromEnv(opts: {
     routeCacheMs: config.routeCacheMs,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     segmentSeconds: config.segmentSeconds,
-    logger: createLogger('origin', config.logLevel),
+    logger,
+    logSampleRate: config.logSampleRate,
     metrics: sinkOriginMetrics(metrics),
     upstreamGuard: createUpstreamGuard({ cidrs: config.upstreamCidrs, ports: config.upstreamPorts }),
-    playbackKey: playbackKeyFromEnv(config, opts.env),
+    playbackKey: playbackKeyFromSettings(config, {
+      onRefreshError: (err) => logger.warn('playback secret refresh failed; keeping the current key', { error: (err as Error).message }),
+    }),
     ...(opts.segmentCacheMs !== undefined ? { segmentCacheMs: opts.segmentCacheMs } : {}),
   });
   return { origin, handler: createFunctionUrlHandler(origin, { flush: () => metrics.publishStoredMetrics() }) };

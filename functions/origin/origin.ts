@@ -55,6 +55,10 @@ export interface OriginDeps {
   readonly upstreamGuard?: UpstreamGuard;
   /** The playback-token key, for private channels. Without it a private channel's playlists are 503. */
   readonly playbackKey?: PlaybackKeySource;
+  /** Share of successful requests logged (every 4xx and 5xx is). @default 1 */
+  readonly logSampleRate?: number;
+  /** For the log sampling. @default Math.random */
+  readonly random?: () => number;
 }
 
 export function createOrigin(deps: OriginDeps): Origin {
@@ -72,6 +76,8 @@ export function createOrigin(deps: OriginDeps): Origin {
     segmentCacheMs: deps.segmentCacheMs ?? DEFAULT_SEGMENT_CACHE_MS,
     now,
   });
+
+  const sampling = { logger: deps.logger, metrics: deps.metrics, sampleRate: deps.logSampleRate ?? 1, random: deps.random ?? Math.random };
 
   async function serve(req: OriginRequest, info: RequestInfo): Promise<OriginResponse> {
     const parsed = parseRequest(req, { streams: streams !== undefined }, info);
@@ -121,7 +127,7 @@ export function createOrigin(deps: OriginDeps): Origin {
       failure = err instanceof HttpError ? err : new HttpError(500, 'InternalServerError', 'Internal error', { cause: err });
       res = errorResponse(failure, req.method.toUpperCase() === 'HEAD');
     }
-    recordRequest(deps, req, res, info, failure, Math.round((performance.now() - started) * 1000) / 1000);
+    recordRequest(sampling, req, res, info, failure, Math.round((performance.now() - started) * 1000) / 1000);
     return res;
   };
 }

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import {
-  playbackKeyFromEnv,
+  playbackKeyFromSettings,
   refreshingPlaybackKey,
   sdkSecretStringReader,
   type SecretStringReader,
@@ -103,13 +103,13 @@ describe('the Secrets Manager playback key (cache and refresh over the SDK adapt
   });
 });
 
-describe('playbackKeyFromEnv', () => {
+describe('playbackKeyFromSettings', () => {
   it('prefers a configured secret, uses the ARN through the reader, and is off when neither is set', async () => {
-    expect((await playbackKeyFromEnv({ playbackSecret: SECRET_A })?.get())?.toString()).toBe(SECRET_A);
+    expect((await playbackKeyFromSettings({ playbackSecret: SECRET_A })?.get())?.toString()).toBe(SECRET_A);
     const { reader, calls } = scriptedReader([SECRET_B]);
-    expect((await playbackKeyFromEnv({ playbackSecretArn: ARN }, {}, { reader })?.get())?.toString()).toBe(SECRET_B);
+    expect((await playbackKeyFromSettings({ playbackSecretArn: ARN }, { reader })?.get())?.toString()).toBe(SECRET_B);
     expect(calls).toEqual([ARN]);
-    expect(playbackKeyFromEnv({})).toBeUndefined();
+    expect(playbackKeyFromSettings({})).toBeUndefined();
   });
 });
 

@@ -128,7 +128,7 @@ describe('loadConfig', () => {
         'keyframe:playlistSize, keyframe:maxSegmentSeconds, keyframe:maxBitrateKbps, keyframe:ingestCpu, keyframe:ingestMemoryMiB, ' +
         'keyframe:ingestArchitecture, keyframe:minTasks, keyframe:maxTasks, keyframe:streamsPerTask, keyframe:drainSeconds, keyframe:natGateways, ' +
         'keyframe:rtmpsCertificateArn, keyframe:ingestDomainName, keyframe:availabilityZones, keyframe:ecsExec, ' +
-        'keyframe:taskEventsReservedConcurrency, keyframe:lambdaConcurrencyQuota, keyframe:wafRateLimit, keyframe:webAclArn, ' +
+        'keyframe:originLogSampleRate, keyframe:taskEventsReservedConcurrency, keyframe:lambdaConcurrencyQuota, keyframe:wafRateLimit, keyframe:webAclArn, ' +
         'keyframe:domainName, keyframe:domainCertificateArn, keyframe:originShieldRegion, ' +
         'keyframe:priceClass, keyframe:logRetentionDays, keyframe:tableRemovalPolicy, keyframe:tableDeletionProtection, ' +
         'keyframe:cdnAccessLogs, keyframe:alarmEmail',

@@ -11,6 +11,7 @@ import { OUTPUT_KEYS } from '../../infra/output-keys';
 import { FUNCTION_URL_UNSUPPORTED_REGIONS } from '../../infra/regions';
 import { cdkJsonContext, cfnLintAllRegions, findCfnLint, logicalIdOf, type Synthesized, synthesize } from './synth';
 import { functionsWithoutThrottleAlarm, regionKeyedMappings, topicPoliciesBlockingCloudWatch } from './template-rules';
+import { originSettings } from '../../core/settings/origin';
 
 /**
  * The default deployment (no config): the template properties that matter, cdk-nag, cfn-lint.
@@ -349,7 +350,11 @@ describe('private playback and the upstream guard', () => {
       KEYFRAME_PLAYBACK_SECRET_ARN: { Ref: secretId },
       KEYFRAME_UPSTREAM_CIDRS: { 'Fn::GetAtt': [expect.stringMatching(/^NetworkVpc/), 'CidrBlock'] },
       KEYFRAME_UPSTREAM_PORTS: '8080',
+      // Successes are sampled (errors never are): about 1.2 KB a line otherwise.
+      KEYFRAME_LOG_SAMPLE_RATE: '0.05',
     });
+    // Every variable the origin gets is one it reads (core/settings/origin.ts).
+    expect(Object.keys(origin.Environment.Variables).filter((v) => !originSettings.variables.includes(v) && !v.startsWith('AWS_'))).toEqual([]);
     // The origin reads the secret with the bundled AWS SDK: no extension layer, whose ARN differs per region.
     expect(origin.Layers).toBeUndefined();
     s.template.hasOutput('PlaybackSecretArn', { Value: { Ref: secretId } });

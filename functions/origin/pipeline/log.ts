@@ -9,9 +9,12 @@ export interface OriginLogger {
   error(message: string, attributes: Record<string, unknown>): void;
 }
 
-/** Stage 6, log: the request's metrics and its one log line (errors with their cause chain, logs only). */
+/**
+ * Stage 6, log: the request's metrics (always) and its one log line: every 4xx and 5xx, with the cause chain of
+ * a 5xx (logs only), and a `sampleRate` share of the successes, which carry `sampled` so counts can be scaled.
+ */
 export function recordRequest(
-  deps: { readonly logger: OriginLogger; readonly metrics: OriginMetrics },
+  deps: { readonly logger: OriginLogger; readonly metrics: OriginMetrics; readonly sampleRate: number; readonly random: () => number },
   req: OriginRequest,
   res: OriginResponse,
   info: RequestInfo,
@@ -22,6 +25,8 @@ export function recordRequest(
   if (res.statusCode >= 500) deps.metrics.count('Origin5xx');
   else if (res.statusCode >= 400) deps.metrics.count('Origin4xx');
   deps.metrics.latency(latencyMs);
+  const sampled = res.statusCode < 400 && deps.sampleRate < 1;
+  if (sampled && deps.random() >= deps.sampleRate) return;
 
   const line = {
     method: req.method,
@@ -36,6 +41,7 @@ export function recordRequest(
     bodyCache: info.bodyCache,
     ...(info.token ? { token: info.token } : {}),
     ...(info.reresolved ? { reresolved: info.reresolved } : {}),
+    ...(sampled ? { sampled: deps.sampleRate } : {}),
   };
   if (res.statusCode >= 500 && failure) {
     const unexpected = failure.statusCode === 500 && failure.cause instanceof Error ? failure.cause.stack : undefined;
