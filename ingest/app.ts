@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { Logger } from '../core/logger';
 import type { ChannelStore, RouteStore } from '../core/store';
@@ -30,8 +29,9 @@ const closeServer = (s: Server) =>
   });
 
 /**
- * The ingest task: RTMP in (publish-side server), one ffmpeg per stream, HLS files out on the HLS port,
- * health on its own port. `main.ts` builds it from the environment; tests build it directly.
+ * The ingest task: RTMP in (publish-side server), one in-process packager per stream (no ffmpeg on the
+ * passthrough path), HLS objects out of memory on the HLS port, health and stream status on its own port.
+ * `main.ts` builds it from the environment; tests build it directly.
  */
 export async function startIngest(
   config: IngestConfig,
@@ -44,8 +44,7 @@ export async function startIngest(
     onActiveStreamsChanged?: (count: number) => void;
   },
 ): Promise<IngestApp> {
-  await mkdir(config.hlsDir, { recursive: true });
-  const hls = createHlsServer({ resolve: (p) => streams.resolveFile(p), segmentSeconds: config.segmentSeconds });
+  const hls = createHlsServer({ resolve: (p) => streams.resolveObject(p), segmentSeconds: config.segmentSeconds });
   const hlsAddress = await listen(hls, config.hlsPort, config.hlsHost);
   const authThrottle = new AuthThrottle(config.authThrottle);
   const streams = new StreamManager({
@@ -54,8 +53,6 @@ export async function startIngest(
     taskArn: deps.identity.taskArn,
     advertiseHost: deps.identity.ip,
     advertisePort: hlsAddress.port,
-    hlsDir: config.hlsDir,
-    ffmpegPath: config.ffmpegPath,
     segmentSeconds: config.segmentSeconds,
     playlistSize: config.playlistSize,
     routeTtlSeconds: config.routeTtlSeconds,
@@ -78,11 +75,10 @@ export async function startIngest(
     },
   });
   const rtmpAddress = await rtmp.listen(config.rtmpPort, config.rtmpHost);
-  const health = createHealthServer(() => ({
-    draining: streams.isDraining,
-    streams: streams.activeStreams,
-    connections: rtmp.connectionCount,
-  }));
+  const health = createHealthServer(
+    () => ({ draining: streams.isDraining, streams: streams.activeStreams, connections: rtmp.connectionCount }),
+    () => streams.statuses(),
+  );
   const healthAddress = await listen(health, config.healthPort, config.hlsHost);
 
   let closed: Promise<void> | undefined;

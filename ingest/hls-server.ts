@@ -1,15 +1,14 @@
-import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CACHE_SEGMENT, errorCacheControl, playlistCacheControl } from '../core/hls/cache-control';
 import { parseOriginPath, type OriginPath } from '../core/hls/paths';
 import { HttpError } from '../core/errors';
 
-/** Maps a parsed request to a file on disk, or undefined when this task has no such stream or file. */
-export type HlsFileResolver = (path: OriginPath) => string | undefined;
+/** Maps a parsed request to the object's bytes in memory, or undefined when this task has no such stream or object. */
+export type HlsObjectResolver = (path: OriginPath) => Buffer | undefined;
 
 export interface HlsServerOptions {
-  readonly resolve: HlsFileResolver;
+  readonly resolve: HlsObjectResolver;
   readonly segmentSeconds: number;
 }
 
@@ -19,8 +18,9 @@ function sendError(res: ServerResponse, status: number, message: string): void {
 }
 
 /**
- * The task's HLS file server (port 8080, reachable only from the origin). Same path rules and Cache-Control
- * as the origin, so what the origin relays is what the task meant.
+ * The task's HLS server (port 8080, reachable only from the origin): playlists, init and media segments from
+ * the stream manager's in-memory store. Same path rules and Cache-Control as the origin, so what the origin
+ * relays is what the task meant.
  */
 export function createHlsServer(opts: HlsServerOptions): Server {
   return createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -39,14 +39,8 @@ export function createHlsServer(opts: HlsServerOptions): Server {
       const status = err instanceof HttpError ? err.statusCode : 400;
       return sendError(res, status, 'Bad request');
     }
-    const file = opts.resolve(path);
-    if (!file) return sendError(res, 404, 'Not found');
-    let body: Buffer;
-    try {
-      body = await readFile(file);
-    } catch {
-      return sendError(res, 404, 'Not found');
-    }
+    const body = opts.resolve(path);
+    if (!body) return sendError(res, 404, 'Not found');
     const cacheControl = path.kind === 'playlist' ? playlistCacheControl(body.toString('utf8'), opts.segmentSeconds) : CACHE_SEGMENT;
     res.writeHead(200, { 'content-type': path.contentType, 'content-length': body.length, 'cache-control': cacheControl });
     res.end(req.method === 'HEAD' ? undefined : body);
@@ -59,10 +53,22 @@ export interface Health {
   readonly connections: number;
 }
 
-/** `GET /healthz` on its own port (8081): 200 while serving, 503 while draining, so the NLB stops sending publishes. */
-export function createHealthServer(health: () => Health): Server {
+/**
+ * The health port (8081), never reachable from the origin:
+ * - `GET /healthz`: 200 while serving, 503 while draining, so the NLB stops sending publishes;
+ * - `GET /streams`: what the packager measures for each live stream (`StreamStatus[]`, for `keyframe status`).
+ */
+export function createHealthServer(health: () => Health, streams: () => readonly unknown[] = () => []): Server {
   return createServer((req, res) => {
-    if (req.url !== '/healthz' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { 'content-type': 'text/plain' });
+      return res.end('Method not allowed\n');
+    }
+    if (req.url === '/streams') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      return res.end(JSON.stringify({ streams: streams() }));
+    }
+    if (req.url !== '/healthz') {
       res.writeHead(404, { 'content-type': 'text/plain' });
       return res.end('Not found\n');
     }

@@ -1,14 +1,20 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { OriginPath } from '../core/hls/paths';
 import { ConditionFailedError } from '../core/errors';
+import { MAX_BUFFERED_BODY_BYTES } from '../core/limits';
 import type { Logger } from '../core/logger';
 import { hashesEqual, hashStreamKey, keyFingerprint, newSessionId, type Channel, type Route } from '../core/model';
 import type { ChannelStore, RouteStore } from '../core/store';
 import type { AuthThrottle } from './auth-throttle';
-import { buildHlsArgs } from './ffmpeg-args';
-import { HlsTranscoder } from './ffmpeg';
-import { endPlaylist, parsePlaylist } from './playlist';
+import {
+  type FlvTag,
+  FlvTagReader,
+  Packager,
+  PackagerError,
+  type PackagerWarning,
+  type SequenceNumbering,
+  type StreamHealth,
+  timeBasedSequence,
+} from './packager/index.js';
 
 /** Why a publish's media stopped, as the RTMP layer reports it. */
 export type EndReason = 'unpublish' | 'disconnect' | 'error' | 'timeout' | 'kicked' | 'server-close';
@@ -38,15 +44,17 @@ export interface StreamManagerOptions {
   /** Address and port at which the origin reaches this task's HLS server. */
   readonly advertiseHost: string;
   readonly advertisePort: number;
-  readonly hlsDir: string;
-  readonly ffmpegPath: string;
   readonly segmentSeconds: number;
+  /** Fragment (future LL-HLS part) duration limit, s. Default: the packager's (0.334 s). */
+  readonly fragmentSeconds?: number;
   readonly playlistSize: number;
   readonly routeTtlSeconds: number;
   readonly reconnectGraceSeconds: number;
   readonly endLingerSeconds: number;
-  /** How long a finished session's files stay on disk for in-flight segment fetches. */
+  /** How long a finished session's objects stay in memory for in-flight segment fetches. Default 30 s. */
   readonly cleanupDelaySeconds?: number;
+  /** How long a segment that left the playlist window stays fetchable (in-flight and slow players). Default 10 s. */
+  readonly segmentLingerSeconds?: number;
   readonly onActiveStreamsChanged?: (count: number) => void;
   /** Refuses publishes from a source with too many recent failures, before any key look-up. */
   readonly authThrottle?: AuthThrottle;
@@ -54,16 +62,40 @@ export interface StreamManagerOptions {
 
 type StreamState = 'live' | 'grace' | 'ending' | 'ended' | 'superseded';
 
+/** One live stream as `GET /streams` on the health port shows it (for `keyframe status`). */
+export interface StreamStatus {
+  readonly playbackId: string;
+  readonly channel: string;
+  readonly session: string;
+  readonly state: 'live' | 'grace' | 'ending';
+  readonly startedAt: number;
+  /** Media sequence number of the newest segment, or undefined before the first. */
+  readonly mediaSequence?: number;
+  readonly health: StreamHealth;
+}
+
+/** A session's objects by file name: its init segments, and its newest segments (window plus linger). */
+type ObjectStore = Map<string, Buffer>;
+
 interface LiveStream {
   readonly channel: Channel;
   readonly session: string;
-  readonly dir: string;
   readonly startedAt: number;
-  readonly transcoder: HlsTranscoder;
+  readonly packager: Packager;
   readonly attempt: PublishAttempt;
+  readonly objects: ObjectStore;
+  /** Keys (`playbackId/session`) under which `objects` is served: the session and any derived session of a new init. */
+  readonly objectKeys: Set<string>;
+  /** The media playlist as the packager rendered it last; undefined before the first segment. */
+  playlist?: Buffer;
+  /** `#EXT-X-ENDLIST` may be served: the stream has ended (not merely lost its publisher). */
+  endListed: boolean;
   state: StreamState;
+  /** Newest segment's media sequence number (before any: the session's base − 1). */
   mediaSequence: number;
-  discontinuitySequence: number;
+  readonly discontinuitySequence: number;
+  readonly warned: Set<PackagerWarning['code']>;
+  refused: boolean;
   heartbeat?: NodeJS.Timeout;
   grace?: NodeJS.Timeout;
   done: Promise<void>;
@@ -71,20 +103,26 @@ interface LiveStream {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ENDLIST = /#EXT-X-ENDLIST\n$/;
 
 /**
  * The publish lifecycle of one ingest task: authorize the key before the publish is accepted, point the
- * route at this task, run one ffmpeg per stream, keep the route alive with heartbeats, and end the stream:
- * end-of-list marker, a short linger so players read it, then a compare-and-delete of the route.
+ * route at this task, package the stream in-process (ingest/packager: FLV tags to CMAF HLS, no ffmpeg) into a
+ * bounded in-memory store, keep the route alive with heartbeats, and end the stream: end-of-list marker, a
+ * short linger so players read it, then a compare-and-delete of the route.
+ *
+ * Numbering comes from the wall clock (`timeBasedSequence`), so a later session, on this task or any other,
+ * even after a kill -9 that purged the route, continues above every number a viewer has seen; it is also kept
+ * at or above what the route says.
  *
  * Duplicate publishers: the newer publish takes over (the older session is kicked), on this task at once and
  * on another task at that task's next heartbeat, whose conditional write fails. A publisher that reconnects
- * after a network drop therefore always wins, and the media sequence continues from the route.
+ * after a network drop therefore always wins.
  */
 export class StreamManager {
   private readonly streams = new Map<string, LiveStream>();
-  /** Sessions still holding files on disk, so the HLS server can serve in-flight segment requests. */
-  private readonly sessionDirs = new Map<string, string>();
+  /** Sessions whose objects are still in memory (`playbackId/session` → store), for in-flight segment requests. */
+  private readonly sessionObjects = new Map<string, ObjectStore>();
   private draining = false;
 
   constructor(private readonly opts: StreamManagerOptions) {}
@@ -99,15 +137,38 @@ export class StreamManager {
     return this.draining;
   }
 
-  /** Resolves an HLS request to a file of a session this task holds. */
-  resolveFile = (path: OriginPath): string | undefined => {
+  /** Resolves an HLS request to the bytes of an object of a session this task holds. */
+  resolveObject = (path: OriginPath): Buffer | undefined => {
     if (path.kind === 'playlist') {
+      if (path.file !== 'index.m3u8') return undefined;
       const stream = this.streams.get(path.playbackId);
-      return stream && stream.state !== 'superseded' ? join(stream.dir, path.file) : undefined;
+      if (!stream || stream.state === 'superseded' || !stream.playlist) return undefined;
+      if (stream.endListed) return stream.playlist;
+      // Between a lost publisher's last segment and the end of its grace the list is not over yet.
+      const text = stream.playlist.toString('utf8');
+      return ENDLIST.test(text) ? Buffer.from(text.replace(ENDLIST, '')) : stream.playlist;
     }
-    const dir = path.session ? this.sessionDirs.get(`${path.playbackId}/${path.session}`) : undefined;
-    return dir ? join(dir, path.file) : undefined;
+    return path.session ? this.sessionObjects.get(`${path.playbackId}/${path.session}`)?.get(path.file) : undefined;
   };
+
+  /** What the packager measures for each stream this task holds (the health port's `GET /streams`). */
+  statuses(): StreamStatus[] {
+    const out: StreamStatus[] = [];
+    for (const s of this.streams.values()) {
+      if (s.state !== 'live' && s.state !== 'grace' && s.state !== 'ending') continue;
+      const health = s.packager.health();
+      out.push({
+        playbackId: s.channel.playbackId,
+        channel: s.channel.name,
+        session: s.session,
+        state: s.state,
+        startedAt: s.startedAt,
+        mediaSequence: health.segments > 0 ? s.mediaSequence : undefined,
+        health,
+      });
+    }
+    return out;
+  }
 
   /** Called by the RTMP layer when a client sends `publish`, before anything is accepted. */
   async onPublish(attempt: PublishAttempt): Promise<PublishDecision> {
@@ -154,67 +215,88 @@ export class StreamManager {
 
     const playbackId = channel.playbackId;
     const session = newSessionId();
-    const dir = join(this.opts.hlsDir, playbackId, session);
-    await mkdir(dir, { recursive: true });
 
     // An older publish of this channel on this task gives way to the newer one.
     const previousLocal = this.streams.get(playbackId);
     if (previousLocal) this.supersede(previousLocal, 'a newer publish of the same channel started on this task');
 
     let continuation: Route | undefined;
+    let numbering: SequenceNumbering | Omit<SequenceNumbering, 'sequenceQuantumMs'>;
     try {
       continuation = await this.opts.store.getRoute(playbackId);
+      numbering = this.numberingFor(continuation);
       const now = Date.now();
-      const route = this.routeFor({ playbackId, session, now, continuation, private: channel.private === true });
+      const route = this.routeFor({ playbackId, session, now, numbering, private: channel.private === true });
       const replaced = await this.opts.store.putRoute(route);
-      if (replaced && (!continuation || replaced.mediaSequence > continuation.mediaSequence)) continuation = replaced;
+      if (replaced && (!continuation || replaced.mediaSequence > continuation.mediaSequence)) {
+        continuation = replaced;
+        numbering = this.numberingFor(continuation);
+      }
     } catch (err) {
       log?.error('publish refused: route write failed', { playbackId, error: (err as Error).message });
-      await rm(dir, { recursive: true, force: true });
       return { accept: false, code: 'NetStream.Publish.Denied', description: 'Routing unavailable; retry later' };
     }
-    const { startNumber, discontinuitySequence } = this.continuationOf(continuation);
 
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
     const logContext = { playbackId, session };
+    const objects: ObjectStore = new Map();
+    const objectKeys = new Set<string>([`${playbackId}/${session}`]);
+    const segmentOrder: string[] = [];
+    // The playlist window plus the linger, so a fetch that read the playlist just before a segment left it still succeeds.
+    const keepSegments = this.opts.playlistSize + Math.ceil((this.opts.segmentLingerSeconds ?? 10) / this.opts.segmentSeconds);
+    const initOrder: string[] = [];
     const stream: LiveStream = {
       channel,
       session,
-      dir,
       startedAt: Date.now(),
       attempt,
+      objects,
+      objectKeys,
+      endListed: false,
       state: 'live',
-      mediaSequence: startNumber - 1,
-      discontinuitySequence,
+      mediaSequence: numbering.mediaSequenceBase - 1,
+      discontinuitySequence: numbering.discontinuitySequenceBase,
+      warned: new Set(),
+      refused: false,
       done,
       resolveDone,
-      transcoder: new HlsTranscoder({
-        ffmpegPath: this.opts.ffmpegPath,
-        logger: log,
-        logContext,
-        args: (restart) =>
-          buildHlsArgs({
-            dir,
-            session,
-            segmentSeconds: this.opts.segmentSeconds,
-            playlistSize: this.opts.playlistSize,
-            startNumber: restart === 0 ? startNumber : stream.mediaSequence + 2,
-            discontinuity: restart > 0 || continuation !== undefined,
-          }),
-        onRestart: () => void this.refreshSequence(stream),
-        onStop: (exit) => {
-          if (!exit.expected && stream.state === 'live') {
-            log?.error('ffmpeg gave up; ending the publish', { ...logContext, code: exit.code, signal: exit.signal });
-            attempt.kick('kicked');
-            void this.endStream(stream, 'ffmpeg failed');
-          }
+      packager: new Packager({
+        session,
+        ...numbering,
+        segmentSeconds: this.opts.segmentSeconds,
+        ...(this.opts.fragmentSeconds !== undefined ? { fragmentSeconds: this.opts.fragmentSeconds } : {}),
+        playlistSize: this.opts.playlistSize,
+        // The origin relays whole objects in one buffered function URL response.
+        maxObjectBytes: MAX_BUFFERED_BODY_BYTES - 64 * 1024,
+        continuation: continuation !== undefined,
+        onInit: (init) => {
+          objects.set(init.name, init.bytes);
+          initOrder.push(init.name);
+          // Segments in the window may still use the previous init or two; older ones go.
+          while (initOrder.length > 3) objects.delete(initOrder.shift()!);
+          const key = `${playbackId}/${init.session}`;
+          objectKeys.add(key);
+          this.sessionObjects.set(key, objects);
+        },
+        onSegment: (segment) => {
+          objects.set(segment.name, segment.chunks.length === 1 ? segment.chunks[0] : Buffer.concat(segment.chunks, segment.byteLength));
+          segmentOrder.push(segment.name);
+          while (segmentOrder.length > keepSegments) objects.delete(segmentOrder.shift()!);
+          stream.mediaSequence = segment.msn;
+        },
+        onPlaylist: (text) => {
+          stream.playlist = Buffer.from(text);
+        },
+        onWarning: (warning) => {
+          if (stream.warned.has(warning.code)) return;
+          stream.warned.add(warning.code);
+          log?.warn('stream warning', { ...logContext, code: warning.code, warning: warning.message });
         },
       }),
     };
     this.streams.set(playbackId, stream);
-    this.sessionDirs.set(`${playbackId}/${session}`, dir);
-    stream.transcoder.start();
+    this.sessionObjects.set(`${playbackId}/${session}`, objects);
     stream.heartbeat = setInterval(() => void this.heartbeat(stream), (this.opts.routeTtlSeconds * 1000) / 3);
     stream.heartbeat.unref();
     this.opts.onActiveStreamsChanged?.(this.activeStreams);
@@ -222,19 +304,25 @@ export class StreamManager {
       ...logContext,
       channel: channel.name,
       remoteAddress: attempt.remoteAddress,
-      startNumber,
+      startNumber: numbering.mediaSequenceBase,
+      discontinuitySequence: numbering.discontinuitySequenceBase,
       continuesFrom: continuation ? { taskArn: continuation.taskArn, session: continuation.session } : undefined,
     });
 
-    let headerSeen = false;
+    const reader = new FlvTagReader();
     const sink: FlvSink = {
       write: (buf) => {
         if (stream.state !== 'live') return;
-        if (!headerSeen) {
-          headerSeen = true;
-          if (buf.length >= 9 && buf.toString('latin1', 0, 3) === 'FLV') return stream.transcoder.writeHeader(buf);
+        let tags: FlvTag[];
+        try {
+          tags = reader.push(buf);
+        } catch (err) {
+          return this.refuse(stream, new PackagerError('malformed', (err as Error).message));
         }
-        stream.transcoder.writeTag(buf);
+        for (const tag of tags) {
+          const err = stream.packager.push(tag.type, tag.timestamp, tag.payload);
+          if (err) return this.refuse(stream, err);
+        }
       },
       end: (reason) => void this.onMediaEnd(stream, reason),
     };
@@ -277,8 +365,13 @@ export class StreamManager {
     await Promise.all(all.map((s) => this.endStream(s, 'close', { linger: false })));
   }
 
-  private routeFor(input: { playbackId: string; session: string; now: number; continuation?: Route; private?: boolean }): Route {
-    const { startNumber, discontinuitySequence } = this.continuationOf(input.continuation);
+  private routeFor(input: {
+    playbackId: string;
+    session: string;
+    now: number;
+    numbering: Omit<SequenceNumbering, 'sequenceQuantumMs'>;
+    private?: boolean;
+  }): Route {
     return {
       playbackId: input.playbackId,
       taskArn: this.opts.taskArn,
@@ -288,35 +381,55 @@ export class StreamManager {
       startedAt: input.now,
       heartbeatAt: input.now,
       expiresAt: input.now + this.opts.routeTtlSeconds * 1000,
-      mediaSequence: startNumber - 1,
-      discontinuitySequence,
+      mediaSequence: input.numbering.mediaSequenceBase - 1,
+      // The first segment's discontinuity number (the packager gives it base + 1).
+      discontinuitySequence: input.numbering.discontinuitySequenceBase + 1,
       ...(input.private ? { private: true } : {}),
     };
   }
 
   /**
-   * Where a new session's numbering starts. The stored sequence can be one heartbeat old, so the new session
-   * skips ahead by the segments a heartbeat interval can hold: the sequence never goes backwards.
+   * Where a new session's numbering starts: from the clock (docs/packager.md, "Numbering"), which is above
+   * anything an earlier session produced, and in any case at or above what the route says. The stored sequence
+   * can be one heartbeat old, so the route's floor skips ahead by the segments a heartbeat interval can hold.
+   * Should the route be ahead of the clock (a clock behind another task's), the route wins and the packager
+   * numbers without the clock rule.
    */
-  private continuationOf(previous?: Route): { startNumber: number; discontinuitySequence: number } {
-    if (!previous) return { startNumber: 0, discontinuitySequence: 0 };
+  private numberingFor(previous?: Route): SequenceNumbering | Omit<SequenceNumbering, 'sequenceQuantumMs'> {
+    const time = timeBasedSequence(Date.now());
+    if (!previous) return time;
     const heartbeatSeconds = this.opts.routeTtlSeconds / 3;
     const margin = Math.ceil(heartbeatSeconds / this.opts.segmentSeconds) + 2;
-    return { startNumber: previous.mediaSequence + margin, discontinuitySequence: previous.discontinuitySequence + 1 };
+    const msn = previous.mediaSequence + margin;
+    const dseq = previous.discontinuitySequence + 1;
+    if (msn <= time.mediaSequenceBase && dseq <= time.discontinuitySequenceBase) return time;
+    this.opts.logger?.warn('route numbering is ahead of the clock; numbering from the route', {
+      playbackId: previous.playbackId,
+      routeMediaSequence: previous.mediaSequence,
+      clockBase: time.mediaSequenceBase,
+    });
+    return { mediaSequenceBase: Math.max(msn, time.mediaSequenceBase), discontinuitySequenceBase: Math.max(dseq, time.discontinuitySequenceBase) };
   }
 
-  private async refreshSequence(stream: LiveStream): Promise<void> {
-    try {
-      const info = parsePlaylist(await readFile(join(stream.dir, 'index.m3u8'), 'utf8'));
-      if (info.lastSequence !== undefined && info.lastSequence > stream.mediaSequence) stream.mediaSequence = info.lastSequence;
-    } catch {
-      // No playlist yet.
-    }
+  /** The packager refused the stream (unsupported codec, malformed media): end the publish, logged once. */
+  private refuse(stream: LiveStream, err: PackagerError): void {
+    if (stream.refused) return;
+    stream.refused = true;
+    this.opts.logger?.error('publish ended: the packager refused the stream', {
+      playbackId: stream.channel.playbackId,
+      session: stream.session,
+      code: err.code,
+      description: err.rtmpDescription,
+      ...(err.code === 'internal' ? { error: err.message } : {}),
+    });
+    // The rtmp layer has no way yet to send a NetStream.Publish error after acceptance: close the session.
+    const ending = this.endStream(stream, `packager: ${err.code}`);
+    stream.attempt.kick('kicked');
+    void ending;
   }
 
   private async heartbeat(stream: LiveStream): Promise<void> {
     if (stream.state !== 'live' && stream.state !== 'grace') return;
-    await this.refreshSequence(stream);
     const now = Date.now();
     try {
       await this.opts.store.heartbeatRoute({
@@ -343,7 +456,6 @@ export class StreamManager {
     stream.state = 'superseded';
     this.stopTimers(stream);
     stream.attempt.kick('kicked');
-    stream.transcoder.kill();
     if (this.streams.get(stream.channel.playbackId) === stream) this.streams.delete(stream.channel.playbackId);
     this.scheduleCleanup(stream);
     this.opts.onActiveStreamsChanged?.(this.activeStreams);
@@ -357,7 +469,8 @@ export class StreamManager {
       log?.info('publish ended', { playbackId: stream.channel.playbackId, session: stream.session, reason });
       return this.endStream(stream, reason);
     }
-    // An abrupt end: finish the last segment, keep the route alive, and wait for the publisher to return.
+    // An abrupt end: finish the last segment (served without the end-of-list marker until the grace is over),
+    // keep the route alive, and wait for the publisher to return.
     stream.state = 'grace';
     log?.info('publisher gone; waiting for a reconnect', {
       playbackId: stream.channel.playbackId,
@@ -365,9 +478,7 @@ export class StreamManager {
       reason,
       graceSeconds: this.opts.reconnectGraceSeconds,
     });
-    await stream.transcoder.end();
-    await this.refreshSequence(stream);
-    if ((stream.state as StreamState) !== 'grace') return;
+    this.endPackager(stream);
     stream.grace = setTimeout(() => void this.endStream(stream, `${reason}, no reconnect`), this.opts.reconnectGraceSeconds * 1000);
     stream.grace.unref();
   }
@@ -379,9 +490,9 @@ export class StreamManager {
     this.opts.onActiveStreamsChanged?.(this.activeStreams);
     const { playbackId } = stream.channel;
     if (stream.grace) clearTimeout(stream.grace);
-    await stream.transcoder.end();
-    await this.refreshSequence(stream);
-    const ended = await endPlaylist(join(stream.dir, 'index.m3u8')).catch(() => false);
+    this.endPackager(stream);
+    stream.endListed = true;
+    const ended = stream.playlist !== undefined;
     if (opts.linger !== false && ended && this.opts.endLingerSeconds > 0) {
       // Keep the route (and its heartbeat) so players fetch the end-of-list marker before the 404s start.
       await sleep(this.opts.endLingerSeconds * 1000);
@@ -408,17 +519,27 @@ export class StreamManager {
     stream.resolveDone();
   }
 
+  /** Flushes the last segment and renders the final playlist (idempotent). */
+  private endPackager(stream: LiveStream): void {
+    const err = stream.packager.end();
+    if (err && !stream.refused) {
+      const { playbackId } = stream.channel;
+      this.opts.logger?.warn('packager failed at the end of the stream', { playbackId, session: stream.session, code: err.code });
+    }
+  }
+
   private stopTimers(stream: LiveStream): void {
     if (stream.heartbeat) clearInterval(stream.heartbeat);
     if (stream.grace) clearTimeout(stream.grace);
   }
 
   private scheduleCleanup(stream: LiveStream): void {
-    const key = `${stream.channel.playbackId}/${stream.session}`;
-    const timer = setTimeout(() => {
-      this.sessionDirs.delete(key);
-      void rm(stream.dir, { recursive: true, force: true });
-    }, (this.opts.cleanupDelaySeconds ?? 30) * 1000);
+    const timer = setTimeout(
+      () => {
+        for (const key of stream.objectKeys) if (this.sessionObjects.get(key) === stream.objects) this.sessionObjects.delete(key);
+      },
+      (this.opts.cleanupDelaySeconds ?? 30) * 1000,
+    );
     timer.unref();
   }
 }
