@@ -15,9 +15,10 @@ import {
   type StreamHealth,
   timeBasedSequence,
 } from './packager/index.js';
+import type { FlvSink, PublishDecision as RtmpPublishDecision, SessionEndReason } from './rtmp/index.js';
 
 /** Why a publish's media stopped, as the RTMP layer reports it. */
-export type EndReason = 'unpublish' | 'disconnect' | 'error' | 'timeout' | 'kicked' | 'server-close';
+export type EndReason = SessionEndReason;
 
 export interface PublishAttempt {
   /** The secret stream key. Never logged, never stored. */
@@ -27,15 +28,9 @@ export interface PublishAttempt {
   kick(reason: 'kicked' | 'server-close'): void;
 }
 
-/** FLV out of the RTMP layer: the first write is the FLV header, every later write one whole tag. */
-export interface FlvSink {
-  write(buf: Buffer): void;
-  end(reason: EndReason): void;
-}
-
-export type PublishDecision =
-  | { readonly accept: true; readonly sink: FlvSink; readonly playbackId: string }
-  | { readonly accept: false; readonly code: 'NetStream.Publish.BadName' | 'NetStream.Publish.Denied'; readonly description: string };
+/** The RTMP layer's decision (ingest/rtmp/types.ts); an accepted publish also names its playback ID. */
+export type PublishDecision = RtmpPublishDecision<{ readonly playbackId: string }>;
+export type { FlvSink };
 
 export interface StreamManagerOptions {
   readonly store: ChannelStore & RouteStore;

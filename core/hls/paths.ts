@@ -68,3 +68,6 @@ export function parseOriginPath(path: string): OriginPath {
     session: initSession,
   };
 }
+
+/** The one non-HLS path the origin answers: the public stream list (functions/origin/streams.ts). */
+export const STREAMS_PATH = '/api/streams';

@@ -1,5 +1,6 @@
 import { isRouteLive, type Channel, type Route } from '../../core/model';
 import type { ChannelStore, RouteStore } from '../../core/store';
+import { STREAMS_PATH } from '../../core/hls/paths';
 
 /**
  * `GET /api/streams`: the public list of live channels, for the player's stream list page.
@@ -12,7 +13,7 @@ import type { ChannelStore, RouteStore } from '../../core/store';
  * memo with concurrent look-ups coalesced, and CloudFront caches the answer for 2 s.
  */
 
-export const STREAMS_PATH = '/api/streams';
+export { STREAMS_PATH };
 export const CACHE_STREAMS = 'public, max-age=2';
 export const DEFAULT_STREAMS_MEMO_MS = 1000;
 

@@ -4,7 +4,7 @@
  *
  * - the HLS path rule (`ORIGIN_PATH_RULE`, core/hls/paths.ts) and its length cap;
  * - the one allowed query string, `?token=<exp>.<sig>` on a playlist (`TOKEN_PATTERN`, core/playback-token.ts);
- * - the one non-HLS origin path, `/api/streams` (functions/origin/streams.ts).
+ * - the one non-HLS origin path, `/api/streams` (`STREAMS_PATH`, core/hls/paths.ts).
  *
  * A request the origin would answer 400 for its shape alone is answered 400 here instead, at CloudFront Functions
  * prices, with no Lambda invocation, log line or DynamoDB read. The edge is never stricter than the origin: it
@@ -14,10 +14,9 @@
  * `/` redirects to `/watch/` (the stream list), `/watch/` serves `watch/streams.html` and `/watch/<playbackId>`
  * serves `watch/index.html` (a rewrite: the address bar keeps `/watch/<playbackId>`, which the page reads).
  */
-import { ORIGIN_PATH_RULE } from '../../core/hls/paths';
+import { ORIGIN_PATH_RULE, STREAMS_PATH } from '../../core/hls/paths';
 import { CACHE_CLIENT_ERROR } from '../../core/hls/cache-control';
 import { TOKEN_PATTERN } from '../../core/playback-token';
-import { STREAMS_PATH } from '../../functions/origin/streams';
 
 /** CloudFront Functions' limit on a function's code. */
 export const CLOUDFRONT_FUNCTION_MAX_BYTES = 10_240;

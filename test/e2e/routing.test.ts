@@ -168,7 +168,7 @@ describe('reconnect to another task', () => {
 
     // The media sequence never went backwards, and the timeline break is marked.
     for (let i = 1; i < sequences.length; i++) expect(sequences[i]).toBeGreaterThanOrEqual(sequences[i - 1]);
-    const numbersOf = (session: string) => segments.filter((s) => s.name.startsWith(session)).map((s) => Number(/_(\d+)\.ts$/.exec(s.name)![1]));
+    const numbersOf = (session: string) => segments.filter((s) => s.name.startsWith(session)).map((s) => Number(/_(\d+)\.m4s$/.exec(s.name)![1]));
     expect(Math.min(...numbersOf(newSession))).toBeGreaterThan(Math.max(...numbersOf(oldSession)));
     expect(discontinuity).toBe(true);
   });

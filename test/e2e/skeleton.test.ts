@@ -62,12 +62,20 @@ describe('RTMP in, HLS out through the origin', () => {
     const seen = new Map<string, Seen>();
     let segmentHeaders: Headers | undefined;
     let ended = '';
+    let init: Buffer | undefined;
     await waitFor(
       'the end-of-list marker',
       async () => {
         const res = await fetch(channel.playbackUrl);
         if (res.status !== 200) return undefined;
         const text = await res.text();
+        const map = /^#EXT-X-MAP:URI="([^"]+)"$/m.exec(text)?.[1];
+        if (map && !init) {
+          const initRes = await fetch(new URL(map, channel.playbackUrl));
+          expect(initRes.status).toBe(200);
+          expect(initRes.headers.get('content-type')).toBe('video/mp4');
+          init = Buffer.from(await initRes.arrayBuffer());
+        }
         const lines = text.split('\n');
         for (let i = 0; i < lines.length; i++) {
           const m = /^#EXTINF:([\d.]+)/.exec(lines[i]);
@@ -80,7 +88,9 @@ describe('RTMP in, HLS out through the origin', () => {
           expect(seg.status).toBe(200);
           segmentHeaders = seg.headers;
           const file = join(dir, uri);
-          await writeFile(file, Buffer.from(await seg.arrayBuffer()));
+          // A CMAF segment decodes after its init segment (EXT-X-MAP), as a player reads it.
+          expect(init, 'EXT-X-MAP before the first segment').toBeDefined();
+          await writeFile(file, Buffer.concat([init!, Buffer.from(await seg.arrayBuffer())]));
           seen.set(uri, { uri, duration: Number(m[1]) });
         }
         if (text.includes('#EXT-X-ENDLIST')) ended = text;
@@ -89,7 +99,7 @@ describe('RTMP in, HLS out through the origin', () => {
       20_000,
       300,
     );
-    expect(segmentHeaders?.get('content-type')).toBe('video/mp2t');
+    expect(segmentHeaders?.get('content-type')).toBe('video/iso.segment');
     expect(segmentHeaders?.get('cache-control')).toBe('public, max-age=1209600, immutable');
     expect((await withDeadline(publisher.exited, 'the honest publisher to finish', 20_000)).code).toBe(0);
 
@@ -103,7 +113,7 @@ describe('RTMP in, HLS out through the origin', () => {
     expect(total).toBeGreaterThan(6);
     expect(total).toBeLessThan(8.5);
     const names = [...seen.keys()];
-    expect(names.every((n) => /^[a-z0-9]{10}_\d+\.ts$/.test(n))).toBe(true);
+    expect(names.every((n) => /^[a-z0-9]{10}_\d+\.m4s$/.test(n))).toBe(true);
 
     // After the linger: the route is gone (compare-and-delete by its own session) and the playlist is 404.
     await waitFor('the route to be removed', async () => !(await stack.store.getRoute(channel.playbackId)), 10_000);

@@ -128,7 +128,7 @@ describe('key secrecy, end to end', () => {
     const playlistOf = async (path: string) =>
       waitFor(`a playlist with segments at ${path.slice(0, 30)}`, async () => {
         const res = await http(path);
-        return res.status === 200 && res.body.toString().includes('.ts') ? res.body.toString() : undefined;
+        return res.status === 200 && res.body.toString().includes('.m4s') ? res.body.toString() : undefined;
       });
     const [pubList, privList] = await Promise.all([playlistOf(`/${pub.playbackId}/index.m3u8`), playlistOf(privatePlaylist)]);
 
@@ -151,7 +151,7 @@ describe('key secrecy, end to end', () => {
     expect((await intruder.exited).code).not.toBe(0);
 
     // 4. Playback through the origin, right and wrong.
-    const segment = (list: string) => list.split('\n').find((l) => l.endsWith('.ts'))!;
+    const segment = (list: string) => list.split('\n').find((l) => l.endsWith('.m4s'))!;
     expect((await http(`/${pub.playbackId}/${segment(pubList)}`)).status).toBe(200);
     expect((await http(`/${priv.playbackId}/${segment(privList)}`)).status).toBe(200);
     expect((await http(`/${pub.playbackId}/index.m3u8`, 'HEAD')).status).toBe(200);
