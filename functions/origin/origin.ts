@@ -6,7 +6,7 @@ import type { PlaybackKeySource } from '../../core/playback-secret';
 import type { RouteStore } from '../../core/store';
 import type { OriginMetrics } from './metrics';
 import { createAuthorizer } from './pipeline/authorize';
-import { createBodyFetcher, isTaskGone } from './pipeline/fetch';
+import { createBodyFetcher, isRefused, isTaskGone } from './pipeline/fetch';
 import { type OriginLogger, recordRequest } from './pipeline/log';
 import { parseRequest } from './pipeline/parse';
 import { createResolver, sameRoute } from './pipeline/resolve';
@@ -25,7 +25,7 @@ import type { UpstreamGuard } from './upstream-guard';
  *
  * A task that refuses or resets the connection is gone or going: its route is dropped from the cache and
  * resolved once more from the table, so a viewer gets the stream's new task, or a 404 once the route has been
- * purged — never a 502 for a task that is already out of the table.
+ * purged (or while the table still names a task where nothing listens) — never a 5xx for a dead task.
  */
 
 export { CORS_HEADERS, errorResponse, MAX_BUFFERED_BODY_BYTES, withToken };
@@ -107,6 +107,9 @@ export function createOrigin(deps: OriginDeps): Origin {
       }
       if (sameRoute(fresh, route)) {
         info.reresolved = 'same';
+        // Nothing listens where the table still points (the task died; its STOPPED event is on the way): the
+        // stream is not served anywhere right now. A reset may be a task mid-restart: that stays a 502.
+        if (isRefused(err)) throw new NotFoundError('Stream unavailable');
         throw err;
       }
       info.reresolved = 'moved';

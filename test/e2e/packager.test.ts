@@ -333,6 +333,8 @@ describe('passthrough through the packager', () => {
       expect(after.discontinuitySequence!).toBeGreaterThan(before.discontinuitySequence!);
       const statuses = polls.slice(killedAt).map((p) => p.status);
       console.log(`kill -9 → republish: playlist statuses after the kill: ${JSON.stringify(countOf(statuses))}`);
+      // Never a 5xx, before, during or after the task's death (the origin re-resolves a refused task's route).
+      expect(polls.filter((p) => p.status >= 500).map((p) => p.status)).toEqual([]);
     } finally {
       watching = false;
       await watcher;

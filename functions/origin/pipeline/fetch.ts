@@ -18,6 +18,12 @@ export interface BodyFetcherOptions {
   readonly now: () => number;
 }
 
+/** Nothing listened at the task's address (ECONNREFUSED). */
+export function isRefused(err: unknown): boolean {
+  const cause = err instanceof HttpError ? err.cause : err;
+  return cause instanceof UpstreamError && cause.kind === 'refused';
+}
+
 /** The task did not take the connection, or dropped it: it is gone or going, and its route may be stale. */
 export function isTaskGone(err: unknown): boolean {
   const cause = err instanceof HttpError ? err.cause : err;

@@ -195,21 +195,41 @@ describe('origin: upstream failures', () => {
     expect(text).not.toMatch(/ECONN|at .*\(|\.ts:\d+/);
   };
 
-  it('connection refused → 502 no-store, logged with its cause', async () => {
+  it('connection refused (nothing listens where the route points) → one more look at the table, then 404, never a 5xx', async () => {
     const port = await closedPort();
     routes.routes.set(ID, makeRoute(ID, port));
+    const calls = routes.calls.length;
     const res = await get(origin(), `/${ID}/index.m3u8`);
-    expect(res.statusCode).toBe(502);
-    expect(res.headers['Cache-Control']).toBe('no-store');
+    expect(res.statusCode).toBe(404);
+    expect(res.headers['Cache-Control']).toBe('public, max-age=1');
     expect(res.headers['Access-Control-Allow-Origin']).toBe('*');
-    expect(json(res.body)).toEqual({ statusCode: 502, error: 'BadGateway', message: 'Upstream failed' });
+    expect(json(res.body)).toEqual({ statusCode: 404, error: 'NotFound', message: 'Stream unavailable' });
     noLeak(res.body, port);
-    expect(metrics.counts).toMatchObject({ Origin5xx: 1, UpstreamFailures: 1 });
+    expect(routes.calls.length - calls).toBe(2); // the cached route, then the table once more
+    expect(metrics.counts).toMatchObject({ Origin5xx: 0, Origin4xx: 1, UpstreamFailures: 1 });
     const line = logger.lines.at(-1)!;
-    expect(line.level).toBe('error');
-    expect(line.attributes.status).toBe(502);
-    expect(line.attributes.error).toBe('BadGateway');
-    expect(line.attributes.cause).toEqual(['UpstreamError: upstream request failed: ECONNREFUSED', expect.stringContaining('ECONNREFUSED')]);
+    expect(line.attributes).toMatchObject({ status: 404, reresolved: 'same', reason: 'Stream unavailable' });
+  });
+
+  it('connection reset → 502 no-store, logged with its cause', async () => {
+    const server = net.createServer((socket) => socket.resetAndDestroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      routes.routes.set(ID, makeRoute(ID, port));
+      const res = await get(origin(), `/${ID}/index.m3u8`);
+      expect(res.statusCode).toBe(502);
+      expect(res.headers['Cache-Control']).toBe('no-store');
+      expect(json(res.body)).toEqual({ statusCode: 502, error: 'BadGateway', message: 'Upstream failed' });
+      noLeak(res.body, port);
+      expect(metrics.counts.Origin5xx).toBe(1);
+      const line = logger.lines.at(-1)!;
+      expect(line.level).toBe('error');
+      expect(line.attributes.error).toBe('BadGateway');
+      expect(line.attributes.cause).toEqual([expect.stringContaining('UpstreamError'), expect.stringMatching(/ECONNRESET|socket hang up/)]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('a hanging upstream → 504 no-store after the timeout', async () => {

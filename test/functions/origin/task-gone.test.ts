@@ -3,6 +3,7 @@
  * the task-events function purges it. A refused or reset connection must never become a 5xx then: the origin
  * drops the cached route and reads the table once more.
  */
+import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryMetrics, type MemoryMetrics } from '../../../functions/origin/metrics';
 import { createOrigin, type Origin } from '../../../functions/origin/origin';
@@ -35,14 +36,21 @@ afterEach(async () => {
   await live.close();
 });
 
+/** A server that accepts and resets every connection. */
+async function startResettingServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = net.createServer((socket) => socket.resetAndDestroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as net.AddressInfo).port, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
 const get = () => origin({ method: 'GET', path: `/${ID}/index.m3u8`, headers: {} });
 
 /** Warm the route cache with a route to a task that then dies (its port refuses connections). */
 async function cacheDeadRoute(): Promise<void> {
   const dead = await closedPort();
   routes.routes.set(ID, makeRoute(ID, dead, { taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/keyframe/dead', session: 'deadsess01' }));
-  // The first request caches the dead route (and is itself re-resolved against the same dead route: 502).
-  expect((await get()).statusCode).toBe(502);
+  // The first request caches the dead route; re-resolved against the same dead route, nothing listens: 404.
+  expect((await get()).statusCode).toBe(404);
 }
 
 describe('a task that stopped answering', () => {
@@ -65,11 +73,25 @@ describe('a task that stopped answering', () => {
     expect(logger.lines.at(-1)?.attributes).toMatchObject({ status: 200, reresolved: 'moved' });
   });
 
-  it('is still a 502 while the table says the dead task holds the stream (not yet purged)', async () => {
+  it('is a 404, not a 5xx, while the table still names the dead task (its STOPPED event not yet applied)', async () => {
     await cacheDeadRoute();
     const res = await get();
-    expect(res.statusCode).toBe(502);
-    expect(logger.lines.at(-1)?.attributes).toMatchObject({ status: 502, reresolved: 'same' });
+    expect(res.statusCode).toBe(404);
+    expect(res.headers['Cache-Control']).toBe('public, max-age=1');
+    expect(logger.lines.at(-1)?.attributes).toMatchObject({ status: 404, reresolved: 'same' });
+    expect(metrics.counts.UpstreamFailures).toBeGreaterThan(0); // operators still see the dead task
+  });
+
+  it('stays a 502 when the task reset the connection (it may be restarting), after one more look', async () => {
+    const reset = await startResettingServer();
+    try {
+      routes.routes.set(ID, makeRoute(ID, reset.port));
+      const res = await get();
+      expect(res.statusCode).toBe(502);
+      expect(logger.lines.at(-1)?.attributes).toMatchObject({ status: 502, reresolved: 'same' });
+    } finally {
+      await reset.close();
+    }
   });
 
   it('shares one table read among viewers who hit the dead task at once', async () => {
@@ -79,6 +101,6 @@ describe('a task that stopped answering', () => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => get()));
     expect(answers.map((r) => r.statusCode)).toEqual(Array(20).fill(404));
     expect(routes.calls.length - calls).toBeLessThanOrEqual(2);
-    expect(metrics.counts.Origin5xx).toBe(1); // only the warm-up request
+    expect(metrics.counts.Origin5xx).toBe(0);
   });
 });
