@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import { createDynamoStore } from '../core/dynamo-store';
-import type { ChannelStore } from '../core/store';
+import type { ChannelStore, RouteStore } from '../core/store';
 import { cliSettings } from '../core/settings/cli';
 import { isProcessAlive, readLocalState, stateDir } from '../local/state';
 import { createKey, listKeys, mintPlaybackUrl, revokeKey, UsageError, type StackUrls } from '../core/channels';
 import { deployedPlaybackSecret, localPlaybackSecret } from './secrets';
 
 const USAGE = `Usage: keyframe keys <command> [options]
+       keyframe status [<name|playbackId>]
        keyframe playback-url <name|playbackId> [--ttl 3600]
 
 Commands:
@@ -16,6 +17,8 @@ Commands:
   keys revoke <name|playbackId>       Revoke a channel's key: new publishes with it are refused
   playback-url <name|playbackId>      Print a playback URL; for a private channel it carries a token valid
                                       --ttl seconds (default 3600, rounded up to the minute)
+  status [<name|playbackId>]          Live or offline, on which task, and the stream's health: codecs, resolution,
+                                      frame rate, bitrates, keyframe interval, jitter, and warnings to act on
   doctor [--region <region>]          Preflight for \`npx cdk deploy\`: Docker, credentials, bootstrap, Lambda quota, certificates
 
 Options:
@@ -28,7 +31,7 @@ Options:
 Without --stack, the commands use the local stack started by \`npm start\` in this directory.`;
 
 interface Target {
-  readonly store: ChannelStore;
+  readonly store: ChannelStore & Pick<RouteStore, 'listRoutes'>;
   readonly urls: StackUrls;
   readonly where: string;
   /** The playback-token key, read only when a private URL is minted. */
@@ -87,6 +90,14 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   const print = (text: string, json: unknown) => out(values.json ? `${JSON.stringify(json, null, 2)}\n` : text);
   const targetOpts = { stack: values.stack, region: values.region, secretId: values['secret-id'] };
   if (group === 'doctor') return (await import('./doctor')).runDoctor({ region: values.region, json: values.json }, out);
+  if (group === 'status') {
+    if (arg !== undefined || extra.length > 0) throw new UsageError(`unexpected arguments: ${[arg, ...extra].join(' ')}`);
+    const { channelStatus, formatStatus } = await import('./status');
+    const target = await resolveTarget(targetOpts);
+    const statuses = await channelStatus(target.store, command);
+    print(formatStatus(statuses, target.where), statuses);
+    return 0;
+  }
   if (group === 'playback-url') {
     if (!command) throw new UsageError('playback-url needs a channel name or playback ID, e.g. keyframe playback-url my-channel');
     if (arg !== undefined || extra.length > 0) throw new UsageError(`unexpected arguments: ${[arg, ...extra].join(' ')}`);

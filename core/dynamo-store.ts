@@ -10,7 +10,7 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { ChannelExistsError, ConditionFailedError } from './errors';
-import type { Channel, Route, TaskRecord, TaskStatus } from './model';
+import type { Channel, Route, StreamHealthReport, TaskRecord, TaskStatus } from './model';
 import type { RoutingStore, TaskStateResult } from './store';
 import { keys, TABLE_SCHEMA } from './table';
 
@@ -77,7 +77,31 @@ function routeFromItem(item: Item): Route {
     mediaSequence: num(item, 'mediaSequence'),
     discontinuitySequence: num(item, 'discontinuitySequence'),
     ...(item.private?.BOOL === true ? { private: true } : {}),
+    ...healthOf(item),
   };
+}
+
+/** Health is kept as one JSON string, bounded so a route item stays one read unit (4 KB). */
+const MAX_HEALTH_BYTES = 2048;
+
+function healthAttribute(health: StreamHealthReport): string | undefined {
+  const json = JSON.stringify(health);
+  if (Buffer.byteLength(json) <= MAX_HEALTH_BYTES) return json;
+  // Too many warnings: keep the measurements and the first warnings that fit.
+  const trimmed = { ...health, warnings: health.warnings.slice(0, 3) };
+  const again = JSON.stringify(trimmed);
+  return Buffer.byteLength(again) <= MAX_HEALTH_BYTES ? again : undefined;
+}
+
+function healthOf(item: Item): { health?: StreamHealthReport } {
+  const raw = item.health?.S;
+  if (!raw) return {};
+  try {
+    const parsed = JSON.parse(raw) as StreamHealthReport;
+    return parsed && Array.isArray(parsed.warnings) ? { health: parsed } : {};
+  } catch {
+    return {};
+  }
 }
 
 function routeToItem(route: Route): Item {
@@ -253,13 +277,14 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
       return out.Item ? routeFromItem(out.Item) : undefined;
     },
 
-    async heartbeatRoute({ playbackId, taskArn, session, heartbeatAt, expiresAt, mediaSequence }) {
+    async heartbeatRoute({ playbackId, taskArn, session, heartbeatAt, expiresAt, mediaSequence, health }) {
+      const healthJson = health ? healthAttribute(health) : undefined;
       const result = await conditional(() =>
         client.send(
           new UpdateItemCommand({
             TableName,
             Key: toKey(keys.route(playbackId)),
-            UpdateExpression: 'SET heartbeatAt = :hb, expiresAt = :exp, mediaSequence = :seq, #ttl = :ttl',
+            UpdateExpression: `SET heartbeatAt = :hb, expiresAt = :exp, mediaSequence = :seq, #ttl = :ttl${healthJson ? ', health = :health' : ''}`,
             ConditionExpression: 'taskArn = :task AND #session = :session',
             ExpressionAttributeNames: { '#session': 'session', '#ttl': TABLE_SCHEMA.ttlAttribute },
             ExpressionAttributeValues: {
@@ -269,6 +294,7 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
               ':ttl': n(Math.ceil(expiresAt / 1000) + ROUTE_TTL_GRACE_SECONDS),
               ':task': s(taskArn),
               ':session': s(session),
+              ...(healthJson ? { ':health': s(healthJson) } : {}),
             },
           }),
         ),

@@ -35,6 +35,26 @@ export interface Route {
   readonly discontinuitySequence: number;
   /** Copied from the channel at publish time, so the origin decides with its one route look-up. */
   readonly private?: boolean;
+  /** What the task's packager measured, as of the last heartbeat (for `keyframe status`; never public). */
+  readonly health?: StreamHealthReport;
+}
+
+/** A stream's health as the ingest measures it (ingest/packager `health()`), written with each heartbeat. */
+export interface StreamHealthReport {
+  readonly video?: {
+    readonly codec: string;
+    readonly width: number;
+    readonly height: number;
+    readonly frameRate?: number;
+    readonly bitrateBps?: number;
+    readonly keyframeIntervalSeconds?: number;
+  };
+  readonly audio?: { readonly codec: string; readonly sampleRate: number; readonly channels: number; readonly bitrateBps?: number };
+  /** Spread of (arrival − media time), ms. */
+  readonly jitterMs?: number;
+  readonly segments?: number;
+  readonly discontinuities?: number;
+  readonly warnings: readonly { readonly code: string; readonly message: string }[];
 }
 
 export type TaskStatus = 'PROVISIONING' | 'PENDING' | 'ACTIVATING' | 'RUNNING' | 'DEACTIVATING' | 'STOPPING' | 'DEPROVISIONING' | 'STOPPED';

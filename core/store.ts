@@ -1,4 +1,4 @@
-import type { Channel, Route, TaskRecord, TaskStatus } from './model';
+import type { Channel, Route, StreamHealthReport, TaskRecord, TaskStatus } from './model';
 
 /**
  * The routing store. One interface, two users: the Lambda functions and the ingest task. The DynamoDB
@@ -30,6 +30,8 @@ export interface RouteStore {
     heartbeatAt: number;
     expiresAt: number;
     mediaSequence: number;
+    /** The stream's health now (replaces the last one). */
+    health?: StreamHealthReport;
   }): Promise<void>;
   /** Compare-and-delete: removes the route only if it still belongs to this task and session. */
   deleteRoute(playbackId: string, taskArn: string, session: string): Promise<boolean>;

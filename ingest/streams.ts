@@ -2,7 +2,7 @@ import type { OriginPath } from '../core/hls/paths';
 import { ConditionFailedError } from '../core/errors';
 import { MAX_BUFFERED_BODY_BYTES } from '../core/limits';
 import type { Logger } from '../core/logger';
-import { hashesEqual, hashStreamKey, keyFingerprint, newSessionId, type Channel, type Route } from '../core/model';
+import { hashesEqual, hashStreamKey, keyFingerprint, newSessionId, type Channel, type Route, type StreamHealthReport } from '../core/model';
 import type { ChannelStore, RouteStore } from '../core/store';
 import type { AuthThrottle } from './auth-throttle';
 import {
@@ -434,6 +434,7 @@ export class StreamManager {
         heartbeatAt: now,
         expiresAt: now + this.opts.routeTtlSeconds * 1000,
         mediaSequence: stream.mediaSequence,
+        health: healthReport(stream.packager.health()),
       });
     } catch (err) {
       if (err instanceof ConditionFailedError) {
@@ -537,4 +538,41 @@ export class StreamManager {
     );
     timer.unref();
   }
+}
+
+/** The packager's health as the route carries it (core/model.ts `StreamHealthReport`): measurements and warnings. */
+export function healthReport(h: StreamHealth): StreamHealthReport {
+  return {
+    ...(h.video
+      ? {
+          video: {
+            codec: h.video.codec,
+            width: h.video.width,
+            height: h.video.height,
+            ...(h.video.frameRate !== undefined ? { frameRate: round(h.video.frameRate, 2) } : {}),
+            ...(h.video.bitrateBps !== undefined ? { bitrateBps: Math.round(h.video.bitrateBps) } : {}),
+            ...(h.video.keyframeIntervalSeconds !== undefined ? { keyframeIntervalSeconds: round(h.video.keyframeIntervalSeconds, 3) } : {}),
+          },
+        }
+      : {}),
+    ...(h.audio
+      ? {
+          audio: {
+            codec: h.audio.codec,
+            sampleRate: h.audio.sampleRate,
+            channels: h.audio.channels,
+            ...(h.audio.bitrateBps !== undefined ? { bitrateBps: Math.round(h.audio.bitrateBps) } : {}),
+          },
+        }
+      : {}),
+    ...(h.jitterMs !== undefined ? { jitterMs: Math.round(h.jitterMs) } : {}),
+    segments: h.segments,
+    discontinuities: h.discontinuities,
+    warnings: h.warnings.map((w) => ({ code: w.code, message: w.message })),
+  };
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
 }

@@ -8,6 +8,7 @@ import type { LocalTask } from '../../local/tasks';
 import type { StreamStatus } from '../../ingest/streams';
 import { taskLogs, type TaskLogRecord } from '../support/task-logs';
 import { waitFor, withDeadline } from '../support/wait';
+import { channelStatus, formatStatus } from '../../cli/status';
 
 /**
  * The in-process packager (ingest/packager) on the passthrough path, end to end: real ffmpeg publishers through
@@ -27,7 +28,7 @@ beforeAll(async () => {
     httpPort: 0,
     tasks: 2,
     replaceDeadTasks: false,
-    taskEnv: { KEYFRAME_LOG_LEVEL: 'INFO', KEYFRAME_END_LINGER_SECONDS: '1' },
+    taskEnv: { KEYFRAME_LOG_LEVEL: 'INFO', KEYFRAME_END_LINGER_SECONDS: '1', KEYFRAME_ROUTE_TTL_SECONDS: '3' },
     onTaskLog: logs.onTaskLog,
   });
 }, 60_000);
@@ -232,6 +233,7 @@ describe('passthrough through the packager', () => {
     const durations = new Map<string, number>();
     let health: StreamStatus | undefined;
     let independentClaimed = false;
+    let statusText: string | undefined;
     await waitFor(
       'the end of the list, every segment fetched',
       async () => {
@@ -247,6 +249,11 @@ describe('passthrough through the packager', () => {
         if (!p.text.includes('#EXT-X-ENDLIST')) {
           const h = await statusOf(task, channel.playbackId);
           if (h?.health.warnings.some((w) => w.code === 'keyframe-interval')) health = h;
+          // What `keyframe status` prints: the health the task wrote to the route with its last heartbeat.
+          if (!statusText) {
+            const statuses = await channelStatus(stack.store, channel.name);
+            if (statuses[0]?.health?.warnings.some((w) => w.code === 'keyframe-interval')) statusText = formatStatus(statuses, 'the local stack');
+          }
         }
         return p.text.includes('#EXT-X-ENDLIST');
       },
@@ -269,6 +276,8 @@ describe('passthrough through the packager', () => {
     expect(health, 'GET /streams on the health port showed the keyframe warning while live').toBeDefined();
     expect(health!.health.video).toMatchObject({ width: 1920, height: 1080 });
     expect(health!.health.video!.keyframeIntervalSeconds).toBeCloseTo(8.33, 1);
+    expect(statusText, 'keyframe status showed the keyframe warning while live').toMatch(/! keyframe interval 8\.3 s: set 1 or 2 s in OBS/);
+    expect(statusText).toMatch(/avc1\.[0-9a-f]{6} 1920x1080/);
     console.log(`OBS-default case: ${served.size} segments, ${JSON.stringify(health!.health.video)}`);
   }, 60_000);
 
