@@ -78,7 +78,7 @@ export function splitAggregate(body: Buffer, timestamp: number): { tags: FlvTagD
  * - anything else (not AMF0, empty) → nothing.
  */
 export function scriptTagData(body: Buffer): Buffer | undefined {
-  let first;
+  let first: ReturnType<typeof decodeAmf0Value>;
   try {
     first = decodeAmf0Value(body, 0, { maxDepth: 0 });
   } catch (err) {

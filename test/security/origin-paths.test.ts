@@ -259,7 +259,7 @@ describe('origin path fuzz', () => {
     let sent = 0;
     for (const [m, p] of samples) {
       if (couldReachTask(m, p) || m === 'OPTIONS') continue;
-      let res;
+      let res: Awaited<ReturnType<typeof rawGet>>;
       try {
         res = await rawGet(server.url, p, m);
       } catch {
