@@ -125,6 +125,12 @@ describe('RTMP in, HLS out through the origin', () => {
 
     // The refused key left nothing behind.
     expect((await stack.store.listRoutes()).filter((r) => r.playbackId !== channel.playbackId)).toEqual([]);
+
+    // The origin's metrics (captured by the local stack, not printed): every request counted, no 5xx, and the
+    // task-events function applied the task's RUNNING event.
+    expect(stack.metrics.total('OriginRequests')).toBeGreaterThanOrEqual(seen.size);
+    expect(stack.metrics.total('Origin5xx')).toBe(0);
+    expect(stack.metrics.total('TaskEventsApplied')).toBeGreaterThanOrEqual(1);
   });
 
   it('answers 404 for an unknown playback ID and 400 for malformed paths, with short negative caching', async () => {
