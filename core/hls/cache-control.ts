@@ -5,6 +5,11 @@
 
 export const CACHE_SEGMENT = 'public, max-age=1209600, immutable';
 export const CACHE_MULTIVARIANT = 'public, max-age=2';
+/**
+ * An LL-HLS media playlist (it has `#EXT-X-PART-INF`): about a second (AWS's LL-HLS CDN guidance), never
+ * `no-cache`, so viewers asking the same blocking reload share one origin request and the live edge stays fresh.
+ */
+export const CACHE_LL_PLAYLIST = 'public, max-age=1';
 /** 4xx: cached about a second so a burst of bad or early requests does not all reach the origin. */
 export const CACHE_CLIENT_ERROR = 'public, max-age=1';
 /** 5xx: never cached, so the next request retries. */
@@ -22,16 +27,22 @@ export function parseTargetDuration(playlist: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** A media playlist with LL-HLS parts (`#EXT-X-PART-INF`). */
+export function isLowLatencyPlaylist(playlist: string): boolean {
+  return /^#EXT-X-PART-INF:/m.test(playlist);
+}
+
 export function isMultivariantPlaylist(playlist: string): boolean {
   return /^#EXT-X-STREAM-INF:/m.test(playlist);
 }
 
 /**
- * Cache-Control for a playlist body. A multivariant playlist gets 2 s; a media playlist half its target
- * duration, falling back to the configured segment duration when the tag is missing.
+ * Cache-Control for a playlist body. A multivariant playlist gets 2 s; an LL-HLS media playlist 1 s; a media
+ * playlist half its target duration, falling back to the configured segment duration when the tag is missing.
  */
 export function playlistCacheControl(playlist: string, fallbackSegmentSeconds: number): string {
   if (isMultivariantPlaylist(playlist)) return CACHE_MULTIVARIANT;
+  if (isLowLatencyPlaylist(playlist)) return CACHE_LL_PLAYLIST;
   const target = parseTargetDuration(playlist) ?? Math.ceil(fallbackSegmentSeconds);
   return `public, max-age=${mediaPlaylistMaxAge(target)}`;
 }

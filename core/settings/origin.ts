@@ -26,6 +26,11 @@ export const originSettings = defineSettings('origin', {
   segmentSeconds: number('KEYFRAME_SEGMENT_SECONDS', { ...SEGMENT_SECONDS }),
   routeCacheMs: number('KEYFRAME_ROUTE_CACHE_MS', { default: 1000, min: 0, max: 60_000, integer: true }),
   upstreamTimeoutMs: number('KEYFRAME_UPSTREAM_TIMEOUT_MS', { default: 2000, min: 1, max: 30_000, integer: true }),
+  /**
+   * The longest a task holds an LL-HLS blocking request (`_HLS_msn` reload, preload-hint part); the origin waits
+   * this plus `upstreamTimeoutMs` for such a request. Must be at least the ingest's `blockingHoldMs`.
+   */
+  blockingHoldMs: number('KEYFRAME_BLOCKING_HOLD_MS', { default: 3000, min: 0, max: 20_000, integer: true }),
   /** Share of successful requests that get a log line (errors and 4xx always do): 1 logs all, 0.01 one in a hundred. */
   logSampleRate: number('KEYFRAME_LOG_SAMPLE_RATE', { default: 1, min: 0, max: 1 }),
   ...security,

@@ -35,6 +35,7 @@ export function createOriginFromEnv(opts: {
     fetchUpstream: opts.fetchUpstream,
     routeCacheMs: config.routeCacheMs,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
+    blockingHoldMs: config.blockingHoldMs,
     segmentSeconds: config.segmentSeconds,
     logger,
     logSampleRate: config.logSampleRate,

@@ -15,12 +15,21 @@ export interface OriginConfig {
   readonly dynamoEndpoint: string | undefined;
   readonly routeCacheMs: number;
   readonly upstreamTimeoutMs: number;
+  /** The longest hold of an LL-HLS blocking request at the task (added to `upstreamTimeoutMs` for those). */
+  readonly blockingHoldMs: number;
   readonly segmentSeconds: number;
 }
 
 export function readOriginConfig(env: Env): OriginConfig {
   const s = originSettings.load(env);
-  return { tableName: s.tableName, dynamoEndpoint: s.dynamoEndpoint, routeCacheMs: s.routeCacheMs, upstreamTimeoutMs: s.upstreamTimeoutMs, segmentSeconds: s.segmentSeconds };
+  return {
+    tableName: s.tableName,
+    dynamoEndpoint: s.dynamoEndpoint,
+    routeCacheMs: s.routeCacheMs,
+    upstreamTimeoutMs: s.upstreamTimeoutMs,
+    blockingHoldMs: s.blockingHoldMs,
+    segmentSeconds: s.segmentSeconds,
+  };
 }
 
 /**

@@ -44,6 +44,8 @@ export interface OriginDeps {
   readonly now?: () => number;
   readonly routeCacheMs: number;
   readonly upstreamTimeoutMs: number;
+  /** The longest a task holds an LL-HLS blocking request; such requests wait this longer upstream. @default 0 */
+  readonly blockingHoldMs?: number;
   /** Fallback target duration for a media playlist that lacks `#EXT-X-TARGETDURATION`. */
   readonly segmentSeconds: number;
   readonly logger: OriginLogger;
@@ -71,6 +73,7 @@ export function createOrigin(deps: OriginDeps): Origin {
     upstreamGuard: deps.upstreamGuard,
     metrics: deps.metrics,
     upstreamTimeoutMs: deps.upstreamTimeoutMs,
+    blockingHoldMs: deps.blockingHoldMs ?? 0,
     maxBodyBytes: deps.maxBodyBytes ?? MAX_BUFFERED_BODY_BYTES,
     segmentCacheBytes: deps.segmentCacheBytes ?? DEFAULT_SEGMENT_CACHE_BYTES,
     segmentCacheMs: deps.segmentCacheMs ?? DEFAULT_SEGMENT_CACHE_MS,

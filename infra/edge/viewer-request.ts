@@ -3,7 +3,8 @@
  * same definitions the origin uses, so the edge and the origin cannot drift apart:
  *
  * - the HLS path rule (`ORIGIN_PATH_RULE`, core/hls/paths.ts) and its length cap;
- * - the one allowed query string, `?token=<exp>.<sig>` on a playlist (`TOKEN_PATTERN`, core/playback-token.ts);
+ * - the query rule (`ORIGIN_QUERY_RULE`, core/hls/paths.ts): on a playlist only, `token=<exp>.<sig>` and the
+ *   LL-HLS blocking-reload parameters `_HLS_msn`, `_HLS_part`, `_HLS_skip`, each once and validated;
  * - the one non-HLS origin path, `/api/streams` (`STREAMS_PATH`, core/hls/paths.ts).
  *
  * A request the origin would answer 400 for its shape alone is answered 400 here instead, at CloudFront Functions
@@ -14,9 +15,8 @@
  * `/` redirects to `/watch/` (the stream list), `/watch/` serves `watch/streams.html` and `/watch/<playbackId>`
  * serves `watch/index.html` (a rewrite: the address bar keeps `/watch/<playbackId>`, which the page reads).
  */
-import { ORIGIN_PATH_RULE, STREAMS_PATH } from '../../core/hls/paths';
+import { ORIGIN_PATH_RULE, ORIGIN_QUERY_RULE, STREAMS_PATH } from '../../core/hls/paths';
 import { CACHE_CLIENT_ERROR } from '../../core/hls/cache-control';
-import { TOKEN_PATTERN } from '../../core/playback-token';
 
 /** CloudFront Functions' limit on a function's code. */
 export const CLOUDFRONT_FUNCTION_MAX_BYTES = 10_240;
@@ -37,7 +37,7 @@ export function viewerRequestFunctionCode(opts: ViewerRequestOptions = {}): stri
     PATH: ORIGIN_PATH_RULE.pattern,
     PLAYLIST_GROUP: ORIGIN_PATH_RULE.playlistGroup,
     MAX_PATH: ORIGIN_PATH_RULE.maxLength,
-    TOKEN: TOKEN_PATTERN.source,
+    TOKEN: ORIGIN_QUERY_RULE.token,
     STREAMS: STREAMS_PATH,
     ERROR_CACHE: CACHE_CLIENT_ERROR,
   };
@@ -47,6 +47,10 @@ export function viewerRequestFunctionCode(opts: ViewerRequestOptions = {}): stri
     `var PLAYLIST_GROUP = ${constants.PLAYLIST_GROUP};`,
     `var MAX_PATH = ${constants.MAX_PATH};`,
     `var TOKEN = new RegExp(${JSON.stringify(constants.TOKEN)});`,
+    `var QUERY = { token: TOKEN${Object.entries(ORIGIN_QUERY_RULE.blocking)
+      .map(([name, source]) => `, ${name}: new RegExp(${JSON.stringify(source)})`)
+      .join('')} };`,
+    `var REQUIRES = ${JSON.stringify(ORIGIN_QUERY_RULE.requires)};`,
     `var STREAMS = ${JSON.stringify(constants.STREAMS)};`,
     `var ERROR_CACHE = ${JSON.stringify(constants.ERROR_CACHE)};`,
     'function reject(message) {',
@@ -64,8 +68,14 @@ export function viewerRequestFunctionCode(opts: ViewerRequestOptions = {}): stri
     'function queryProblem(qs, playlist) {',
     '  var names = Object.keys(qs);',
     "  if (names.length === 0) return '';",
-    "  var token = qs.token;",
-    "  if (names.length !== 1 || !playlist || !token || token.multiValue || !TOKEN.test(token.value)) return 'Invalid query string';",
+    "  if (!playlist) return 'Invalid query string';",
+    '  for (var i = 0; i < names.length; i++) {',
+    '    var name = names[i];',
+    '    var value = qs[name];',
+    '    var pattern = Object.prototype.hasOwnProperty.call(QUERY, name) ? QUERY[name] : null;',
+    "    if (!pattern || value.multiValue || !pattern.test(value.value)) return 'Invalid query string';",
+    "    if (REQUIRES[name] && !qs[REQUIRES[name]]) return 'Invalid query string';",
+    '  }',
     "  return '';",
     '}',
   ];

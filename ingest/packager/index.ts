@@ -9,7 +9,7 @@
  *   session, ...numbering,                                      // session: [a-z0-9]{10}
  *   continuation: channelHadEarlierSession,                     // tag the first segment EXT-X-DISCONTINUITY
  *   onInit: (init) => store(init.name, init.bytes),             // `<session>_init.mp4` (session may be derived)
- *   onFragment: (f) => parts.add(f),                            // each moof+mdat as it is cut (LL-HLS parts later)
+ *   onFragment: (f) => store(f.name, f.bytes),                  // each moof+mdat as it is cut: LL-HLS part `<session>_<msn>.<i>.m4s`
  *   onSegment: (s) => store(s.name, s.chunks),                  // `<session>_<msn>.m4s` = concat(s.chunks)
  *   onPlaylist: (text) => store('index.m3u8', text),           // rendered from state after each segment and at end
  *   onWarning: (w) => log.warn(w.code, w.message),
@@ -39,7 +39,9 @@
  * - **Samples.** Duration = next DTS − DTS; the last sample before a flush takes the previous duration (AAC:
  *   1024). AAC DTS are sample-counted (snapped to the previous + 1024 when within half a frame). Composition
  *   offsets go in `trun` (version 1 when one is negative); no edit list: PTS = DTS + offset as in FLV.
- * - **Names.** `<session>_init.mp4`, `<session>_<msn>.m4s`; after a mid-stream init change the session id is
+ * - **LL-HLS.** With `lowLatency`, fragments are listed as parts (PART-TARGET = `fragmentSeconds`) and the
+ *   playlist is rendered after each one (docs/ll-hls.md).
+ * - **Names.** `<session>_init.mp4`, `<session>_<msn>.m4s`, parts `<session>_<msn>.<i>.m4s`; after a mid-stream init change the session id is
  *   `derivedSessionId(session, generation)`.
  * - **Refusals.** HEVC, AV1, VP9, legacy codecs and non-AAC audio return `PackagerError('unsupported-codec')`
  *   whose `rtmpDescription` names the codec and the OBS setting. Malformed input returns `malformed`.
@@ -58,7 +60,16 @@ export {
   type SegmentOutput,
   type StreamHealth,
 } from './packager.js';
-export { type MediaPlaylistState, type PartInfo, PLAYLIST_VERSION, type PlaylistSegment, renderMediaPlaylist } from './playlist.js';
+export {
+  type LowLatencyState,
+  type MediaPlaylistState,
+  type OpenPlaylistSegment,
+  type PartInfo,
+  partUri,
+  PLAYLIST_VERSION,
+  type PlaylistSegment,
+  renderMediaPlaylist,
+} from './playlist.js';
 export {
   DEFAULT_SEQUENCE_QUANTUM_MS,
   derivedSessionId,

@@ -6,7 +6,7 @@ import { type AacConfig, type AvcConfig, parseAacConfig, parseAvcConfig, sameCon
 import { PackagerError } from './errors.js';
 import { countNalus, type MediaUnit, newMediaUnit, parseAudioTag, parseMetadata, parseVideoTag, type StreamMetadata } from './flv.js';
 import { type FragmentRun, fragmentSize, type InitTrack, writeFragment, writeInit } from './mp4.js';
-import { type PartInfo, type PlaylistSegment, renderMediaPlaylist } from './playlist.js';
+import { type LowLatencyState, type OpenPlaylistSegment, type PartInfo, partUri, type PlaylistSegment, renderMediaPlaylist } from './playlist.js';
 import { SampleQueue } from './queue.js';
 import { derivedSessionId, maxOpenableSequence, SESSION_ID_PATTERN } from './sequence.js';
 
@@ -33,6 +33,8 @@ export interface FragmentOutput {
   readonly msn: number;
   /** Index of this fragment in its segment. */
   readonly index: number;
+  /** The part's name, `<session>_<msn>.<index>.m4s` (`partUri`). */
+  readonly name: string;
   readonly bytes: Buffer;
   readonly part: PartInfo;
 }
@@ -56,7 +58,7 @@ export interface PackagerOutputs {
   onInit?(init: InitOutput): void;
   onFragment?(fragment: FragmentOutput): void;
   onSegment?(segment: SegmentOutput): void;
-  /** The rendered media playlist after every segment and at the end. */
+  /** The rendered media playlist after every segment (with `lowLatency`, after every part too) and at the end. */
   onPlaylist?(text: string): void;
   onWarning?(warning: PackagerWarning): void;
 }
@@ -80,6 +82,13 @@ export interface PackagerOptions extends PackagerOutputs {
   readonly fragmentSeconds?: number;
   /** Segments in the live playlist. @default 6 */
   readonly playlistSize?: number;
+  /**
+   * LL-HLS: the playlist lists parts (the fragments, PART-TARGET = `fragmentSeconds`), a preload hint and
+   * blocking-reload server control, and is rendered after every part. @default false
+   */
+  readonly lowLatency?: boolean;
+  /** With `lowLatency`: how many of the newest complete segments keep their parts listed. @default 3 */
+  readonly partSegments?: number;
   /** Largest object (segment or fragment) in bytes. @default 4_000_000 */
   readonly maxObjectBytes?: number;
   /** Media time to wait for the second track's sequence header without onMetaData saying. @default 1000 */
@@ -237,6 +246,8 @@ export class Packager {
       segmentSeconds,
       fragmentSeconds,
       playlistSize: options.playlistSize ?? 6,
+      lowLatency: options.lowLatency ?? false,
+      partSegments: options.partSegments ?? 3,
       maxObjectBytes: options.maxObjectBytes ?? 4_000_000,
       trackWaitMs: options.trackWaitMs ?? 1000,
       jumpThresholdMs: options.jumpThresholdMs ?? 2000,
@@ -299,7 +310,23 @@ export class Packager {
       segments: this.window,
       ended: this.ended,
       independentSegments: this.allIndependent && this.window.length > 0 && this.keyframesFitSegments(),
+      lowLatency: this.o.lowLatency ? this.lowLatencyState() : undefined,
     });
+  }
+
+  private lowLatencyState(): LowLatencyState {
+    const s = this.seg;
+    const open: OpenPlaylistSegment | undefined = s && {
+      msn: s.msn,
+      uri: s.name,
+      programDateTimeMs: s.startSec * 1000,
+      discontinuity: s.discontinuity,
+      discontinuitySequence: s.discontinuitySequence,
+      initUri: s.initUri,
+      parts: s.parts,
+    };
+    const preloadHint = s ? partUri(s.name, s.parts.length) : partUri(`${this.sessionId}_${this.nextMsn}.m4s`, 0);
+    return { partTarget: this.o.fragmentSeconds, partSegments: this.o.partSegments, open, preloadHint };
   }
 
   /**
@@ -709,8 +736,10 @@ export class Packager {
     seg.durationSec += durationSec;
     l.q.shift(b);
     o?.q.shift(k);
-    this.out.onFragment?.({ segmentName: seg.name, msn: seg.msn, index: seg.parts.length - 1, bytes, part });
+    const index = seg.parts.length - 1;
+    this.out.onFragment?.({ segmentName: seg.name, msn: seg.msn, index, name: partUri(seg.name, index), bytes, part });
     if (endSegment) this.closeSegment();
+    else if (this.o.lowLatency) this.out.onPlaylist?.(this.playlist());
     return true;
   }
 

@@ -90,6 +90,11 @@ describe('the viewer-request function at the edge', () => {
     `/${ID}/k3j9x0a1b2_42.ts`,
     `/${ID}/k3j9x0a1b2_42.m4s`,
     `/${ID}/k3j9x0a1b2_init.mp4`,
+    `/${ID}/k3j9x0a1b2_42.2.m4s`,
+    `/${ID}/index.m3u8?_HLS_msn=42`,
+    `/${ID}/index.m3u8?_HLS_msn=42&_HLS_part=2`,
+    `/${ID}/index.m3u8?_HLS_part=2&_HLS_msn=42&_HLS_skip=YES&token=${TOKEN}`,
+    `/${ID}/index.m3u8?_HLS_skip=v2`,
     STREAMS_PATH,
   ])('passes %s on to the origin unchanged', (url) => {
     const out = edge(viewerRequest(url));
@@ -108,6 +113,12 @@ describe('the viewer-request function at the edge', () => {
     [`/${ID}/index.m3u8?token=${TOKEN}&token=${TOKEN}`, 'Invalid query string'],
     [`/${ID}/index.m3u8?token=random`, 'Invalid query string'],
     [`/${ID}/index.m3u8?cachebust=1`, 'Invalid query string'],
+    [`/${ID}/index.m3u8?_HLS_msn=042`, 'Invalid query string'],
+    [`/${ID}/index.m3u8?_HLS_part=1`, 'Invalid query string'],
+    [`/${ID}/index.m3u8?_HLS_msn=1&_HLS_msn=2`, 'Invalid query string'],
+    [`/${ID}/index.m3u8?_HLS_msn=1&_HLS_skip=no`, 'Invalid query string'],
+    [`/${ID}/k3j9x0a1b2_42.m4s?_HLS_msn=1`, 'Invalid query string'],
+    [`/${ID}/k3j9x0a1b2_42.01.m4s`, 'Invalid path'],
     [`${STREAMS_PATH}?all=1`, 'Invalid query string'],
   ])('answers %s with the origin\'s 400 (%s), cached for a second', async (url, message) => {
     const out = edge(viewerRequest(url));
@@ -127,13 +138,33 @@ describe('the viewer-request function at the edge', () => {
   it('rejects exactly what the origin rejects for its shape (property, against the real origin)', async () => {
     const playbackId = fc.oneof(fc.constant(ID), fc.stringMatching(/^[A-Za-z0-9]{11,13}$/), fc.constant('api'));
     const file = fc.oneof(
-      fc.constantFrom('index.m3u8', 'v1_720p.m3u8', 'k3j9x0a1b2_42.ts', 'k3j9x0a1b2_7.m4s', 'k3j9x0a1b2_init.mp4', 'streams', 'INDEX.m3u8'),
+      fc.constantFrom(
+        'index.m3u8',
+        'v1_720p.m3u8',
+        'k3j9x0a1b2_42.ts',
+        'k3j9x0a1b2_7.m4s',
+        'k3j9x0a1b2_7.0.m4s',
+        'k3j9x0a1b2_7.12.m4s',
+        'k3j9x0a1b2_7.012.m4s',
+        'k3j9x0a1b2_init.mp4',
+        'streams',
+        'INDEX.m3u8',
+      ),
       fc.stringMatching(/^[a-z0-9_.%/-]{0,40}$/),
     );
     const query = fc.oneof(
       fc.constant(''),
       fc.constant(`?token=${TOKEN}`),
       fc.constantFrom('?', '?token', '?token=', `?token=${TOKEN}&`, `?TOKEN=${TOKEN}`, '?x=1', `?token=${TOKEN}&token=${TOKEN}`),
+      fc
+        .tuple(
+          fc.constantFrom('_HLS_msn', '_HLS_part', '_HLS_skip', 'token', '_hls_msn'),
+          fc.constantFrom('0', '7', '07', '', '1000', '175000000000', 'YES', 'v2', TOKEN),
+          fc.constantFrom('_HLS_msn', '_HLS_part', '_HLS_skip', 'token'),
+          fc.constantFrom('0', '12', '012', 'YES', 'yes', TOKEN),
+          fc.boolean(),
+        )
+        .map(([n1, v1, n2, v2, both]) => (both ? `?${n1}=${v1}&${n2}=${v2}` : `?${n1}=${v1}`)),
       fc.stringMatching(/^\?[a-z=&.0-9]{0,20}$/),
     );
     const url = fc.oneof(

@@ -1,5 +1,5 @@
 import { BadGatewayError, GatewayTimeoutError, HttpError, NotFoundError } from '../../../core/errors';
-import type { OriginPath } from '../../../core/hls/paths';
+import { type OriginPath, upstreamPath } from '../../../core/hls/paths';
 import type { Route } from '../../../core/model';
 import type { OriginMetrics } from '../metrics';
 import { SegmentCache } from '../segment-cache';
@@ -12,6 +12,11 @@ export interface BodyFetcherOptions {
   readonly upstreamGuard?: UpstreamGuard;
   readonly metrics: OriginMetrics;
   readonly upstreamTimeoutMs: number;
+  /**
+   * The longest a task holds a blocking request (LL-HLS playlist reload or preload-hint part) before answering;
+   * such requests get `upstreamTimeoutMs` on top of it. @default 0
+   */
+  readonly blockingHoldMs?: number;
   readonly maxBodyBytes: number;
   readonly segmentCacheBytes: number;
   readonly segmentCacheMs: number;
@@ -56,8 +61,9 @@ export function createBodyFetcher(opts: BodyFetcherOptions) {
       res = await opts.fetchUpstream({
         host: route.host,
         port: route.port,
-        path: `/${target.playbackId}/${target.file}`,
-        timeoutMs: opts.upstreamTimeoutMs,
+        path: upstreamPath(target),
+        // A blocking playlist reload and a part request (a preload hint names a part not written yet) are held.
+        timeoutMs: opts.upstreamTimeoutMs + (target.blocking || target.kind === 'part' ? (opts.blockingHoldMs ?? 0) : 0),
         maxBytes,
       });
     } catch (err) {
@@ -80,7 +86,8 @@ export function createBodyFetcher(opts: BodyFetcherOptions) {
 
   return async function getBody(route: Route, target: OriginPath, info: RequestInfo): Promise<Buffer> {
     guard(route, target);
-    const key = `${route.host}:${route.port}/${target.playbackId}/${target.file}`;
+    // Viewers blocked on the same msn/part share one upstream request: the canonical query is part of the key.
+    const key = `${route.host}:${route.port}${upstreamPath(target)}`;
     const immutable = target.kind !== 'playlist';
     if (immutable) {
       const cached = segments.get(key);

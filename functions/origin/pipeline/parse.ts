@@ -1,6 +1,5 @@
-import { BadRequestError, MethodNotAllowedError } from '../../../core/errors';
-import { parseOriginPath, type OriginPath } from '../../../core/hls/paths';
-import { tokenFromQuery } from '../../../core/playback-token';
+import { MethodNotAllowedError } from '../../../core/errors';
+import { type OriginPath, parseOriginRequest } from '../../../core/hls/paths';
 import { STREAMS_PATH } from '../streams';
 import type { OriginRequest, RequestInfo } from './types';
 
@@ -12,8 +11,8 @@ export type ParsedRequest =
 
 /**
  * Stage 1, parse: the method, the one non-HLS path (`/api/streams`, when the listing is on), the strict HLS
- * path rule (core/hls/paths.ts), and the one query string allowed: `?token=<exp>.<sig>` on a playlist.
- * Anything else is a 400 or 405 here, before any look-up.
+ * path rule (core/hls/paths.ts), and its query rule: on a playlist only, `token=<exp>.<sig>` and the LL-HLS
+ * blocking-reload parameters (`_HLS_msn`, `_HLS_part`, `_HLS_skip`), validated. Anything else is a 400 or 405 here, before any look-up.
  */
 export function parseRequest(req: OriginRequest, opts: { readonly streams: boolean }, info: RequestInfo): ParsedRequest {
   const method = req.method.toUpperCase();
@@ -24,14 +23,7 @@ export function parseRequest(req: OriginRequest, opts: { readonly streams: boole
     info.file = STREAMS_PATH;
     return { kind: 'streams', head };
   }
-  const q = req.path.indexOf('?');
-  const target = parseOriginPath(q === -1 ? req.path : req.path.slice(0, q));
-  let token: string | undefined;
-  if (q !== -1) {
-    const fromQuery = target.kind === 'playlist' ? tokenFromQuery(req.path.slice(q + 1)) : null;
-    if (typeof fromQuery !== 'string') throw new BadRequestError('Invalid query string');
-    token = fromQuery;
-  }
+  const { target, token } = parseOriginRequest(req.path);
   info.playbackId = target.playbackId;
   info.file = target.file;
   return { kind: 'hls', head, target, token };

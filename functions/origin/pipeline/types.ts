@@ -2,7 +2,7 @@ import type { Route } from '../../../core/model';
 
 export interface OriginRequest {
   readonly method: string;
-  /** Raw path, plus `?query` if the request had one (refused, except one `token` on a playlist). */
+  /** Raw path, plus `?query` if the request had one (refused, except `token` and `_HLS_*` on a playlist). */
   readonly path: string;
   readonly headers: Readonly<Record<string, string | undefined>>;
 }

@@ -62,6 +62,13 @@ describe('cache-control', () => {
     expect(playlistCacheControl(multivariant, 6)).toBe(CACHE_MULTIVARIANT);
   });
 
+  it('gives an LL-HLS media playlist about a second whatever its target duration, never no-cache', () => {
+    const ll = '#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-PART-INF:PART-TARGET=0.334\n#EXTINF:6.000,\na_1.m4s\n';
+    expect(playlistCacheControl(ll, 6)).toBe('public, max-age=1');
+    expect(playlistCacheControl(ll, 6)).not.toMatch(/no-cache|no-store/);
+    expect(playlistCacheControl(ll.replace('#EXT-X-PART-INF:PART-TARGET=0.334\n', ''), 6)).toBe('public, max-age=3');
+  });
+
   it('makes segments immutable for 14 days', () => {
     expect(CACHE_SEGMENT).toBe('public, max-age=1209600, immutable');
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../../core/errors';
-import { MAX_PATH_LENGTH, parseOriginPath } from '../../../core/hls/paths';
+import { type BlockingReload, blockingQuery, MAX_PATH_LENGTH, parseOriginPath, parseOriginRequest, upstreamPath } from '../../../core/hls/paths';
 
 const ID = 'AbCdEf123456';
 const S = 'k3j9x0a1b2';
@@ -83,5 +83,67 @@ describe('parseOriginPath', () => {
   it('refuses an over-long path before matching it', () => {
     const long = `/${ID}/${'a'.repeat(MAX_PATH_LENGTH)}.m3u8`;
     expect(() => parseOriginPath(long)).toThrow('Path too long');
+  });
+});
+
+describe('LL-HLS parts and blocking-reload queries', () => {
+  const TOKEN = `1767225600.${'A'.repeat(43)}`;
+
+  it.each([
+    [`/${ID}/${S}_42.0.m4s`, { kind: 'part', file: `${S}_42.0.m4s`, session: S, msn: 42, part: 0, contentType: 'video/iso.segment' }],
+    [`/${ID}/${S}_42.999.m4s`, { kind: 'part', msn: 42, part: 999 }],
+  ])('accepts the part %s', (path, expected) => {
+    expect(parseOriginPath(path)).toMatchObject(expected);
+  });
+
+  it.each([`/${ID}/${S}_42.01.m4s`, `/${ID}/${S}_42.1000.m4s`, `/${ID}/${S}_42.1.ts`, `/${ID}/${S}_42..m4s`, `/${ID}/${S}_42.-1.m4s`])(
+    'refuses the part-like %s',
+    (path) => expect(() => parseOriginPath(path)).toThrow(BadRequestError),
+  );
+
+  it.each([
+    ['?_HLS_msn=7', { msn: 7 }],
+    ['?_HLS_msn=0&_HLS_part=0', { msn: 0, part: 0 }],
+    ['?_HLS_part=2&_HLS_msn=175000000000', { msn: 175000000000, part: 2 }],
+    ['?_HLS_msn=7&_HLS_skip=YES', { msn: 7, skip: 'YES' }],
+    ['?_HLS_skip=v2', { skip: 'v2' }],
+    [`?token=${TOKEN}&_HLS_msn=7&_HLS_part=1`, { msn: 7, part: 1 }],
+  ] as [string, BlockingReload][])('reads the playlist query %s', (query, blocking) => {
+    const { target } = parseOriginRequest(`/${ID}/index.m3u8${query}`);
+    expect(target.blocking).toEqual(blocking);
+    expect(upstreamPath(target)).toBe(`/${ID}/index.m3u8?${blockingQuery(blocking)}`);
+  });
+
+  it('keeps the token apart from what goes upstream', () => {
+    const r = parseOriginRequest(`/${ID}/index.m3u8?_HLS_msn=3&token=${TOKEN}`);
+    expect(r.token).toBe(TOKEN);
+    expect(upstreamPath(r.target)).toBe(`/${ID}/index.m3u8?_HLS_msn=3`);
+    expect(parseOriginRequest(`/${ID}/index.m3u8`)).toEqual({ target: parseOriginPath(`/${ID}/index.m3u8`) });
+  });
+
+  it.each([
+    '?_HLS_msn=07',
+    '?_HLS_msn=-1',
+    '?_HLS_msn=1e3',
+    '?_HLS_msn=',
+    '?_HLS_msn',
+    '?_HLS_msn=1234567890123456',
+    '?_HLS_part=1',
+    '?_HLS_msn=1&_HLS_part=1000',
+    '?_HLS_msn=1&_HLS_part=01',
+    '?_HLS_msn=1&_HLS_msn=2',
+    '?_HLS_msn=1&_HLS_skip=yes',
+    '?_HLS_msn=1&',
+    '?_hls_msn=1',
+    '?_HLS_msn=1&cachebust=2',
+    '?_HLS_msn=%31',
+  ])('refuses the playlist query %s', (query) => {
+    expect(() => parseOriginRequest(`/${ID}/index.m3u8${query}`)).toThrow(BadRequestError);
+  });
+
+  it('admits no query on segments, parts or inits', () => {
+    for (const file of [`${S}_42.m4s`, `${S}_42.1.m4s`, `${S}_init.mp4`]) {
+      expect(() => parseOriginRequest(`/${ID}/${file}?_HLS_msn=1`)).toThrow(BadRequestError);
+    }
   });
 });

@@ -9,6 +9,7 @@ describe('readOriginConfig', () => {
       dynamoEndpoint: undefined,
       routeCacheMs: 1000,
       upstreamTimeoutMs: 2000,
+      blockingHoldMs: 3000,
       segmentSeconds: 1,
     });
   });
@@ -20,9 +21,17 @@ describe('readOriginConfig', () => {
         KEYFRAME_DYNAMODB_ENDPOINT: 'http://127.0.0.1:4567',
         KEYFRAME_ROUTE_CACHE_MS: '250',
         KEYFRAME_UPSTREAM_TIMEOUT_MS: '1500',
+        KEYFRAME_BLOCKING_HOLD_MS: '2500',
         KEYFRAME_SEGMENT_SECONDS: '2',
       }),
-    ).toEqual({ tableName: 't', dynamoEndpoint: 'http://127.0.0.1:4567', routeCacheMs: 250, upstreamTimeoutMs: 1500, segmentSeconds: 2 });
+    ).toEqual({
+      tableName: 't',
+      dynamoEndpoint: 'http://127.0.0.1:4567',
+      routeCacheMs: 250,
+      upstreamTimeoutMs: 1500,
+      blockingHoldMs: 2500,
+      segmentSeconds: 2,
+    });
   });
 
   it('fails on a missing table or a bad number', () => {
