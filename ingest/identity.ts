@@ -5,11 +5,13 @@ export interface TaskIdentity {
   readonly taskArn: string;
   /** The address the origin uses to reach this task's HLS server. */
   readonly ip: string;
+  /** On ECS, the cluster's ARN (task metadata `Cluster`): where the task asks about its service's deployments. */
+  readonly clusterArn?: string;
 }
 
 /**
  * Who this task is. Explicit settings win (the local stack sets both); on ECS the task metadata endpoint v4
- * gives the task ARN and the awsvpc private IP.
+ * gives the task ARN, the awsvpc private IP and the cluster ARN.
  */
 export async function resolveTaskIdentity(
   known: IngestConfig['identity'],
@@ -24,17 +26,19 @@ export async function resolveTaskIdentity(
   if (taskArn && ip) return { taskArn, ip };
   const metadata = known.ecsMetadataUri;
   if (!metadata) {
-    throw new Error(
-      'cannot tell which task this is: set KEYFRAME_TASK_ARN and KEYFRAME_TASK_IP, or run on ECS (ECS_CONTAINER_METADATA_URI_V4)',
-    );
+    throw new Error('cannot tell which task this is: set KEYFRAME_TASK_ARN and KEYFRAME_TASK_IP, or run on ECS (ECS_CONTAINER_METADATA_URI_V4)');
   }
-  const task = (await fetchJson(`${metadata}/task`)) as { TaskARN?: string; Containers?: Array<{ Networks?: Array<{ IPv4Addresses?: string[] }> }> };
+  const task = (await fetchJson(`${metadata}/task`)) as {
+    TaskARN?: string;
+    Cluster?: string;
+    Containers?: Array<{ Networks?: Array<{ IPv4Addresses?: string[] }> }>;
+  };
   const container = (await fetchJson(metadata)) as { Networks?: Array<{ IPv4Addresses?: string[] }> };
   const foundArn = taskArn ?? task.TaskARN;
-  const foundIp =
-    ip ?? container.Networks?.[0]?.IPv4Addresses?.[0] ?? task.Containers?.[0]?.Networks?.[0]?.IPv4Addresses?.[0];
+  const foundIp = ip ?? container.Networks?.[0]?.IPv4Addresses?.[0] ?? task.Containers?.[0]?.Networks?.[0]?.IPv4Addresses?.[0];
   if (!foundArn || !foundIp) {
     throw new Error(`the ECS task metadata at ${metadata} has no task ARN or IPv4 address (host ${hostname()})`);
   }
-  return { taskArn: foundArn, ip: foundIp };
+  const clusterArn = typeof task.Cluster === 'string' && task.Cluster !== '' ? task.Cluster : undefined;
+  return { taskArn: foundArn, ip: foundIp, ...(clusterArn ? { clusterArn } : {}) };
 }

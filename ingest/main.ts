@@ -1,19 +1,23 @@
 import { createDynamoStore } from '../core/dynamo-store';
 import { createLogger } from '../core/logger';
 import { emfMetrics } from '../core/metrics';
+import { ingestSettings } from '../core/settings/ingest';
 import { startIngest } from './app';
 import { loadIngestConfig } from './config';
+import { DeploymentWatcher, ecsDeploymentSource, localDeploymentSource, type DeploymentSource } from './deployment';
 import { resolveTaskIdentity } from './identity';
 import { ecsAgentProtectionClient, ScaleInProtector } from './protection';
 
 /**
- * The ingest container's entrypoint (and each local task's process). Exits 0 after a SIGTERM drain, 1 when
- * it cannot start; tells a parent process (the local stack) over IPC when it is ready and when it drains.
+ * The ingest container's entrypoint (and each local task's process). Exits 0 after a drain (on SIGTERM, or when a
+ * newer deployment supersedes the task), 1 when it cannot start; tells a parent process (the local stack) over IPC
+ * when it is ready and when it drains.
  */
 let logger = createLogger('ingest');
 
 async function main(): Promise<void> {
   const config = loadIngestConfig();
+  const settings = ingestSettings.load();
   logger = createLogger('ingest', config.logLevel);
   const identity = await resolveTaskIdentity(config.identity);
   const store = createDynamoStore({ tableName: config.tableName, endpoint: config.dynamoEndpoint, region: config.region });
@@ -25,25 +29,6 @@ async function main(): Promise<void> {
     logger,
     onActiveStreamsChanged: () => void protector?.evaluate(),
   });
-  const agentUri = config.ecsAgentUri;
-  if (agentUri) {
-    protector = new ScaleInProtector(ecsAgentProtectionClient(agentUri), () => ({
-      activeStreams: app.streams.activeStreams,
-      draining: app.streams.isDraining,
-    }), { logger });
-    protector.start();
-  }
-  logger.info('ingest ready', {
-    taskArn: identity.taskArn,
-    ip: identity.ip,
-    rtmpPort: app.rtmpPort,
-    hlsPort: app.hlsPort,
-    healthPort: app.healthPort,
-    segmentSeconds: config.segmentSeconds,
-    rtmp: { ...config.rtmp, maxConnectionsPerIp: String(config.rtmp.maxConnectionsPerIp) },
-    authThrottle: config.authThrottle,
-  });
-  process.send?.({ type: 'ready', rtmpPort: app.rtmpPort, hlsPort: app.hlsPort, healthPort: app.healthPort });
 
   const metrics = emfMetrics('ingest');
   const publish = () => {
@@ -53,23 +38,81 @@ async function main(): Promise<void> {
   const metricsTimer = setInterval(publish, 60_000);
   metricsTimer.unref();
 
+  let watcher: DeploymentWatcher | undefined;
   let stopping = false;
-  const shutdown = async (signal: NodeJS.Signals) => {
+  /** Stops taking publishes (healthz 503), drains for drainSeconds, releases protection at once, and exits 0. */
+  const drainAndExit = async (why: string, detail: Record<string, unknown> = {}) => {
     if (stopping) return;
     stopping = true;
     clearInterval(metricsTimer);
-    process.send?.({ type: 'draining' });
-    logger.info('draining on signal', { signal, activeStreams: app.streams.activeStreams, drainSeconds: config.drainSeconds });
-    await app.drain(config.drainSeconds * 1000);
+    watcher?.stop();
+    process.send?.({ type: 'draining', why });
+    logger.info(why === 'superseded' ? 'draining: superseded by a newer deployment' : 'draining on signal', {
+      ...detail,
+      activeStreams: app.streams.activeStreams,
+      drainSeconds: config.drainSeconds,
+    });
+    const drained = app.drain(config.drainSeconds * 1000);
+    // The drain has begun (the view reads draining): protection goes now, not after the drain.
+    void protector?.evaluate();
+    await drained;
     await protector?.evaluate();
     protector?.stop();
     publish();
-    logger.info('ingest stopped', { signal });
+    logger.info('ingest stopped', { why });
     process.exit(0);
   };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('disconnect', () => void shutdown('SIGTERM'));
+  const superseded = (reason: string) => void drainAndExit('superseded', { reason });
+
+  const agentUri = config.ecsAgentUri;
+  if (agentUri) {
+    protector = new ScaleInProtector(
+      ecsAgentProtectionClient(agentUri),
+      () => ({ activeStreams: app.streams.activeStreams, draining: app.streams.isDraining }),
+      { logger, onSuperseded: superseded },
+    );
+    protector.start();
+  }
+  // Is this task still in its service's primary deployment? On ECS, DescribeTasks/DescribeServices; in the local
+  // stack, the fleet's announcements over IPC. Superseded: the protector releases protection and starts the drain.
+  let source: DeploymentSource | undefined;
+  if (agentUri && identity.clusterArn) {
+    source = ecsDeploymentSource({ clusterArn: identity.clusterArn, taskArn: identity.taskArn, region: config.region });
+  } else if (settings.localDeploymentId && process.send) {
+    source = localDeploymentSource(settings.localDeploymentId, process);
+  }
+  if (source) {
+    watcher = new DeploymentWatcher(source, {
+      everyMs: settings.deploymentPollSeconds * 1000,
+      logger,
+      onSuperseded: ({ by, ours }) => {
+        const reason = `deployment ${ours} replaced by ${by}`;
+        if (protector) void protector.supersede(reason);
+        else superseded(reason);
+      },
+    });
+  }
+
+  logger.info('ingest ready', {
+    taskArn: identity.taskArn,
+    ip: identity.ip,
+    clusterArn: identity.clusterArn,
+    rtmpPort: app.rtmpPort,
+    hlsPort: app.hlsPort,
+    healthPort: app.healthPort,
+    segmentSeconds: config.segmentSeconds,
+    rtmp: { ...config.rtmp, maxConnectionsPerIp: String(config.rtmp.maxConnectionsPerIp) },
+    authThrottle: config.authThrottle,
+  });
+  process.send?.({ type: 'ready', rtmpPort: app.rtmpPort, hlsPort: app.hlsPort, healthPort: app.healthPort });
+  watcher?.start();
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    void drainAndExit(signal);
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('disconnect', () => onSignal('SIGTERM'));
 }
 
 main().catch((err: Error) => {

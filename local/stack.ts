@@ -73,6 +73,14 @@ export interface LocalStack {
   readonly metrics: MemoryMetrics;
   createChannel(name: string, opts?: { private?: boolean }): Promise<CreatedChannel>;
   startTask(): Promise<LocalTask>;
+  /**
+   * A new version of the fleet, the way an ECS deployment rolls one out: begins a new deployment, starts `tasks`
+   * new tasks in it (default: as many as run now) and resolves once they are ready. The old tasks learn of it through
+   * the same decision as on ECS (ingest/deployment.ts; the fleet's IPC announcements stand in for DescribeServices):
+   * once the new tasks all run, each old task stops taking publishes, drains (asking its publishers to move) and exits.
+   * `fleet.whenStopped(id)` waits for an old task's exit.
+   */
+  rollTasks(opts?: { tasks?: number }): Promise<{ deploymentId: string; started: LocalTask[]; superseded: LocalTask[] }>;
   stop(): Promise<void>;
 }
 
@@ -148,7 +156,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     fleet.on('running', (task: LocalTask) => void feed(task, 'RUNNING'));
     fleet.on('stopped', (task: LocalTask) => {
       void feed(task, 'STOPPED');
-      if (!stopping && opts.replaceDeadTasks !== false) {
+      // A task of an older deployment that exits has been replaced already (rollTasks), as on ECS.
+      if (!stopping && opts.replaceDeadTasks !== false && task.deploymentId === fleet.deploymentId) {
         log?.warn('task exited; starting a replacement', { task: task.id, exitCode: task.exitCode, signal: task.signal });
         setTimeout(() => {
           if (!stopping) fleet.start().catch((err) => log?.error('replacement task failed to start', { error: (err as Error).message }));
@@ -213,6 +222,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       metrics,
       createChannel: (name, channelOpts) => createKey(store, urls, name, channelOpts),
       startTask: () => fleet.start(),
+      async rollTasks(rollOpts = {}) {
+        const superseded = fleet.list().filter((t) => t.status !== 'STOPPED');
+        const count = Math.max(1, rollOpts.tasks ?? superseded.length);
+        const deploymentId = fleet.beginDeployment(count);
+        log?.info('rolling the fleet', { deploymentId, tasks: count, superseded: superseded.map((t) => t.id) });
+        const started = await Promise.all(Array.from({ length: count }, () => fleet.start()));
+        return { deploymentId, started, superseded };
+      },
       async stop() {
         stopping = true;
         for (const c of cleanups.reverse()) await c().catch(() => undefined);

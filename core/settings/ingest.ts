@@ -31,6 +31,16 @@ export const ingestSettings = defineSettings('ingest', {
   ecsMetadataUri: optionalText('ECS_CONTAINER_METADATA_URI_V4'),
   /** Set by ECS: the agent endpoint (task scale-in protection). */
   ecsAgentUri: optionalText('ECS_AGENT_URI'),
+  /**
+   * How often a task on ECS asks whether its deployment is still the service's primary one (DescribeServices,
+   * ingest/deployment.ts); each wait is this ±25 %. A task of an older deployment drains (docs/deploy.md).
+   */
+  deploymentPollSeconds: number('KEYFRAME_DEPLOYMENT_POLL_SECONDS', { default: 20, min: 0.1, max: 300 }),
+  /**
+   * Local stack only: the local fleet's deployment that started this task (the stand-in for DescribeTasks'
+   * `startedBy`). With it, the task learns of newer deployments from the fleet over IPC instead of from ECS.
+   */
+  localDeploymentId: optionalText('KEYFRAME_LOCAL_DEPLOYMENT_ID'),
   routeTtlSeconds: number('KEYFRAME_ROUTE_TTL_SECONDS', { default: 15, min: 3, max: 300, integer: true }),
   drainSeconds: number('KEYFRAME_DRAIN_SECONDS', { default: 110, min: 0, max: 3600 }),
   reconnectGraceSeconds: number('KEYFRAME_RECONNECT_GRACE_SECONDS', { default: 10, min: 0, max: 120 }),

@@ -311,6 +311,25 @@ describe('IAM', () => {
     });
   });
 
+  it("lets the ingest task read only its own cluster's tasks and services, for deploys while live (ingest/deployment.ts)", () => {
+    const arnIn = (kind: 'task' | 'service') => ({
+      'Fn::Join': [
+        '',
+        ['arn:', { Ref: 'AWS::Partition' }, ':ecs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${kind}/`, { Ref: ids.cluster }, '/*'],
+      ],
+    });
+    const ecsStatements = resourcesOf('AWS::IAM::Policy')
+      .filter(([id]) => id.startsWith('IngestTaskDefinitionTaskRole'))
+      .flatMap(([, r]) => r.Properties.PolicyDocument.Statement as Array<Record<string, any>>)
+      .filter((st) => [st.Action].flat().some((a: string) => a.startsWith('ecs:')))
+      .map((st) => ({ Action: st.Action, Effect: st.Effect, Resource: st.Resource, Condition: st.Condition }));
+    expect(ecsStatements).toEqual([
+      { Action: 'ecs:UpdateTaskProtection', Effect: 'Allow', Resource: arnIn('task'), Condition: undefined },
+      { Action: 'ecs:DescribeTasks', Effect: 'Allow', Resource: arnIn('task'), Condition: undefined },
+      { Action: 'ecs:DescribeServices', Effect: 'Allow', Resource: arnIn('service'), Condition: undefined },
+    ]);
+  });
+
   it('lets each role do only what its code does: no wildcard actions, no PassRole, secrets read only by the origin', () => {
     const statements = resourcesOf('AWS::IAM::Policy').flatMap(([id, r]) =>
       (r.Properties.PolicyDocument.Statement as Array<Record<string, any>>).map((st) => ({ policy: id, actions: [st.Action].flat() as string[], resource: st.Resource })),
@@ -322,7 +341,7 @@ describe('IAM', () => {
     const secretReaders = statements.filter((st) => st.actions.includes('secretsmanager:GetSecretValue'));
     expect(secretReaders.map((st) => st.policy.replace(/[0-9A-F]{8}$/, ''))).toEqual(['OriginHandlerRoleDefaultPolicy']);
     expect(secretReaders[0].resource).toEqual({ Ref: Object.keys(s.template.findResources('AWS::SecretsManager::Secret'))[0] });
-    // The ingest task role: the table, and task protection; nothing else.
+    // The ingest task role: the table, task protection, and reading its own task and service; nothing else.
     const ingest = statements.filter((st) => st.policy.startsWith('IngestTaskDefinitionTaskRole')).flatMap((st) => st.actions);
     expect([...new Set(ingest)].sort()).toEqual([
       'dynamodb:DeleteItem',
@@ -330,6 +349,8 @@ describe('IAM', () => {
       'dynamodb:PutItem',
       'dynamodb:Query',
       'dynamodb:UpdateItem',
+      'ecs:DescribeServices',
+      'ecs:DescribeTasks',
       'ecs:UpdateTaskProtection',
     ]);
   });

@@ -18,6 +18,20 @@ describe('resolveTaskIdentity', () => {
     expect(seen).toEqual(['http://169.254.170.2/v4/abc/task', 'http://169.254.170.2/v4/abc']);
   });
 
+  it('returns the cluster ARN from the task metadata (`Cluster`), for the deployment checks', async () => {
+    const cluster = 'arn:aws:ecs:eu-west-1:123456789012:cluster/Keyframe-IngestCluster1A2B3C';
+    const id = await resolveTaskIdentity({ ecsMetadataUri: 'http://169.254.170.2/v4/abc' }, async (url) =>
+      url.endsWith('/task')
+        ? { Cluster: cluster, TaskARN: `${cluster.replace(':cluster/', ':task/')}/0123abcd`, Containers: [] }
+        : { Networks: [{ NetworkMode: 'awsvpc', IPv4Addresses: ['10.0.3.57'] }] },
+    );
+    expect(id).toEqual({
+      taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/Keyframe-IngestCluster1A2B3C/0123abcd',
+      ip: '10.0.3.57',
+      clusterArn: cluster,
+    });
+  });
+
   it('says what to set when it cannot tell', async () => {
     await expect(resolveTaskIdentity({})).rejects.toThrow('set KEYFRAME_TASK_ARN and KEYFRAME_TASK_IP');
   });
