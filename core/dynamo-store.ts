@@ -10,7 +10,7 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { ChannelExistsError, ConditionFailedError } from './errors';
-import type { Channel, Route, StreamHealthReport, TaskRecord, TaskStatus } from './model';
+import type { Channel, Recording, RecordingGap, RecordingState, Route, StreamHealthReport, TaskRecord, TaskStatus } from './model';
 import type { RoutingStore, TaskStateResult } from './store';
 import { keys, TABLE_SCHEMA } from './table';
 
@@ -132,6 +132,58 @@ function taskFromItem(item: Item): TaskRecord {
     status: str(item, 'status') as TaskStatus,
     version: num(item, 'version'),
     updatedAt: str(item, 'updatedAt'),
+  };
+}
+
+/** Recording items (docs/architecture.md, "Table"): one per recording, indexed by channel and start time. */
+const recordingKeys = {
+  item: (id: string) => ({ pk: `REC#${id}`, sk: 'RECORDING' }),
+  ofChannel: (playbackId: string) => `RECS#${playbackId}`,
+  /** gsi1sk: ISO start time then id, so a channel's recordings sort by start. */
+  order: (r: Recording) => `${new Date(r.startedAt).toISOString()}#${r.id}`,
+} as const;
+
+const RECORDING_STATES: readonly RecordingState[] = ['recording', 'ready', 'failed', 'incomplete'];
+
+function recordingToItem(r: Recording): Item {
+  return {
+    ...toKey(recordingKeys.item(r.id)),
+    gsi1pk: s(recordingKeys.ofChannel(r.playbackId)),
+    gsi1sk: s(recordingKeys.order(r)),
+    id: s(r.id),
+    playbackId: s(r.playbackId),
+    channelName: s(r.channelName),
+    state: s(r.state),
+    startedAt: n(r.startedAt),
+    ...(r.endedAt !== undefined ? { endedAt: n(r.endedAt) } : {}),
+    durationSeconds: n(r.durationSeconds),
+    segmentCount: n(r.segmentCount),
+    // Gaps are few (one per outage longer than the spool holds); one JSON string keeps the item one write.
+    gaps: s(JSON.stringify(r.gaps)),
+    updatedAt: n(r.updatedAt),
+  };
+}
+
+function recordingFromItem(item: Item): Recording {
+  const state = str(item, 'state') as RecordingState;
+  let gaps: RecordingGap[] = [];
+  try {
+    const parsed = JSON.parse(item.gaps?.S ?? '[]') as unknown;
+    if (Array.isArray(parsed)) gaps = parsed as RecordingGap[];
+  } catch {
+    gaps = [];
+  }
+  return {
+    id: str(item, 'id'),
+    playbackId: str(item, 'playbackId'),
+    channelName: str(item, 'channelName'),
+    state: RECORDING_STATES.includes(state) ? state : 'failed',
+    startedAt: num(item, 'startedAt'),
+    ...(item.endedAt?.N !== undefined ? { endedAt: num(item, 'endedAt') } : {}),
+    durationSeconds: num(item, 'durationSeconds'),
+    segmentCount: num(item, 'segmentCount'),
+    gaps,
+    updatedAt: num(item, 'updatedAt'),
   };
 }
 
@@ -399,6 +451,29 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
     async getTask(taskArn) {
       const out = await client.send(new GetItemCommand({ TableName, Key: toKey(keys.task(taskArn)), ConsistentRead: true }));
       return out.Item ? taskFromItem(out.Item) : undefined;
+    },
+
+    async putRecording(recording) {
+      await client.send(new PutItemCommand({ TableName, Item: recordingToItem(recording) }));
+    },
+
+    async getRecording(id) {
+      const out = await client.send(new GetItemCommand({ TableName, Key: toKey(recordingKeys.item(id)), ConsistentRead: true }));
+      return out.Item ? recordingFromItem(out.Item) : undefined;
+    },
+
+    async listRecordingsOfChannel(playbackId) {
+      const items = await queryAll({
+        index: TABLE_SCHEMA.gsi1.name,
+        keyCondition: 'gsi1pk = :r',
+        values: { ':r': s(recordingKeys.ofChannel(playbackId)) },
+      });
+      return items.map(recordingFromItem).sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? 1 : -1));
+    },
+
+    async deleteRecording(id) {
+      const out = await client.send(new DeleteItemCommand({ TableName, Key: toKey(recordingKeys.item(id)), ReturnValues: 'ALL_OLD' }));
+      return out.Attributes ? recordingFromItem(out.Attributes) : undefined;
     },
   };
 }

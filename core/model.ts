@@ -130,3 +130,45 @@ export function validateChannelName(name: string): string | undefined {
 export function isRouteLive(route: Route, now: number = Date.now()): boolean {
   return route.expiresAt > now;
 }
+
+/** `recording` while live; `ready` when complete; `incomplete` with gaps; `failed` when nothing was kept. */
+export type RecordingState = 'recording' | 'ready' | 'failed' | 'incomplete';
+
+/** Media the recording lacks: segments `fromMsn`..`toMsn` (inclusive) of one publish were not kept. */
+export interface RecordingGap {
+  /** The packager session whose segments are missing. */
+  readonly session: string;
+  readonly fromMsn: number;
+  readonly toMsn: number;
+  /** EXT-X-PROGRAM-DATE-TIME of the first missing segment, epoch ms. */
+  readonly startedAt: number;
+  readonly seconds: number;
+  /** Why: `spool-full` (S3 too slow or down for longer than the spool holds), `upload-abandoned` (drain deadline). */
+  readonly reason: 'spool-full' | 'upload-abandoned';
+}
+
+/** One recorded broadcast (reconnects within the window included): its objects are under `recordings/<playbackId>/<id>/`. */
+export interface Recording {
+  /** `[a-z0-9]{16}`, sorts by start time. */
+  readonly id: string;
+  readonly playbackId: string;
+  readonly channelName: string;
+  readonly state: RecordingState;
+  /** Epoch ms of the first segment (its program date-time). */
+  readonly startedAt: number;
+  /** Epoch ms when the last publish ended; absent while recording. */
+  readonly endedAt?: number;
+  /** Sum of the segment durations in the playlist. */
+  readonly durationSeconds: number;
+  /** Segments in the playlist (uploaded). */
+  readonly segmentCount: number;
+  readonly gaps: readonly RecordingGap[];
+  readonly updatedAt: number;
+}
+
+export const RECORDING_ID_PATTERN = /^[a-z0-9]{16}$/;
+
+/** A recording id: the start time in base36 (9 characters, sortable until 5188) and 7 random base36 characters. */
+export function newRecordingId(now: number = Date.now()): string {
+  return now.toString(36).padStart(9, '0').slice(-9) + randomString(BASE36, 7);
+}

@@ -1,4 +1,4 @@
-import type { Channel, Route, StreamHealthReport, TaskRecord, TaskStatus } from './model';
+import type { Channel, Recording, Route, StreamHealthReport, TaskRecord, TaskStatus } from './model';
 
 /**
  * The routing store. One interface, two users: the Lambda functions and the ingest task. The DynamoDB
@@ -53,4 +53,15 @@ export interface TaskStore {
   getTask(taskArn: string): Promise<TaskRecord | undefined>;
 }
 
-export interface RoutingStore extends ChannelStore, RouteStore, TaskStore {}
+/** Recording metadata (the objects themselves are in S3; docs/recording.md). */
+export interface RecordingStore {
+  /** Creates or replaces the recording's item (the recorder is its only writer while it records). */
+  putRecording(recording: Recording): Promise<void>;
+  getRecording(id: string): Promise<Recording | undefined>;
+  /** A channel's recordings, newest first. */
+  listRecordingsOfChannel(playbackId: string): Promise<Recording[]>;
+  /** Removes the item; returns it, or undefined if there was none. */
+  deleteRecording(id: string): Promise<Recording | undefined>;
+}
+
+export interface RoutingStore extends ChannelStore, RouteStore, TaskStore, RecordingStore {}

@@ -57,5 +57,19 @@ export const ingestSettings = defineSettings('ingest', {
   authFailureWindowSeconds: limit('KEYFRAME_AUTH_FAILURE_WINDOW_SECONDS', 60, 1, 86_400),
   authBackoffSeconds: limit('KEYFRAME_AUTH_BACKOFF_SECONDS', 300, 1, 86_400),
   authMaxTrackedSources: limit('KEYFRAME_AUTH_MAX_TRACKED_SOURCES', 10_000, 1, 1_000_000),
+  /** Recordings (docs/recording.md): the bucket; unset turns recording off on this task. */
+  recordingBucket: optionalText('KEYFRAME_RECORDING_BUCKET'),
+  /** S3 endpoint: unset in AWS; the local stack and tests set their local S3-compatible server's. */
+  s3Endpoint: optionalText('KEYFRAME_S3_ENDPOINT'),
+  /** The upload spool: recordings' objects wait here until S3 has them. On the task's ephemeral storage. */
+  recordingSpoolDir: text('KEYFRAME_RECORDING_SPOOL_DIR', { default: '/tmp/keyframe-recording-spool' }),
+  /**
+   * The spool's cap in MiB; beyond it segments are not kept (the recording becomes `incomplete` with the gap).
+   * Default 8192: of Fargate's 20 GiB ephemeral storage, 8 GiB hold 3 hours of a 6 Mbit/s stream, or 20 minutes
+   * of 9 such streams, while S3 is unreachable.
+   */
+  recordingSpoolMiB: number('KEYFRAME_RECORDING_SPOOL_MIB', { default: 8192, min: 1, max: 1_048_576, integer: true }),
+  /** A publish within this long after the last one ended continues the same recording (Amazon IVS: 0-300 s). */
+  recordingReconnectWindowSeconds: number('KEYFRAME_RECORDING_RECONNECT_WINDOW_SECONDS', { default: 60, min: 0, max: 300 }),
 });
 export type IngestSettings = ReturnType<typeof ingestSettings.load>;

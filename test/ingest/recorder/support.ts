@@ -1,0 +1,104 @@
+/** Real CMAF for recorder tests (an ffmpeg FLV through the packager), and reading a recording back from S3. */
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { InitOutput, SegmentOutput } from '../../../ingest/packager/index.js';
+import type { Recorder } from '../../../ingest/recorder';
+import { readFlvTags } from '../packager/support/flv-file.js';
+import { collect, runFeed } from '../packager/support/run.js';
+
+const run = promisify(execFile);
+
+/** An FLV of `seconds` s (320x240, 1 s GOPs, AAC), as ffmpeg writes it for RTMP. */
+export async function makeFlv(dir: string, seconds: number): Promise<string> {
+  const file = join(dir, `feed-${seconds}.flv`);
+  const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=sample_rate=48000'];
+  args.push('-t', String(seconds), '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-g', '30', '-c:a', 'aac', '-f', 'flv', file);
+  await run('ffmpeg', args);
+  return file;
+}
+
+/** One publish's packager output. */
+export interface Publish {
+  readonly session: string;
+  readonly inits: readonly InitOutput[];
+  readonly segments: readonly SegmentOutput[];
+}
+
+/** The FLV through the packager, as one publish with session `session`. */
+export function packageFlv(flv: string, session: string, mediaSequenceBase = 100): Publish {
+  const c = collect({ session, mediaSequenceBase });
+  runFeed(c, readFlvTags(readFileSync(flv)));
+  if (c.errors.length > 0) throw new Error(`packager: ${c.errors.map((e) => e.message).join('; ')}`);
+  return { session, inits: c.inits, segments: c.segments };
+}
+
+/** Feeds segments `from`..`to` (exclusive) to the recorder, the init first; returns each onSegment call's duration, ms. */
+export function feed(rec: Recorder, p: Publish, from = 0, to = p.segments.length): number[] {
+  if (from === 0) rec.onInit(p.inits[0].name, p.inits[0].bytes);
+  const took: number[] = [];
+  for (const s of p.segments.slice(from, to)) {
+    const t = performance.now();
+    rec.onSegment({
+      name: s.name,
+      bytes: s.chunks,
+      durationSeconds: s.duration,
+      programDateTime: s.programDateTimeMs,
+      discontinuity: s.discontinuity,
+    });
+    took.push(performance.now() - t);
+  }
+  return took;
+}
+
+export async function getText(s3: S3Client, bucket: string, key: string): Promise<string> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return out.Body!.transformToString();
+}
+
+export async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await out.Body!.transformToByteArray());
+}
+
+export async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  return (out.Contents ?? []).map((o) => o.Key!).sort();
+}
+
+/** A media playlist's segments, each with the EXT-X-MAP it needs and whether a discontinuity precedes it. */
+export interface ParsedPlaylist {
+  readonly type: string | undefined;
+  readonly ended: boolean;
+  readonly segments: { uri: string; duration: number; map: string; discontinuity: boolean }[];
+}
+
+export function parsePlaylist(text: string): ParsedPlaylist {
+  const segments: ParsedPlaylist['segments'] = [];
+  let map = '';
+  let duration: number | undefined;
+  let disc = false;
+  for (const line of text.split('\n')) {
+    const m = /^#EXT-X-MAP:URI="([^"]+)"/.exec(line);
+    if (m) map = m[1];
+    else if (line === '#EXT-X-DISCONTINUITY') disc = true;
+    else if (line.startsWith('#EXTINF:')) duration = Number.parseFloat(line.slice(8));
+    else if (line && !line.startsWith('#') && duration !== undefined) {
+      segments.push({ uri: line, duration, map, discontinuity: disc });
+      duration = undefined;
+      disc = false;
+    }
+  }
+  return { type: /^#EXT-X-PLAYLIST-TYPE:(\w+)$/m.exec(text)?.[1], ended: /^#EXT-X-ENDLIST$/m.test(text), segments };
+}
+
+/** ffprobe over init + segment: stderr ('' when it decodes) and the frames read. */
+export async function probe(dir: string, name: string, init: Buffer, segment: Buffer): Promise<{ stderr: string; frames: number }> {
+  const file = join(dir, `${name}.mp4`);
+  writeFileSync(file, Buffer.concat([init, segment]));
+  const args = ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file];
+  const { stdout, stderr } = await run('ffprobe', args);
+  return { stderr, frames: Number(stdout.trim()) };
+}
