@@ -1,11 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CACHE_SEGMENT, errorCacheControl, playlistCacheControl } from '../core/hls/cache-control';
-import { parseOriginPath, type OriginPath } from '../core/hls/paths';
+import { type OriginPath, parseOriginRequest } from '../core/hls/paths';
 import { HttpError } from '../core/errors';
 
-/** Maps a parsed request to the object's bytes in memory, or undefined when this task has no such stream or object. */
-export type HlsObjectResolver = (path: OriginPath) => Buffer | undefined;
+/**
+ * Maps a parsed request to the object's bytes in memory, or undefined when this task has no such stream or
+ * object. An LL-HLS blocking request (`path.blocking`, or a part not written yet) may answer later, through a
+ * promise; an HttpError it throws or rejects with is answered with its status.
+ */
+export type HlsObjectResolver = (path: OriginPath) => Buffer | undefined | Promise<Buffer | undefined>;
 
 export interface HlsServerOptions {
   readonly resolve: HlsObjectResolver;
@@ -18,8 +22,8 @@ function sendError(res: ServerResponse, status: number, message: string): void {
 }
 
 /**
- * The task's HLS server (port 8080, reachable only from the origin): playlists, init and media segments from
- * the stream manager's in-memory store. Same path rules and Cache-Control as the origin, so what the origin
+ * The task's HLS server (port 8080, reachable only from the origin): playlists, init and media segments and
+ * LL-HLS parts from the stream manager's in-memory store; blocking playlist reloads and part requests wait there. Same path rules and Cache-Control as the origin, so what the origin
  * relays is what the task meant.
  */
 export function createHlsServer(opts: HlsServerOptions): Server {
@@ -34,12 +38,20 @@ export function createHlsServer(opts: HlsServerOptions): Server {
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'Method not allowed');
     let path: OriginPath;
     try {
-      path = parseOriginPath(req.url ?? '');
+      // The origin passes only the canonical blocking-reload query on; the same rule refuses anything else here.
+      path = parseOriginRequest(req.url ?? '').target;
     } catch (err) {
       const status = err instanceof HttpError ? err.statusCode : 400;
       return sendError(res, status, 'Bad request');
     }
-    const body = opts.resolve(path);
+    let body: Buffer | undefined;
+    try {
+      body = await opts.resolve(path);
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.statusCode >= 500) throw err;
+      return sendError(res, err.statusCode, err.statusCode === 400 ? 'Bad request' : 'Not found');
+    }
+    if (res.destroyed) return;
     if (!body) return sendError(res, 404, 'Not found');
     const cacheControl = path.kind === 'playlist' ? playlistCacheControl(body.toString('utf8'), opts.segmentSeconds) : CACHE_SEGMENT;
     res.writeHead(200, { 'content-type': path.contentType, 'content-length': body.length, 'cache-control': cacheControl });

@@ -1,5 +1,5 @@
 import type { OriginPath } from '../core/hls/paths';
-import { ConditionFailedError } from '../core/errors';
+import { BadRequestError, ConditionFailedError } from '../core/errors';
 import { MAX_BUFFERED_BODY_BYTES } from '../core/limits';
 import type { Logger } from '../core/logger';
 import { hashesEqual, hashStreamKey, keyFingerprint, newSessionId, type Channel, type Route, type StreamHealthReport } from '../core/model';
@@ -8,9 +8,13 @@ import type { AuthThrottle } from './auth-throttle';
 import {
   type FlvTag,
   FlvTagReader,
+  type LivePosition,
   Packager,
   PackagerError,
   type PackagerWarning,
+  partUri,
+  partVerdict,
+  playlistVerdict,
   type SequenceNumbering,
   type StreamHealth,
   timeBasedSequence,
@@ -40,8 +44,12 @@ export interface StreamManagerOptions {
   readonly advertiseHost: string;
   readonly advertisePort: number;
   readonly segmentSeconds: number;
-  /** Fragment (future LL-HLS part) duration limit, s. Default: the packager's (0.334 s). */
+  /** Fragment (LL-HLS part) duration limit, s: PART-TARGET. Default: the packager's (0.334 s). */
   readonly fragmentSeconds?: number;
+  /** LL-HLS: parts in the playlist, blocking playlist reloads and part requests (docs/ll-hls.md). Default true. */
+  readonly lowLatency?: boolean;
+  /** The longest a blocking request is held before the current playlist (or a 404 for a part) answers it. Default 3 target durations. */
+  readonly blockingHoldMs?: number;
   readonly playlistSize: number;
   readonly routeTtlSeconds: number;
   readonly reconnectGraceSeconds: number;
@@ -88,6 +96,11 @@ interface LiveStream {
   state: StreamState;
   /** Newest segment's media sequence number (before any: the session's base − 1). */
   mediaSequence: number;
+  /** Newest part written: its segment's msn and index (LL-HLS blocking requests wait on these). */
+  partMsn?: number;
+  partIndex?: number;
+  /** Blocked requests, woken after every playlist render and when the stream stops. */
+  readonly waiters: Set<() => void>;
   readonly discontinuitySequence: number;
   readonly warned: Set<PackagerWarning['code']>;
   refused: boolean;
@@ -132,19 +145,71 @@ export class StreamManager {
     return this.draining;
   }
 
-  /** Resolves an HLS request to the bytes of an object of a session this task holds. */
-  resolveObject = (path: OriginPath): Buffer | undefined => {
+  /**
+   * Resolves an HLS request to the bytes of an object of a session this task holds. LL-HLS blocking requests
+   * (a playlist with `_HLS_msn`, a part not written yet) wait for it, at most `blockingHoldMs`; a reload more
+   * than two segments ahead is a 400.
+   */
+  resolveObject = (path: OriginPath): Buffer | undefined | Promise<Buffer | undefined> => {
     if (path.kind === 'playlist') {
       if (path.file !== 'index.m3u8') return undefined;
       const stream = this.streams.get(path.playbackId);
-      if (!stream || stream.state === 'superseded' || !stream.playlist) return undefined;
-      if (stream.endListed) return stream.playlist;
-      // Between a lost publisher's last segment and the end of its grace the list is not over yet.
-      const text = stream.playlist.toString('utf8');
-      return ENDLIST.test(text) ? Buffer.from(text.replace(ENDLIST, '')) : stream.playlist;
+      const msn = path.blocking?.msn;
+      if (!stream || msn === undefined) return this.currentPlaylist(stream);
+      const verdict = playlistVerdict(this.position(stream), msn, path.blocking?.part);
+      if (verdict === 'too-far') throw new BadRequestError('_HLS_msn is more than two segments ahead');
+      if (verdict === 'ready') return this.currentPlaylist(stream);
+      return this.block(stream, () => playlistVerdict(this.position(stream), msn, path.blocking?.part) !== 'wait').then(() =>
+        this.currentPlaylist(stream),
+      );
     }
-    return path.session ? this.sessionObjects.get(`${path.playbackId}/${path.session}`)?.get(path.file) : undefined;
+    const key = `${path.playbackId}/${path.session}`;
+    const found = path.session ? this.sessionObjects.get(key)?.get(path.file) : undefined;
+    if (found || path.kind !== 'part') return found;
+    const stream = this.streams.get(path.playbackId);
+    if (!stream || !stream.objectKeys.has(key) || partVerdict(this.position(stream), path.msn!, path.part!) !== 'wait') return undefined;
+    return this.block(stream, () => stream.objects.has(path.file) || partVerdict(this.position(stream), path.msn!, path.part!) !== 'wait').then(
+      () => stream.objects.get(path.file),
+    );
   };
+
+  private currentPlaylist(stream: LiveStream | undefined): Buffer | undefined {
+    if (!stream || stream.state === 'superseded' || !stream.playlist) return undefined;
+    if (stream.endListed) return stream.playlist;
+    // Between a lost publisher's last segment and the end of its grace the list is not over yet.
+    const text = stream.playlist.toString('utf8');
+    return ENDLIST.test(text) ? Buffer.from(text.replace(ENDLIST, '')) : stream.playlist;
+  }
+
+  private position(stream: LiveStream): LivePosition {
+    return {
+      lastMsn: stream.mediaSequence,
+      partMsn: stream.partMsn,
+      partIndex: stream.partIndex,
+      // In the grace after a lost publisher, requests are still held: the publisher may come back.
+      ended: stream.state === 'ending' || stream.state === 'ended' || stream.state === 'superseded',
+    };
+  }
+
+  /** Resolves when `done()` holds after a playlist render or the stream stops, or after `blockingHoldMs`. */
+  private block(stream: LiveStream, done: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        stream.waiters.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if (done()) finish();
+      };
+      const timer = setTimeout(finish, this.opts.blockingHoldMs ?? 3000 * Math.ceil(this.opts.segmentSeconds));
+      stream.waiters.add(check);
+    });
+  }
+
+  private wake(stream: LiveStream): void {
+    for (const check of [...stream.waiters]) check();
+  }
 
   /** What the packager measures for each stream this task holds (the health port's `GET /streams`). */
   statuses(): StreamStatus[] {
@@ -237,7 +302,7 @@ export class StreamManager {
     const logContext = { playbackId, session };
     const objects: ObjectStore = new Map();
     const objectKeys = new Set<string>([`${playbackId}/${session}`]);
-    const segmentOrder: string[] = [];
+    const segmentOrder: { readonly name: string; readonly parts: number }[] = [];
     // The playlist window plus the linger, so a fetch that read the playlist just before a segment left it still succeeds.
     const keepSegments = this.opts.playlistSize + Math.ceil((this.opts.segmentLingerSeconds ?? 10) / this.opts.segmentSeconds);
     const initOrder: string[] = [];
@@ -253,6 +318,7 @@ export class StreamManager {
       mediaSequence: numbering.mediaSequenceBase - 1,
       discontinuitySequence: numbering.discontinuitySequenceBase,
       warned: new Set(),
+      waiters: new Set(),
       refused: false,
       done,
       resolveDone,
@@ -261,6 +327,7 @@ export class StreamManager {
         ...numbering,
         segmentSeconds: this.opts.segmentSeconds,
         ...(this.opts.fragmentSeconds !== undefined ? { fragmentSeconds: this.opts.fragmentSeconds } : {}),
+        lowLatency: this.opts.lowLatency ?? true,
         playlistSize: this.opts.playlistSize,
         // The origin relays whole objects in one buffered function URL response.
         maxObjectBytes: MAX_BUFFERED_BODY_BYTES - 64 * 1024,
@@ -274,14 +341,27 @@ export class StreamManager {
           objectKeys.add(key);
           this.sessionObjects.set(key, objects);
         },
+        onFragment: (fragment) => {
+          // LL-HLS parts, served from memory as they are cut; they go with their segment.
+          if (this.opts.lowLatency ?? true) objects.set(fragment.name, fragment.bytes);
+          stream.partMsn = fragment.msn;
+          stream.partIndex = fragment.index;
+        },
         onSegment: (segment) => {
           objects.set(segment.name, segment.chunks.length === 1 ? segment.chunks[0] : Buffer.concat(segment.chunks, segment.byteLength));
-          segmentOrder.push(segment.name);
-          while (segmentOrder.length > keepSegments) objects.delete(segmentOrder.shift()!);
+          segmentOrder.push({ name: segment.name, parts: segment.parts.length });
+          while (segmentOrder.length > keepSegments) {
+            const old = segmentOrder.shift()!;
+            objects.delete(old.name);
+            for (let i = 0; i < old.parts; i++) objects.delete(partUri(old.name, i));
+          }
           stream.mediaSequence = segment.msn;
         },
         onPlaylist: (text) => {
-          stream.playlist = Buffer.from(text);
+          // Served from the first complete segment on, as without LL-HLS: a playlist of parts alone would be an
+          // empty live playlist to players that ignore parts.
+          if (stream.mediaSequence >= numbering.mediaSequenceBase) stream.playlist = Buffer.from(text);
+          this.wake(stream);
         },
         onWarning: (warning) => {
           if (stream.warned.has(warning.code)) return;
@@ -450,6 +530,7 @@ export class StreamManager {
     if (stream.state === 'superseded' || stream.state === 'ended') return;
     this.opts.logger?.info('publish superseded', { playbackId: stream.channel.playbackId, session: stream.session, why });
     stream.state = 'superseded';
+    this.wake(stream);
     this.stopTimers(stream);
     stream.attempt.kick('kicked');
     if (this.streams.get(stream.channel.playbackId) === stream) this.streams.delete(stream.channel.playbackId);
@@ -483,6 +564,7 @@ export class StreamManager {
     if (stream.state === 'ending' || stream.state === 'ended') return stream.done;
     if (stream.state === 'superseded') return;
     stream.state = 'ending';
+    this.wake(stream);
     this.opts.onActiveStreamsChanged?.(this.activeStreams);
     const { playbackId } = stream.channel;
     if (stream.grace) clearTimeout(stream.grace);

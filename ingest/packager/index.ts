@@ -46,6 +46,7 @@
  * - **Refusals.** HEVC, AV1, VP9, legacy codecs and non-AAC audio return `PackagerError('unsupported-codec')`
  *   whose `rtmpDescription` names the codec and the OBS setting. Malformed input returns `malformed`.
  */
+export { type BlockingVerdict, type LivePosition, partVerdict, playlistVerdict } from './blocking.js';
 export { type AacConfig, type AvcConfig, type AvcSpsInfo, parseAacConfig, parseAvcConfig, parseAvcSps } from './codecs.js';
 export { PackagerError, type PackagerErrorCode } from './errors.js';
 export { BoxWriter, type FragmentRun, type InitTrack, writeFragment, writeInit } from './mp4.js';
