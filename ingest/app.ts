@@ -97,7 +97,9 @@ export async function startIngest(
     rtmp,
     authThrottle,
     async drain(deadlineMs) {
-      rtmp.stopListening();
+      // The RTMP listener stays open while draining: a publisher that still lands here (the load balancer takes
+      // a moment to see /healthz answer 503) is refused with "Server is draining; reconnect to another server",
+      // which OBS shows, rather than a bare connection refusal.
       await streams.drain(deadlineMs);
       await close();
     },

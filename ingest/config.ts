@@ -21,6 +21,10 @@ export interface IngestConfig {
   readonly identity: { readonly taskArn?: string; readonly taskIp?: string; readonly ecsMetadataUri?: string };
   /** The ECS agent endpoint: set on ECS, where it enables task scale-in protection. */
   readonly ecsAgentUri?: string;
+  /** How often a task on ECS asks whether its deployment is still the primary one (ingest/deployment.ts). */
+  readonly deploymentPollSeconds: number;
+  /** Local stack only: the local fleet's deployment that started this task. */
+  readonly localDeploymentId?: string;
   readonly routeTtlSeconds: number;
   readonly drainSeconds: number;
   /** After an abrupt disconnect, how long the route waits for the publisher to come back before the stream ends. */
@@ -73,6 +77,8 @@ export function loadIngestConfig(env?: Env): IngestConfig {
     ffmpegPath: s.ffmpegPath,
     identity: { taskArn: s.taskArn, taskIp: s.taskIp, ecsMetadataUri: s.ecsMetadataUri },
     ecsAgentUri: s.ecsAgentUri,
+    deploymentPollSeconds: s.deploymentPollSeconds,
+    localDeploymentId: s.localDeploymentId,
     routeTtlSeconds: s.routeTtlSeconds,
     drainSeconds: s.drainSeconds,
     reconnectGraceSeconds: s.reconnectGraceSeconds,

@@ -1,7 +1,6 @@
 import { createDynamoStore } from '../core/dynamo-store';
 import { createLogger } from '../core/logger';
 import { emfMetrics } from '../core/metrics';
-import { ingestSettings } from '../core/settings/ingest';
 import { startIngest } from './app';
 import { loadIngestConfig } from './config';
 import { DeploymentWatcher, ecsDeploymentSource, localDeploymentSource, type DeploymentSource } from './deployment';
@@ -17,7 +16,6 @@ let logger = createLogger('ingest');
 
 async function main(): Promise<void> {
   const config = loadIngestConfig();
-  const settings = ingestSettings.load();
   logger = createLogger('ingest', config.logLevel);
   const identity = await resolveTaskIdentity(config.identity);
   const store = createDynamoStore({ tableName: config.tableName, endpoint: config.dynamoEndpoint, region: config.region });
@@ -78,12 +76,12 @@ async function main(): Promise<void> {
   let source: DeploymentSource | undefined;
   if (agentUri && identity.clusterArn) {
     source = ecsDeploymentSource({ clusterArn: identity.clusterArn, taskArn: identity.taskArn, region: config.region });
-  } else if (settings.localDeploymentId && process.send) {
-    source = localDeploymentSource(settings.localDeploymentId, process);
+  } else if (config.localDeploymentId && process.send) {
+    source = localDeploymentSource(config.localDeploymentId, process);
   }
   if (source) {
     watcher = new DeploymentWatcher(source, {
-      everyMs: settings.deploymentPollSeconds * 1000,
+      everyMs: config.deploymentPollSeconds * 1000,
       logger,
       onSuperseded: ({ by, ours }) => {
         const reason = `deployment ${ours} replaced by ${by}`;

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect } from 'node:net';
 import { parsePlaylist } from '../../ingest/playlist';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack';
 import type { LocalTask } from '../../local/tasks';
@@ -232,20 +231,12 @@ describe('graceful drain', () => {
 
     const stopped = stack.fleet.signal(task.id, 'SIGTERM');
     const termAt = Date.now();
-    // New publishes are refused: the listener is closed.
-    await waitFor(
-      'the RTMP listener to close',
-      () =>
-        new Promise<boolean>((resolve) => {
-          const s = connect(task.rtmpPort!, '127.0.0.1');
-          s.once('connect', () => {
-            s.destroy();
-            resolve(false);
-          });
-          s.once('error', () => resolve(true));
-        }),
-      10_000,
-    );
+    await logs.waitFor('the task to start draining', fromTask(task, 'draining on signal'), 10_000);
+    // New publishes are refused, with a reason the publisher shows (OBS and ffmpeg print the server's error).
+    const other = await stack.createChannel('latecomer');
+    const late = await withDeadline(publish(rtmpOf(task, other.streamKey), 30).exited, 'the late publisher to be refused', 15_000);
+    expect(late.code).not.toBe(0);
+    expect(late.stderr).toMatch(/Server is draining; reconnect to another server/);
     // The live stream keeps going: its playlist grows while the task drains...
     const before = parsePlaylist((await playlistOf(channel.playbackUrl)).text).lastSequence ?? -1;
     await waitFor('a new segment while the task drains', async () => {
