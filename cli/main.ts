@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { createDynamoStore } from '../core/dynamo-store';
-import type { ChannelStore, RouteStore } from '../core/store';
+import type { ChannelStore, RecordingStore, RouteStore } from '../core/store';
 import { cliSettings } from '../core/settings/cli';
 import { isProcessAlive, readLocalState, stateDir } from '../local/state';
 import { createKey, listKeys, mintPlaybackUrl, revokeKey, UsageError, type StackUrls } from '../core/channels';
@@ -9,6 +9,7 @@ import { deployedPlaybackSecret, localPlaybackSecret } from './secrets';
 const USAGE = `Usage: keyframe keys <command> [options]
        keyframe status [<name|playbackId>]
        keyframe playback-url <name|playbackId> [--ttl 3600]
+       keyframe recordings list [<name|playbackId>] | recordings delete <id>
 
 Commands:
   keys create <name> [--private]      Create a channel: prints its secret stream key (once) and playback URL.
@@ -19,6 +20,8 @@ Commands:
                                       --ttl seconds (default 3600, rounded up to the minute)
   status [<name|playbackId>]          Live or offline, on which task, and the stream's health: codecs, resolution,
                                       frame rate, bitrates, keyframe interval, jitter, and warnings to act on
+  recordings list [<name|playbackId>] Recordings (newest first): id, state, start, end, duration, gaps, playback URL
+  recordings delete <id>              Delete a recording's objects (KEYFRAME_RECORDING_BUCKET) and its entry
   doctor [--region <region>]          Preflight for \`npx cdk deploy\`: Docker, credentials, bootstrap, Lambda quota, certificates
 
 Options:
@@ -31,7 +34,7 @@ Options:
 Without --stack, the commands use the local stack started by \`npm start\` in this directory.`;
 
 interface Target {
-  readonly store: ChannelStore & Pick<RouteStore, 'listRoutes'>;
+  readonly store: ChannelStore & Pick<RouteStore, 'listRoutes'> & RecordingStore;
   readonly urls: StackUrls;
   readonly where: string;
   /** The playback-token key, read only when a private URL is minted. */
@@ -97,6 +100,11 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     const statuses = await channelStatus(target.store, command);
     print(formatStatus(statuses, target.where), statuses);
     return 0;
+  }
+  if (group === 'recordings') {
+    const { runRecordings } = await import('./recordings');
+    const target = await resolveTarget(targetOpts);
+    return runRecordings({ command, arg, extra, json: values.json, target, settings: cliSettings.load(), region: values.region }, out);
   }
   if (group === 'playback-url') {
     if (!command) throw new UsageError('playback-url needs a channel name or playback ID, e.g. keyframe playback-url my-channel');

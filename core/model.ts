@@ -172,3 +172,13 @@ export const RECORDING_ID_PATTERN = /^[a-z0-9]{16}$/;
 export function newRecordingId(now: number = Date.now()): string {
   return now.toString(36).padStart(9, '0').slice(-9) + randomString(BASE36, 7);
 }
+
+/** The recordings bucket's one prefix: the task may write and delete only under it (infra/recordings.ts). */
+export const RECORDINGS_PREFIX = 'recordings/';
+/** A recording's playlist, in its folder. */
+export const RECORDING_PLAYLIST = 'index.m3u8';
+
+/** `recordings/<playbackId>/<recordingId>/`: a recording's folder in the bucket, and its path under the playback base. */
+export function recordingPrefix(playbackId: string, recordingId: string): string {
+  return `${RECORDINGS_PREFIX}${playbackId}/${recordingId}/`;
+}

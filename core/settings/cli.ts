@@ -10,5 +10,9 @@ export const cliSettings = defineSettings('cli', {
   noColor: optionalText('NO_COLOR'),
   /** The container engine `cdk deploy` drives (the CDK CLI reads the same variable). */
   docker: text('CDK_DOCKER', { default: 'docker' }),
+  /** `recordings delete`: the recordings bucket (the stack's, or the local stack's on its local S3 server). */
+  recordingBucket: optionalText('KEYFRAME_RECORDING_BUCKET'),
+  /** The S3 endpoint for it: unset in AWS; the local S3-compatible server's `http://127.0.0.1:<port>`. */
+  s3Endpoint: optionalText('KEYFRAME_S3_ENDPOINT'),
 });
 export type CliSettings = ReturnType<typeof cliSettings.load>;

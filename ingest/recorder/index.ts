@@ -27,7 +27,6 @@ import { type RecorderLog, type RecorderEvent, RecordingService } from './record
 
 export {
   createRecordingS3Client,
-  deleteObjectsUnder,
   RECORDING_PLAYLIST,
   type RecordingObjects,
   recordingPrefix,

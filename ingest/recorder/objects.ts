@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
 /** Where a recording's objects go: S3 in AWS, the local S3-compatible server (local/s3.ts) locally and in tests. */
 export interface RecordingObjects {
@@ -42,28 +42,4 @@ export function s3RecordingObjects(client: S3Client, bucket: string): RecordingO
   };
 }
 
-/** Deletes every object under `prefix` (a recording's folder); returns how many. One request per object. */
-export async function deleteObjectsUnder(client: S3Client, bucket: string, prefix: string): Promise<number> {
-  let deleted = 0;
-  let token: string | undefined;
-  do {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) {
-      if (!o.Key) continue;
-      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key }));
-      deleted++;
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return deleted;
-}
-
-/** `recordings/<playbackId>/<recordingId>/`: the only prefix the task may write and delete under. */
-export const RECORDINGS_PREFIX = 'recordings/';
-
-export function recordingPrefix(playbackId: string, recordingId: string): string {
-  return `${RECORDINGS_PREFIX}${playbackId}/${recordingId}/`;
-}
-
-/** The playlist's name in a recording's folder. */
-export const RECORDING_PLAYLIST = 'index.m3u8';
+export { RECORDING_PLAYLIST, RECORDINGS_PREFIX, recordingPrefix } from '../../core/model';
