@@ -4,7 +4,7 @@ import { chooseEngine, type EngineAdapter, type EngineHooks, type EngineKind, ty
 import { createHlsJsEngine } from './engines/hlsjs';
 import { createNativeEngine } from './engines/native';
 import { classifyPlaylist, type ProbeResult } from './playlist';
-import { DEFAULT_PDT_OFFSET_SECONDS, selectTuning } from './tuning';
+import { DEFAULT_PDT_OFFSET_SECONDS, selectTuning, type TuningName } from './tuning';
 import {
   initialWatchdog,
   reduceWatchdog,
@@ -72,6 +72,8 @@ export interface PlayerStats {
   readonly lastError?: string;
   /** The aligned playlist loader of the current engine (hls.js only). */
   readonly reloads?: Readonly<AlignedLoaderStats>;
+  /** The hls.js tuning of the current engine: `ll-hls` when the playlist has parts (tuning.ts selectTuning). */
+  readonly tuning?: TuningName;
 }
 
 export interface KeyframePlayer {
@@ -108,6 +110,7 @@ export function createPlayer(opts: PlayerOptions): KeyframePlayer {
   let wd = initialWatchdog({ engine: kind, pollMs: opts.pollMs ?? 1000 }, now(), Math.floor(Math.random() * 2 ** 32));
   let engine: EngineAdapter | null = null;
   let reloads: Readonly<AlignedLoaderStats> | undefined;
+  let tuningName: TuningName | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
   // Events raised while actions run (an engine that is ready at once, a callback that destroys the player)
@@ -166,7 +169,8 @@ export function createPlayer(opts: PlayerOptions): KeyframePlayer {
   function createEngine(playlist: LivePlaylist): EngineAdapter {
     if (kind === 'native') return createNativeEngine();
     const tuning = selectTuning(playlist, opts.hlsConfig, opts.syncMarginSeconds);
-    return createHlsJsEngine({ tuning: tuning.config, overrides: opts.hlsConfig, alignReloads: opts.alignReloads !== false });
+    tuningName = tuning.name;
+    return createHlsJsEngine({ tuning: tuning.config, overrides: opts.hlsConfig, alignReloads: opts.alignReloads !== false && tuning.alignReloads });
   }
 
   function hooksFor(gen: number): EngineHooks {
@@ -258,6 +262,7 @@ export function createPlayer(opts: PlayerOptions): KeyframePlayer {
         history: [...wd.history],
         lastError: wd.lastError,
         reloads: reloads && { ...reloads },
+        ...(tuningName ? { tuning: tuningName } : {}),
       };
     },
     goLive() {

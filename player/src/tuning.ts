@@ -90,13 +90,47 @@ export function liveSyncConfig(
   } as Partial<HlsConfig>;
 }
 
-/** The named tunings; the LL-HLS one joins this list. */
-export type TuningName = 'standard';
+/** The named tunings: standard HLS, and LL-HLS for playlists with parts. */
+export type TuningName = 'standard' | 'll-hls';
 
 /** The hls.js settings for one playlist, and which tuning they are. */
 export interface HlsTuning {
   readonly name: TuningName;
   readonly config: Partial<HlsConfig>;
+  /**
+   * Whether the aligned playlist loader (aligned-loader.ts) should time reloads. Not with LL-HLS: blocking
+   * reloads (`_HLS_msn`/`_HLS_part`) already answer the moment the next part exists.
+   */
+  readonly alignReloads: boolean;
+}
+
+/**
+ * The server's PART-HOLD-BACK in part targets (ingest/packager/playlist.ts writes 3 × PART-TARGET, the LL-HLS
+ * spec's recommendation): the LL tuning's sync distance, the same that Safari keeps.
+ */
+export const PART_HOLD_BACK_PARTS = 3;
+
+/**
+ * hls.js in low-latency mode for a playlist with parts: it loads parts and the preload hint, and reloads with
+ * blocking requests. The sync distance is the part hold-back (3 part targets, about 1 s with 0.334 s parts)
+ * instead of a segment and a margin; the most it falls behind before seeking is still five target durations.
+ * It starts as soon as one segment is listed: parts arrive every part target, so there is room to sync.
+ */
+export function lowLatencyTuning(playlist: TunedPlaylist & { partTargetSeconds: number }, overrides: Partial<HlsConfig> = {}): HlsTuning {
+  const target = playlist.targetSeconds ?? 1;
+  const sync = SYNC_KEYS.some((k) => k in overrides)
+    ? {}
+    : ({
+        liveSyncDurationCount: undefined,
+        liveMaxLatencyDurationCount: undefined,
+        liveSyncDuration: Number((PART_HOLD_BACK_PARTS * playlist.partTargetSeconds).toFixed(3)),
+        liveMaxLatencyDuration: 5 * target,
+      } as Partial<HlsConfig>);
+  return {
+    name: 'll-hls',
+    config: { ...LOW_LATENCY_HLS_CONFIG, lowLatencyMode: true, initialLiveManifestSize: 1, ...sync },
+    alignReloads: false,
+  };
 }
 
 /** What the tuning is chosen by: the live playlist as the player's probe classified it (playlist.ts). */
@@ -104,15 +138,20 @@ export type TunedPlaylist = Pick<Extract<ProbeResult, { kind: 'live' }>, 'target
 
 /**
  * Picks the hls.js tuning for a live playlist. Pure: the playlist's shape (its target duration, whether it has
- * LL-HLS parts) and the page's overrides decide it. Today every Keyframe playlist is standard HLS; a low-latency
- * tuning for playlists with parts is one more line here (`if (playlist.partTargetSeconds) return …`).
+ * LL-HLS parts) and the page's overrides decide it: playlists with parts get `lowLatencyTuning`, others the
+ * standard tuning.
  */
 export function selectTuning(
   playlist: TunedPlaylist,
   overrides: Partial<HlsConfig> = {},
   marginSeconds = LIVE_SYNC_MARGIN_SECONDS,
 ): HlsTuning {
-  return { name: 'standard', config: { ...LOW_LATENCY_HLS_CONFIG, ...liveSyncConfig(playlist.targetSeconds, overrides, marginSeconds) } };
+  if (playlist.partTargetSeconds) return lowLatencyTuning({ ...playlist, partTargetSeconds: playlist.partTargetSeconds }, overrides);
+  return {
+    name: 'standard',
+    config: { ...LOW_LATENCY_HLS_CONFIG, ...liveSyncConfig(playlist.targetSeconds, overrides, marginSeconds) },
+    alignReloads: true,
+  };
 }
 
 /**

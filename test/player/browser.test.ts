@@ -152,6 +152,30 @@ describe('the player page in Chromium', () => {
     await page.screenshot({ path: await artifactPath('player-playback.png') });
   }, 30_000);
 
+  it('LL-HLS: hls.js plays in low-latency mode for 10 s with no stall, on parts, synced at the part hold-back', async () => {
+    const LL = `(() => {
+      const h = window.keyframePlayer.player.hls;
+      const d = h && h.latestLevelDetails;
+      return h && d ? { lowLatencyMode: h.lowLatencyMode, targetLatency: h.targetLatency, partTarget: d.partTarget,
+        canBlockReload: d.canBlockReload, parts: d.partList ? d.partList.length : 0 } : null;
+    })()`;
+    const before = await view();
+    expect((before.stats as { tuning?: string }).tuning).toBe('ll-hls');
+    const stallsBefore = (before.stats as { stalls: number }).stalls;
+    const ll = (await page.evaluate(LL)) as { lowLatencyMode: boolean; targetLatency: number; partTarget: number; canBlockReload: boolean; parts: number };
+    expect(ll).toMatchObject({ lowLatencyMode: true, canBlockReload: true, partTarget: 0.334 });
+    expect(ll.parts).toBeGreaterThan(0);
+    // The part hold-back (3 × 0.334 s), raised by hls.js only after a stall.
+    expect(ll.targetLatency).toBeCloseTo(1.002, 2);
+    await page.evaluate(RECORD_TIMES);
+    await waitInPage(page, 'LL playback to advance 10 s', advancedBy, 10, 16_000);
+    const after = await view();
+    expect(after.domState).toBe('live');
+    expect((after.stats as { stalls: number }).stalls).toBe(stallsBefore);
+    expect(after.latency).toBeGreaterThan(0);
+    expect(after.latencyText).toMatch(/^\d+\.\d s behind live$/);
+  }, 30_000);
+
   it('stream list: / shows the live channel and links to its player', async () => {
     const list = await browser.newPage();
     try {

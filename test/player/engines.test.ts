@@ -38,7 +38,20 @@ describe('tuning selection', () => {
     expect(selectTuning({ targetSeconds: 1 }, {}, 0.5).config.liveSyncDuration).toBe(1.5);
   });
 
-  it('playlists with parts get the standard tuning until the LL-HLS tuning exists', () => {
-    expect(selectTuning({ targetSeconds: 1, partTargetSeconds: 0.334 })).toEqual(selectTuning({ targetSeconds: 1 }));
+  it('playlists with parts get hls.js low-latency mode, synced at the part hold-back, without the aligned loader', () => {
+    const t = selectTuning({ targetSeconds: 1, partTargetSeconds: 0.334 });
+    expect(t.name).toBe('ll-hls');
+    expect(t.alignReloads).toBe(false);
+    expect(t.config.lowLatencyMode).toBe(true);
+    // PART-HOLD-BACK as the packager writes it: 3 part targets.
+    expect(t.config.liveSyncDuration).toBe(1.002);
+    expect(t.config.liveMaxLatencyDuration).toBe(5);
+    expect(t.config.liveSyncDurationCount).toBeUndefined();
+    expect(t.config.initialLiveManifestSize).toBe(1);
+    expect(selectTuning({ targetSeconds: 1, partTargetSeconds: 0.25 }).config.liveSyncDuration).toBe(0.75);
+    // The page's own sync options win (hls.js refuses a mix of the two forms).
+    expect(selectTuning({ targetSeconds: 1, partTargetSeconds: 0.334 }, { liveSyncDurationCount: 4 }).config.liveSyncDuration).toBeUndefined();
+    // Without parts: the standard tuning, aligned reloads on.
+    expect(selectTuning({ targetSeconds: 1 })).toMatchObject({ name: 'standard', alignReloads: true });
   });
 });
