@@ -143,8 +143,11 @@ export interface RecordingGap {
   /** EXT-X-PROGRAM-DATE-TIME of the first missing segment, epoch ms. */
   readonly startedAt: number;
   readonly seconds: number;
-  /** Why: `spool-full` (S3 too slow or down for longer than the spool holds), `upload-abandoned` (drain deadline). */
-  readonly reason: 'spool-full' | 'upload-abandoned';
+  /**
+   * Why: `spool-full` (S3 too slow or down for longer than the spool holds), `upload-abandoned` (drain deadline),
+   * `missing-init` (segments whose init segment could not be kept).
+   */
+  readonly reason: 'spool-full' | 'upload-abandoned' | 'missing-init';
 }
 
 /** One recorded broadcast (reconnects within the window included): its objects are under `recordings/<playbackId>/<id>/`. */

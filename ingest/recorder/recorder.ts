@@ -74,7 +74,7 @@ type Item =
       discontinuity: boolean;
       initUri: string;
     }
-  | { kind: 'dropped'; session: string; msn: number; durationSeconds: number; programDateTime: number }
+  | { kind: 'dropped'; session: string; msn: number; durationSeconds: number; programDateTime: number; reason: RecordingGap['reason'] }
   | { kind: 'finalize' }
   | { kind: 'reopen' };
 
@@ -106,6 +106,8 @@ class RecordingJob {
   private openGap: { -readonly [K in keyof RecordingGap]: RecordingGap[K] } | undefined;
   private discontinuityNext = false;
   private currentInit: string | undefined;
+  /** Inits that never reached S3, and why: their segments are gaps too. */
+  private readonly lostInits = new Map<string, RecordingGap['reason']>();
   private startedAt: number;
   private running = false;
   private idleWaiters: (() => void)[] = [];
@@ -166,8 +168,12 @@ class RecordingJob {
     const msn = m ? Number(m[2]) : -1;
     const base = { session, msn, durationSeconds: seg.durationSeconds, programDateTime: seg.programDateTime };
     const size = Buffer.isBuffer(seg.bytes) ? seg.bytes.length : (seg.bytes as Buffer[]).reduce((t, b) => t + b.length, 0);
-    if (this.currentInit === undefined || !this.svc.spool.reserve(size)) {
-      this.enqueue({ kind: 'dropped', ...base });
+    if (this.currentInit === undefined) {
+      this.enqueue({ kind: 'dropped', ...base, reason: 'missing-init' });
+      return;
+    }
+    if (!this.svc.spool.reserve(size)) {
+      this.enqueue({ kind: 'dropped', ...base, reason: 'spool-full' });
       return;
     }
     const file = this.spooled(concat(seg.bytes));
@@ -232,16 +238,24 @@ class RecordingJob {
     switch (item.kind) {
       case 'init': {
         const path = await item.file;
-        // An init that cannot be kept loses the segments that need it: they are refused as they come.
-        if (path) await this.upload(item.name, path, item.size, 'video/mp4');
-        else this.currentInit = undefined;
+        // An init that is not in S3 loses the segments that need it (they would not decode).
+        const ok = path !== undefined && (await this.upload(item.name, path, item.size, 'video/mp4'));
+        if (!ok) this.lostInits.set(item.name, path ? 'upload-abandoned' : 'missing-init');
+        if (!path) await this.svc.spool.release(undefined, item.size);
         return;
       }
       case 'segment': {
         const path = await item.file;
+        const lost = this.lostInits.get(item.initUri);
+        if (lost) {
+          await this.svc.spool.release(path, item.size).catch(() => undefined);
+          this.markDropped(item, lost);
+          return;
+        }
         const ok = path !== undefined && (await this.upload(item.name, path, item.size, 'video/iso.segment'));
         if (!ok) {
-          this.markDropped({ ...item }, path ? 'upload-abandoned' : 'spool-full');
+          if (!path) await this.svc.spool.release(undefined, item.size);
+          this.markDropped(item, path ? 'upload-abandoned' : 'spool-full');
           return;
         }
         this.closeGap();
@@ -258,7 +272,7 @@ class RecordingJob {
         return;
       }
       case 'dropped':
-        this.markDropped(item, 'spool-full');
+        this.markDropped(item, item.reason);
         return;
       case 'reopen':
         this.state = 'recording';

@@ -232,6 +232,25 @@ describe('Recorder', () => {
     expect(done.segmentCount).toBe(3 + second.segments.length);
   });
 
+  it('segments before any init are a missing-init gap; the recorder never throws into the caller', async () => {
+    const { svc, finalized } = service();
+    const rec = svc.start({ playbackId: 'PlaybackGGGG', channelName: 'golf' });
+    const [s0, s1] = first.segments;
+    expect(() =>
+      rec.onSegment({ name: s0.name, bytes: s0.chunks, durationSeconds: s0.duration, programDateTime: s0.programDateTimeMs, discontinuity: false }),
+    ).not.toThrow();
+    feed(rec, { ...first, segments: first.segments.slice(1) });
+    rec.end();
+    rec.end(); // twice: inert
+    const done = await finalized(rec.recordingId);
+    expect(done.state).toBe('incomplete');
+    expect(done.gaps).toEqual([expect.objectContaining({ fromMsn: s0.msn, toMsn: s0.msn, reason: 'missing-init' })]);
+    expect(done.segmentCount).toBe(first.segments.length - 1);
+    const vod = parsePlaylist(await getText(s3, BUCKET, `${prefixOf(done)}index.m3u8`));
+    expect(vod.segments[0].uri).toBe(s1.name);
+    expect(svc.spoolUsedBytes).toBe(0);
+  });
+
   it('drain with S3 down past its deadline: what was not uploaded becomes a gap, nothing throws', async () => {
     const { svc } = service();
     const rec = svc.start({ playbackId: 'PlaybackFFFF', channelName: 'foxtrot' });
