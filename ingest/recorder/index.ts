@@ -9,11 +9,10 @@
  * const rec = recordings?.start({ playbackId: channel.playbackId, channelName: channel.name });
  * // in the Packager's callbacks, after the live store has the object (the recorder never blocks or throws):
  * onInit: (init) => { live.put(init); rec?.onInit(init.name, init.bytes); },
- * onSegment: (s) => { live.put(s); rec?.onSegment({ name: s.name, bytes: s.chunks, durationSeconds: s.duration,
- *   programDateTime: s.programDateTimeMs, discontinuity: s.discontinuity }); },
+ * onSegment: (s) => { live.put(s); rec?.onSegment(fromPackagerSegment(s)); },
  * // publish ended (unpublish, disconnect, kick, refusal), after packager.end() flushed its last segment:
  * rec?.end();
- * // task drain, after every publish has ended, before exit:
+ * // task drain, after the stream manager has ended its publishes, before exit (ends any still on):
  * await recordings?.drain({ timeoutMs: remainingDrainMs });
  * ```
  * A publish of the same channel within `reconnectWindowSeconds` of the last one's end continues its recording
@@ -36,6 +35,7 @@ export {
 } from './objects';
 export { type RecordedSegment, renderRecordingPlaylist } from './playlist';
 export {
+  fromPackagerSegment,
   type Recorder,
   type RecorderEvent,
   type RecorderLog,

@@ -1,10 +1,11 @@
 import { newRecordingId, type Recording, type RecordingGap, type RecordingState } from '../../core/model';
 import type { RecordingStore } from '../../core/store';
+import type { SegmentOutput } from '../packager/index.js';
 import { RECORDING_PLAYLIST, type RecordingObjects, recordingPrefix } from './objects';
 import { type RecordedSegment, renderRecordingPlaylist } from './playlist';
 import { Spool } from './spool';
 
-/** A media segment as the packager emits it (`SegmentOutput`: pass `chunks` as `bytes`). */
+/** A media segment as the packager emits it (`SegmentOutput`: see `fromPackagerSegment`). */
 export interface RecorderSegmentInput {
   /** `<session>_<msn>.m4s`. */
   readonly name: string;
@@ -13,6 +14,11 @@ export interface RecorderSegmentInput {
   /** EXT-X-PROGRAM-DATE-TIME, epoch ms. */
   readonly programDateTime: number;
   readonly discontinuity: boolean;
+}
+
+/** The packager's `SegmentOutput` as the recorder takes it. */
+export function fromPackagerSegment(s: SegmentOutput): RecorderSegmentInput {
+  return { name: s.name, bytes: s.chunks, durationSeconds: s.duration, programDateTime: s.programDateTimeMs, discontinuity: s.discontinuity };
 }
 
 /** The handle of one publish of a recorded channel. Its methods never block and never throw. */
@@ -501,10 +507,13 @@ export class RecordingService implements RecordingServiceCore {
   /**
    * Before the task exits: waits for every upload, playlist and metadata write. At the deadline, what is not in
    * S3 yet is recorded as a gap (`incomplete`) and the final playlist and metadata get one attempt each.
-   * Publishes still on should be ended first (the stream manager's drain ends them).
+   * A publish still on is ended first (VOD, `ready`): call it after the stream manager has ended its publishes,
+   * so their last segments are in.
    */
   async drain(opts: { timeoutMs?: number } = {}): Promise<void> {
     const jobs = [...this.all];
+    // The task is exiting: a publish still on ends here (its handle's later end() is a no-op).
+    for (const j of jobs) if (j.activePublish !== undefined) j.end(this.clock());
     const done = Promise.all(jobs.map((j) => j.whenIdle()));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>((resolve) => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Recording } from '../../../core/model';
-import { createRecordingS3Client, type RecorderEvent, RecordingService, s3RecordingObjects } from '../../../ingest/recorder';
+import { createRecordingS3Client, fromPackagerSegment, type RecorderEvent, RecordingService, s3RecordingObjects } from '../../../ingest/recorder';
 import { type LocalS3, startLocalS3 } from '../../../local/s3';
 import { startTestTable, type TestTable } from '../../support/dynamo';
 import { EventLog, waitFor } from '../../support/wait';
@@ -248,6 +248,19 @@ describe('Recorder', () => {
     expect(done.segmentCount).toBe(first.segments.length - 1);
     const vod = parsePlaylist(await getText(s3, BUCKET, `${prefixOf(done)}index.m3u8`));
     expect(vod.segments[0].uri).toBe(s1.name);
+    expect(svc.spoolUsedBytes).toBe(0);
+  });
+
+  it('drain ends a publish still on and waits for its uploads: the recording is ready before the task exits', async () => {
+    const { svc } = service();
+    const rec = svc.start({ playbackId: 'PlaybackHHHH', channelName: 'hotel' });
+    feed(rec, first);
+    await svc.drain({ timeoutMs: 20_000 });
+    const item = await table.store.getRecording(rec.recordingId);
+    expect(item).toMatchObject({ state: 'ready', segmentCount: first.segments.length, gaps: [] });
+    expect(parsePlaylist(await getText(s3, BUCKET, `${prefixOf(item!)}index.m3u8`)).ended).toBe(true);
+    rec.end(); // the stream manager's late end is a no-op
+    rec.onSegment(fromPackagerSegment(first.segments[0]));
     expect(svc.spoolUsedBytes).toBe(0);
   });
 

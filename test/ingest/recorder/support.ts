@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { InitOutput, SegmentOutput } from '../../../ingest/packager/index.js';
-import type { Recorder } from '../../../ingest/recorder';
+import { fromPackagerSegment, type Recorder } from '../../../ingest/recorder';
 import { readFlvTags } from '../packager/support/flv-file.js';
 import { collect, runFeed } from '../packager/support/run.js';
 
@@ -41,13 +41,7 @@ export function feed(rec: Recorder, p: Publish, from = 0, to = p.segments.length
   const took: number[] = [];
   for (const s of p.segments.slice(from, to)) {
     const t = performance.now();
-    rec.onSegment({
-      name: s.name,
-      bytes: s.chunks,
-      durationSeconds: s.duration,
-      programDateTime: s.programDateTimeMs,
-      discontinuity: s.discontinuity,
-    });
+    rec.onSegment(fromPackagerSegment(s));
     took.push(performance.now() - t);
   }
   return took;
