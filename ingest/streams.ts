@@ -167,9 +167,9 @@ export class StreamManager {
     const found = path.session ? this.sessionObjects.get(key)?.get(path.file) : undefined;
     if (found || path.kind !== 'part') return found;
     const stream = this.streams.get(path.playbackId);
-    if (!stream || !stream.objectKeys.has(key) || partVerdict(this.position(stream), path.msn!, path.part!) !== 'wait') return undefined;
-    return this.block(stream, () => stream.objects.has(path.file) || partVerdict(this.position(stream), path.msn!, path.part!) !== 'wait').then(
-      () => stream.objects.get(path.file),
+    if (!stream?.objectKeys.has(key) || partVerdict(this.position(stream), path.msn!, path.part!) !== 'wait') return undefined;
+    return this.block(stream, () => stream.objects.has(path.file) || partVerdict(this.position(stream), path.msn!, path.part!) !== 'wait').then(() =>
+      stream.objects.get(path.file),
     );
   };
 

@@ -85,7 +85,7 @@ export function viewerRequestFunctionCode(opts: ViewerRequestOptions = {}): stri
       `var PLAYER = ${JSON.stringify(prefix)};`,
       `var PLAYER_WATCH = new RegExp(${JSON.stringify(`^/${opts.playerPrefix}/[A-Za-z0-9]{12}/?$`)});`,
       'function player(request) {',
-      "  if (request.uri === PLAYER) request.uri = PLAYER + " + JSON.stringify(PLAYER_FILES.list) + ';',
+      '  if (request.uri === PLAYER) request.uri = PLAYER + ' + JSON.stringify(PLAYER_FILES.list) + ';',
       '  else if (PLAYER_WATCH.test(request.uri)) request.uri = PLAYER + ' + JSON.stringify(PLAYER_FILES.watch) + ';',
       '  return request;',
       '}',

@@ -141,11 +141,7 @@ export type TunedPlaylist = Pick<Extract<ProbeResult, { kind: 'live' }>, 'target
  * LL-HLS parts) and the page's overrides decide it: playlists with parts get `lowLatencyTuning`, others the
  * standard tuning.
  */
-export function selectTuning(
-  playlist: TunedPlaylist,
-  overrides: Partial<HlsConfig> = {},
-  marginSeconds = LIVE_SYNC_MARGIN_SECONDS,
-): HlsTuning {
+export function selectTuning(playlist: TunedPlaylist, overrides: Partial<HlsConfig> = {}, marginSeconds = LIVE_SYNC_MARGIN_SECONDS): HlsTuning {
   if (playlist.partTargetSeconds) return lowLatencyTuning({ ...playlist, partTargetSeconds: playlist.partTargetSeconds }, overrides);
   return {
     name: 'standard',

@@ -120,7 +120,7 @@ describe('the viewer-request function at the edge', () => {
     [`/${ID}/k3j9x0a1b2_42.m4s?_HLS_msn=1`, 'Invalid query string'],
     [`/${ID}/k3j9x0a1b2_42.01.m4s`, 'Invalid path'],
     [`${STREAMS_PATH}?all=1`, 'Invalid query string'],
-  ])('answers %s with the origin\'s 400 (%s), cached for a second', async (url, message) => {
+  ])("answers %s with the origin's 400 (%s), cached for a second", async (url, message) => {
     const out = edge(viewerRequest(url));
     expect(isResponse(out)).toBe(true);
     const res = out as CfResponse;

@@ -162,7 +162,13 @@ describe('the player page in Chromium', () => {
     const before = await view();
     expect((before.stats as { tuning?: string }).tuning).toBe('ll-hls');
     const stallsBefore = (before.stats as { stalls: number }).stalls;
-    const ll = (await page.evaluate(LL)) as { lowLatencyMode: boolean; targetLatency: number; partTarget: number; canBlockReload: boolean; parts: number };
+    const ll = (await page.evaluate(LL)) as {
+      lowLatencyMode: boolean;
+      targetLatency: number;
+      partTarget: number;
+      canBlockReload: boolean;
+      parts: number;
+    };
     expect(ll).toMatchObject({ lowLatencyMode: true, canBlockReload: true, partTarget: 0.334 });
     expect(ll.parts).toBeGreaterThan(0);
     // The part hold-back (3 × 0.334 s), raised by hls.js only after a stall.

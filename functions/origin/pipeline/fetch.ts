@@ -1,4 +1,4 @@
-import { BadGatewayError, GatewayTimeoutError, HttpError, NotFoundError } from '../../../core/errors';
+import { BadGatewayError, BadRequestError, GatewayTimeoutError, HttpError, NotFoundError } from '../../../core/errors';
 import { type OriginPath, upstreamPath } from '../../../core/hls/paths';
 import type { Route } from '../../../core/model';
 import type { OriginMetrics } from '../metrics';
@@ -71,6 +71,8 @@ export function createBodyFetcher(opts: BodyFetcherOptions) {
       throw toUpstreamHttpError(err);
     }
     if (res.statusCode === 404) throw new NotFoundError('No such file');
+    // LL-HLS: the task refuses a reload too far ahead of the stream (the spec's 400); the viewer gets that 400.
+    if (res.statusCode === 400 && target.blocking) throw new BadRequestError('Blocking reload too far ahead');
     if (res.statusCode !== 200) {
       opts.metrics.count('UpstreamFailures');
       throw new BadGatewayError('Upstream failed', { cause: new UpstreamError('failed', `upstream answered ${res.statusCode}`) });

@@ -57,7 +57,8 @@ beforeEach(async () => {
   timeouts.clear();
   routes.routes.set(ID, makeRoute(ID, task.port));
   task.files.set(`/${ID}/index.m3u8`, LL);
-  for (const q of ['_HLS_msn=6&_HLS_part=0', '_HLS_msn=6&_HLS_part=1', '_HLS_msn=6', '_HLS_msn=6&_HLS_skip=YES']) task.files.set(`/${ID}/index.m3u8?${q}`, LL);
+  for (const q of ['_HLS_msn=6&_HLS_part=0', '_HLS_msn=6&_HLS_part=1', '_HLS_msn=6', '_HLS_msn=6&_HLS_skip=YES'])
+    task.files.set(`/${ID}/index.m3u8?${q}`, LL);
   task.files.set(`/${ID}/${S}_6.0.m4s`, PART);
 });
 
@@ -113,6 +114,14 @@ describe('origin: LL-HLS', () => {
       [`/${ID}/${S}_6.0.m4s`]: 5000,
       [`/${ID}/index.m3u8`]: 2000,
     });
+  });
+
+  it("relays the task's 400 for a reload too far ahead as a 400 (not an upstream failure)", async () => {
+    task.status.set(`/${ID}/index.m3u8?_HLS_msn=99`, 400);
+    const res = await get(origin(), `/${ID}/index.m3u8?_HLS_msn=99`);
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['Cache-Control']).toBe('public, max-age=1');
+    expect(metrics.counts.UpstreamFailures ?? 0).toBe(0);
   });
 
   it('refuses malformed blocking parameters and queries on parts with 400, before any upstream request', async () => {

@@ -48,10 +48,7 @@ describe('LL-HLS playlists', () => {
     const open = c.fragments.filter((f) => f.msn === last.msn && !c.segments.some((s) => s.msn === f.msn));
     // Parts of the 3 newest complete segments plus the open segment's.
     const withParts = c.segments.slice(-3);
-    expect(parts.map((p) => p.uri)).toEqual([
-      ...withParts.flatMap((s) => s.parts.map((_, i) => partUri(s.uri, i))),
-      ...open.map((f) => f.name),
-    ]);
+    expect(parts.map((p) => p.uri)).toEqual([...withParts.flatMap((s) => s.parts.map((_, i) => partUri(s.uri, i))), ...open.map((f) => f.name)]);
     // Every segment's parts add up to it, a keyframe part is INDEPENDENT, and every part's name is its fragment's.
     for (const s of withParts) expect(s.parts.reduce((t, p) => t + p.duration, 0)).toBeCloseTo(s.duration, 6);
     expect(parts.filter((p) => p.independent).length).toBeGreaterThan(0);
