@@ -1,6 +1,6 @@
 import { PLAYLIST_SIZE, SEGMENT_SECONDS } from '../limits';
 import { commonSettings } from './common';
-import { defineSettings, number, optionalText, text } from './schema';
+import { defineSettings, flag, number, optionalText, text } from './schema';
 
 const port = (env: string, dflt: number) => number(env, { default: dflt, min: 0, max: 65535, integer: true });
 const limit = (env: string, dflt: number | ((e: Record<string, unknown>) => number), min: number, max: number, allowInfinity = false) =>
@@ -23,6 +23,20 @@ export const ingestSettings = defineSettings('ingest', {
   hlsDir: text('KEYFRAME_HLS_DIR', { default: '/tmp/keyframe-hls' }),
   segmentSeconds: number('KEYFRAME_SEGMENT_SECONDS', { ...SEGMENT_SECONDS }),
   playlistSize: number('KEYFRAME_PLAYLIST_SIZE', { ...PLAYLIST_SIZE }),
+  /** LL-HLS: parts in the playlist, blocking reloads and part requests (docs/ll-hls.md). */
+  lowLatency: flag('KEYFRAME_LL_HLS', { default: true }),
+  /** LL-HLS part (packager fragment) duration limit, s: PART-TARGET (docs/ll-hls.md for the default). */
+  partSeconds: number('KEYFRAME_PART_SECONDS', { default: 0.334, min: 0.05, max: 2 }),
+  /**
+   * The longest a blocking request is held, ms (then the current playlist answers). The origin's
+   * `KEYFRAME_BLOCKING_HOLD_MS` must be at least this. Default: 3 target durations.
+   */
+  blockingHoldMs: number('KEYFRAME_BLOCKING_HOLD_MS', {
+    default: (e) => 3000 * Math.ceil(e.segmentSeconds as number),
+    min: 0,
+    max: 20_000,
+    integer: true,
+  }),
   ffmpegPath: text('KEYFRAME_FFMPEG_PATH', { default: 'ffmpeg' }),
   /** Who this task is: set both locally; on ECS they come from the task metadata endpoint. */
   taskArn: optionalText('KEYFRAME_TASK_ARN'),
