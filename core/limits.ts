@@ -23,3 +23,13 @@ const ENVELOPE_RESERVE_BYTES = 16 * 1024;
  * (6,000,000 − 16 KiB) / 4 × 3 ≈ 4.49 MB.
  */
 export const MAX_BUFFERED_BODY_BYTES = Math.floor((FUNCTION_URL_MAX_PAYLOAD_BYTES - ENVELOPE_RESERVE_BYTES) / 4) * 3;
+
+/**
+ * How long the task holds an LL-HLS blocking request (and the origin waits for one, on top of its upstream
+ * timeout): three target durations, at most 6 s so that 2 s upstream + 6 s fits the origin Lambda's 10 s
+ * timeout and CloudFront's 15 s origin read timeout. Both the ingest and the origin derive it from the one
+ * segment duration they are given, so they always agree.
+ */
+export function blockingHoldMs(segmentSeconds: number): number {
+  return Math.min(3000 * Math.ceil(segmentSeconds), 6000);
+}

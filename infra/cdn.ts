@@ -27,6 +27,7 @@ import { FunctionUrlOrigin, S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-or
 import type { IFunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { ORIGIN_QUERY_RULE } from '../core/hls/paths';
 import { playlistMaxTtlSeconds } from './config';
 import { viewerRequestFunctionCode } from './edge/viewer-request';
 import { PLAYER_PATH_PREFIX } from './player-site';
@@ -36,6 +37,16 @@ export const SEGMENT_TTL = { min: Duration.seconds(0), default: Duration.days(1)
 /** Error responses are cached this long (no custom error pages). */
 export const ERROR_CACHING_TTL = Duration.seconds(1);
 export const CACHED_ERROR_STATUSES = [400, 403, 404, 500, 502, 503, 504] as const;
+/**
+ * The playlist cache key's query strings: the private-playback token and the LL-HLS blocking-reload parameters
+ * (core/hls/paths.ts `ORIGIN_QUERY_RULE`), so viewers blocked on the same msn/part share one origin request.
+ */
+export const PLAYLIST_QUERY_STRINGS = ['token', ...Object.keys(ORIGIN_QUERY_RULE.blocking)];
+/**
+ * How long CloudFront waits for the origin's first byte, s. It covers the function's own 10 s timeout, so also
+ * the longest LL-HLS blocking request (the task's hold, 3 s, plus the upstream timeout, 2 s).
+ */
+export const ORIGIN_READ_TIMEOUT_SECONDS = 15;
 
 export interface CdnProps {
   /** The origin function's URL (AWS_IAM auth). */
@@ -64,8 +75,9 @@ export interface CdnProps {
 /**
  * CloudFront in front of the origin function, through Origin Access Control (so only this distribution can
  * invoke the function URL). Segments (the default behavior) cache long and honour the origin's
- * `immutable` max-age; `*.m3u8` playlists cache at most half a segment; errors cache for about 1 s.
- * Cache keys carry no cookies, headers or query strings: the path names the object. CORS allows any origin
+ * `immutable` max-age, and so do LL-HLS parts (`*.m4s` too); `*.m3u8` playlists cache at most half a segment
+ * (LL-HLS ones 1 s); errors cache for about 1 s. Cache keys carry no cookies or headers, and query strings only
+ * on playlists (token, `_HLS_msn`, `_HLS_part`, `_HLS_skip`): otherwise the path names the object. CORS allows any origin
  * (GET/HEAD/OPTIONS) so any web player can play.
  */
 export class Cdn extends Construct {
@@ -103,8 +115,9 @@ export class Cdn extends Construct {
       cookieBehavior: CacheCookieBehavior.none(),
       headerBehavior: CacheHeaderBehavior.none(),
       // Private channels: the playback token is part of the key, so a playlist fetched with one viewer's
-      // token is never served to a request without one (public playlists carry no query string).
-      queryStringBehavior: CacheQueryStringBehavior.allowList('token'),
+      // token is never served to a request without one. LL-HLS: each blocking reload (`_HLS_msn`, `_HLS_part`,
+      // `_HLS_skip`) is its own object, cached for the origin's max-age=1 and shared by its viewers.
+      queryStringBehavior: CacheQueryStringBehavior.allowList(...PLAYLIST_QUERY_STRINGS),
       enableAcceptEncodingGzip: true,
       enableAcceptEncodingBrotli: true,
     });
@@ -132,7 +145,7 @@ export class Cdn extends Construct {
       originShieldEnabled: props.originShieldRegion !== undefined,
       originShieldRegion: props.originShieldRegion,
       // The function times out at 10 s; CloudFront waits a little longer before giving up.
-      readTimeout: Duration.seconds(15),
+      readTimeout: Duration.seconds(ORIGIN_READ_TIMEOUT_SECONDS),
     });
 
     const errorResponses: ErrorResponse[] = CACHED_ERROR_STATUSES.map((httpStatus) => ({

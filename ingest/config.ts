@@ -16,6 +16,12 @@ export interface IngestConfig {
   /** Target segment duration. */
   readonly segmentSeconds: number;
   readonly playlistSize: number;
+  /** LL-HLS: parts, blocking reloads (docs/ll-hls.md). */
+  readonly lowLatency: boolean;
+  /** PART-TARGET, s (the packager's fragment limit). */
+  readonly partSeconds: number;
+  /** Longest hold of a blocking request, ms. */
+  readonly blockingHoldMs: number;
   readonly ffmpegPath: string;
   /** Who this task is (ingest/identity.ts): explicit locally, else from the ECS task metadata endpoint. */
   readonly identity: { readonly taskArn?: string; readonly taskIp?: string; readonly ecsMetadataUri?: string };
@@ -74,6 +80,9 @@ export function loadIngestConfig(env?: Env): IngestConfig {
     hlsDir: s.hlsDir,
     segmentSeconds: s.segmentSeconds,
     playlistSize: s.playlistSize,
+    lowLatency: s.lowLatency,
+    partSeconds: s.partSeconds,
+    blockingHoldMs: s.blockingHoldMs,
     ffmpegPath: s.ffmpegPath,
     identity: { taskArn: s.taskArn, taskIp: s.taskIp, ecsMetadataUri: s.ecsMetadataUri },
     ecsAgentUri: s.ecsAgentUri,

@@ -1,6 +1,6 @@
 import type { OriginPath } from '../core/hls/paths';
 import { BadRequestError, ConditionFailedError } from '../core/errors';
-import { MAX_BUFFERED_BODY_BYTES } from '../core/limits';
+import { blockingHoldMs, MAX_BUFFERED_BODY_BYTES } from '../core/limits';
 import type { Logger } from '../core/logger';
 import { hashesEqual, hashStreamKey, keyFingerprint, newSessionId, type Channel, type Route, type StreamHealthReport } from '../core/model';
 import type { ChannelStore, RouteStore } from '../core/store';
@@ -202,7 +202,7 @@ export class StreamManager {
       const check = () => {
         if (done()) finish();
       };
-      const timer = setTimeout(finish, this.opts.blockingHoldMs ?? 3000 * Math.ceil(this.opts.segmentSeconds));
+      const timer = setTimeout(finish, this.opts.blockingHoldMs ?? blockingHoldMs(this.opts.segmentSeconds));
       stream.waiters.add(check);
     });
   }

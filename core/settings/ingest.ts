@@ -1,4 +1,4 @@
-import { PLAYLIST_SIZE, SEGMENT_SECONDS } from '../limits';
+import { blockingHoldMs, PLAYLIST_SIZE, SEGMENT_SECONDS } from '../limits';
 import { commonSettings } from './common';
 import { defineSettings, flag, number, optionalText, text } from './schema';
 
@@ -26,13 +26,13 @@ export const ingestSettings = defineSettings('ingest', {
   /** LL-HLS: parts in the playlist, blocking reloads and part requests (docs/ll-hls.md). */
   lowLatency: flag('KEYFRAME_LL_HLS', { default: true }),
   /** LL-HLS part (packager fragment) duration limit, s: PART-TARGET (docs/ll-hls.md for the default). */
-  partSeconds: number('KEYFRAME_PART_SECONDS', { default: 0.334, min: 0.05, max: 2 }),
+  partSeconds: number('KEYFRAME_PART_SECONDS', { default: 0.334, min: 0.2, max: 1 }),
   /**
    * The longest a blocking request is held, ms (then the current playlist answers). The origin's
-   * `KEYFRAME_BLOCKING_HOLD_MS` must be at least this. Default: 3 target durations.
+   * `KEYFRAME_BLOCKING_HOLD_MS` must be at least this. Default: `blockingHoldMs()` of core/limits.ts, as the origin's.
    */
   blockingHoldMs: number('KEYFRAME_BLOCKING_HOLD_MS', {
-    default: (e) => 3000 * Math.ceil(e.segmentSeconds as number),
+    default: (e) => blockingHoldMs(e.segmentSeconds as number),
     min: 0,
     max: 20_000,
     integer: true,

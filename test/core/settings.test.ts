@@ -88,3 +88,14 @@ describe('process.env', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+describe('LL-HLS hold', () => {
+  it('the ingest and the origin derive the same blocking hold from the one segment duration', () => {
+    for (const seg of [1, 2, 4, 10]) {
+      const env = { KEYFRAME_TABLE: 't', KEYFRAME_SEGMENT_SECONDS: String(seg) };
+      expect(ingestSettings.load(env).blockingHoldMs).toBe(originSettings.load(env).blockingHoldMs);
+      // 2 s upstream + the hold fits the origin function's 10 s timeout.
+      expect(originSettings.load(env).upstreamTimeoutMs + originSettings.load(env).blockingHoldMs).toBeLessThan(10_000);
+    }
+  });
+});

@@ -3,6 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, FunctionUrlAuthType, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { Cdn } from '../../infra/cdn';
+import { originSettings } from '../../core/settings/origin';
 
 /**
  * The Cdn construct alone (no bundling, so it synthesizes in milliseconds): the web ACL options that the
@@ -58,5 +59,41 @@ describe('Cdn web ACL options', () => {
       ],
     });
     expect(acknowledged).not.toContain('AwsSolutions-CFR2');
+  });
+});
+
+describe('Cdn and LL-HLS', () => {
+  const { template } = cdnWith({});
+  const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
+  const policies = Object.values(resources).filter((r) => r.Type === 'AWS::CloudFront::CachePolicy');
+  const policy = (comment: RegExp) => policies.find((p) => comment.test(p.Properties.CachePolicyConfig.Comment))!.Properties.CachePolicyConfig;
+  const distribution = Object.values(resources).find((r) => r.Type === 'AWS::CloudFront::Distribution')!.Properties.DistributionConfig;
+
+  it('keys playlists on the token and the blocking-reload parameters, and nothing else', () => {
+    const qs = policy(/playlists/).ParametersInCacheKeyAndForwardedToOrigin.QueryStringsConfig;
+    expect(qs.QueryStringBehavior).toBe('whitelist');
+    expect([...qs.QueryStrings].sort()).toEqual(['_HLS_msn', '_HLS_part', '_HLS_skip', 'token']);
+  });
+
+  it('gives playlists a TTL that lets the origin max-age=1 through, never 0 (no-cache) by default', () => {
+    const p = policy(/playlists/);
+    expect(p.DefaultTTL).toBe(1);
+    expect(p.MaxTTL).toBeGreaterThanOrEqual(1);
+  });
+
+  it('serves parts (*.m4s) with the segment behaviour: long, immutable, no query string in the key', () => {
+    const segments = policy(/segments/);
+    expect(segments.MaxTTL).toBe(14 * 86400);
+    expect(segments.ParametersInCacheKeyAndForwardedToOrigin.QueryStringsConfig.QueryStringBehavior).toBe('none');
+    // Only playlists (and the player) have their own behaviour: a part path falls to the default one.
+    const patterns = (distribution.CacheBehaviors as { PathPattern: string }[]).map((b) => b.PathPattern);
+    expect(patterns).toEqual(['*.m3u8']);
+    expect(distribution.DefaultCacheBehavior.CachePolicyId).toEqual({ Ref: Object.keys(resources).find((k) => resources[k] === policies.find((p) => p.Properties.CachePolicyConfig === segments)) });
+  });
+
+  it('waits for the origin longer than the longest blocking request (hold + upstream timeout)', () => {
+    const timeout = distribution.Origins[0].CustomOriginConfig.OriginReadTimeout;
+    const holdMs = originSettings.load({ KEYFRAME_TABLE: 't' }).blockingHoldMs + originSettings.load({ KEYFRAME_TABLE: 't' }).upstreamTimeoutMs;
+    expect(timeout * 1000).toBeGreaterThan(holdMs);
   });
 });

@@ -91,8 +91,8 @@ describe('CloudFront', () => {
       ParametersInCacheKeyAndForwardedToOrigin: {
         CookiesConfig: { CookieBehavior: 'none' },
         HeadersConfig: { HeaderBehavior: 'none' },
-        // Only the private-playback token: a tokened playlist is never served to a request without it.
-        QueryStringsConfig: { QueryStringBehavior: 'whitelist', QueryStrings: ['token'] },
+        // The private-playback token and the LL-HLS blocking parameters: viewers asking for the same part share one request.
+        QueryStringsConfig: { QueryStringBehavior: 'whitelist', QueryStrings: ['token', '_HLS_msn', '_HLS_part', '_HLS_skip'] },
       },
     });
   });
