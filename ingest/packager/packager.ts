@@ -536,9 +536,13 @@ export class Packager {
   private maybeDecide(): void {
     const v = !!this.video;
     const a = !!this.audio;
-    if (v && a) return this.decide();
+    if (v && a) {
+      this.decide();
+      return;
+    }
     if (this.meta && (this.meta.hasVideo ? v : true) && (this.meta.hasAudio ? a : true) && (this.meta.hasVideo || this.meta.hasAudio)) {
-      return this.decide();
+      this.decide();
+      return;
     }
     if (this.firstFrameExt !== undefined && this.maxExt - this.firstFrameExt >= this.o.trackWaitMs) this.decide();
   }
@@ -653,17 +657,26 @@ export class Packager {
 
   /** Closes the open segment and emits everything queued (end, jump, configuration change). */
   private flush(ending: boolean): void {
-    if (!this.cut(true)) return this.blocked(ending);
+    if (!this.cut(true)) {
+      this.blocked(ending);
+      return;
+    }
     const l = this.leader();
     if (l && l.q.n >= 2) {
       const span = (l.q.last() + this.defaultDuration(l) - l.q.dts[0]) / l.timescale;
       if (span > this.o.fragmentSeconds + EPS) {
         const b = l.q.n - 1;
-        if (!this.emit(l, this.other(l), b, l.q.dts[b] / l.timescale, false)) return this.blocked(ending);
+        if (!this.emit(l, this.other(l), b, l.q.dts[b] / l.timescale, false)) {
+          this.blocked(ending);
+          return;
+        }
       }
     }
     const lead = l && l.q.n > 0 ? l : l && this.other(l)?.q.n ? this.other(l) : undefined;
-    if (lead && !this.emit(lead, this.other(lead), lead.q.n, undefined, true)) return this.blocked(ending);
+    if (lead && !this.emit(lead, this.other(lead), lead.q.n, undefined, true)) {
+      this.blocked(ending);
+      return;
+    }
     if (this.seg) this.closeSegment();
     this.gridOrigin = undefined;
   }

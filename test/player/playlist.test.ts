@@ -100,7 +100,7 @@ describe('burned-in clock (bench/latency)', () => {
     const gray = new Uint8Array(width * CODE_HEIGHT).fill(96);
     drawCode(gray, width, ms);
     const rgba = new Uint8Array(gray.length * 4);
-    gray.forEach((v, i) => rgba.fill(v, i * 4, i * 4 + 4));
+    for (const [i, v] of gray.entries()) rgba.fill(v, i * 4, i * 4 + 4);
     expect(readCode(rgba, width)).toBe(ms);
     const bits = encodeBits(ms);
     bits[47] ^= 1;

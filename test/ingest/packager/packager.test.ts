@@ -43,7 +43,7 @@ describe('AVC + AAC', () => {
     expect(new Set(as.map((s) => s.duration))).toEqual(new Set([1024]));
     // Composition offsets are the FLV ones (ms × 90).
     const frames = messages.filter((m) => m.type === 9 && m.payload[1] === 1);
-    vs.forEach((s, i) => expect(s.cts - s.dts).toBe(frames[i].payload.readIntBE(2, 3) * 90));
+    for (const [i, s] of vs.entries()) expect(s.cts - s.dts).toBe(frames[i].payload.readIntBE(2, 3) * 90);
     expect(vs.filter((s) => s.is_sync)).toHaveLength(2);
     // Decode times are on the wall clock: the first frame is at the anchor (T0).
     expect(vs[0].dts).toBe(T0 * 90);
@@ -365,4 +365,3 @@ function amfString(s: string): Buffer {
   return b;
 }
 
-export { aacConfig, aacSequenceTag, onMetaData };

@@ -108,6 +108,6 @@ describe('malformed input', () => {
     });
     const err = errors.find((e) => e);
     expect(err?.code).toBe('internal');
-    expect((err?.cause as Error).message).toBe('disk full');
+    expect((err?.cause as Error | undefined)?.message).toBe('disk full');
   });
 });
