@@ -5,7 +5,13 @@
 const PARTS = '(functions|ingest|infra|local|cli|player)';
 module.exports = {
   forbidden: [
-    { name: 'no-circular', severity: 'error', comment: 'Import cycles make modules impossible to load or test alone.', from: {}, to: { circular: true } },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'Import cycles make modules impossible to load or test alone.',
+      from: {},
+      to: { circular: true },
+    },
     {
       name: 'core-imports-no-part',
       severity: 'error',

@@ -110,7 +110,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     if (!command) throw new UsageError('playback-url needs a channel name or playback ID, e.g. keyframe playback-url my-channel');
     if (arg !== undefined || extra.length > 0) throw new UsageError(`unexpected arguments: ${[arg, ...extra].join(' ')}`);
     const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
-    if (ttl !== undefined && !Number.isInteger(ttl)) throw new UsageError(`--ttl must be a whole number of seconds, got ${JSON.stringify(values.ttl)}`);
+    if (ttl !== undefined && !Number.isInteger(ttl))
+      throw new UsageError(`--ttl must be a whole number of seconds, got ${JSON.stringify(values.ttl)}`);
     const target = await resolveTarget(targetOpts);
     const minted = await mintPlaybackUrl(target.store, target.urls, target.playbackKey, command, ttl);
     print(
@@ -155,8 +156,15 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       if (arg) throw new UsageError(`keys list takes no argument (got ${JSON.stringify(arg)})`);
       const target = await resolveTarget(targetOpts);
       const channels = await listKeys(target.store, target.urls);
-      const rows = channels.map((c) => `  ${c.name.padEnd(24)} ${c.playbackId}  ${c.state.padEnd(8)} ${c.playbackUrl}${c.private ? '  (private)' : ''}`);
-      print(channels.length ? `${['  NAME'.padEnd(26) + ' PLAYBACK ID   STATE    PLAYBACK URL', ...rows].join('\n')}\n` : `No channels on ${target.where} yet. Create one: keyframe keys create <name>\n`, channels);
+      const rows = channels.map(
+        (c) => `  ${c.name.padEnd(24)} ${c.playbackId}  ${c.state.padEnd(8)} ${c.playbackUrl}${c.private ? '  (private)' : ''}`,
+      );
+      print(
+        channels.length
+          ? `${['  NAME'.padEnd(26) + ' PLAYBACK ID   STATE    PLAYBACK URL', ...rows].join('\n')}\n`
+          : `No channels on ${target.where} yet. Create one: keyframe keys create <name>\n`,
+        channels,
+      );
       return 0;
     }
     case 'revoke': {

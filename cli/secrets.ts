@@ -61,7 +61,9 @@ export async function deployedPlaybackSecret(
   if (settings.playbackSecret) return playbackKey(settings.playbackSecret);
   const secretId = opts.secretId ?? settings.playbackSecretArn;
   if (!secretId) {
-    throw new UsageError("this stack's playback secret is unknown: pass --secret-id <arn or name> (the stack's PlaybackSecretArn output), or set KEYFRAME_PLAYBACK_SECRET");
+    throw new UsageError(
+      "this stack's playback secret is unknown: pass --secret-id <arn or name> (the stack's PlaybackSecretArn output), or set KEYFRAME_PLAYBACK_SECRET",
+    );
   }
   const client = secrets ?? (await sdkSecretsManager(opts.region));
   const value = await client.getSecretString(secretId);

@@ -76,5 +76,5 @@ export async function resolveStack(
 
 async function regionOf(client: DescribeStacksClient): Promise<string> {
   if (client instanceof CloudFormationClient) return client.config.region();
-  throw new StackResolveError('Cannot tell the stack\'s region; pass --region.');
+  throw new StackResolveError("Cannot tell the stack's region; pass --region.");
 }

@@ -78,7 +78,14 @@ export interface ListedChannel {
 export async function listKeys(store: ChannelStore, urls: StackUrls): Promise<ListedChannel[]> {
   const channels = await store.listChannels();
   return channels
-    .map((c) => ({ name: c.name, playbackId: c.playbackId, state: c.state, createdAt: c.createdAt, playbackUrl: playbackUrl(urls, c.playbackId), private: c.private === true }))
+    .map((c) => ({
+      name: c.name,
+      playbackId: c.playbackId,
+      state: c.state,
+      createdAt: c.createdAt,
+      playbackUrl: playbackUrl(urls, c.playbackId),
+      private: c.private === true,
+    }))
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }
 

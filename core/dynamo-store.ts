@@ -288,9 +288,7 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
 
     async revokeChannel(nameOrPlaybackId) {
       const channels = await this.listChannels();
-      const target = channels.find(
-        (c) => c.state === 'active' && (c.name === nameOrPlaybackId || c.playbackId === nameOrPlaybackId),
-      );
+      const target = channels.find((c) => c.state === 'active' && (c.name === nameOrPlaybackId || c.playbackId === nameOrPlaybackId));
       if (!target) return undefined;
       const updated = await conditional(() =>
         client.send(

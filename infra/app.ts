@@ -36,8 +36,7 @@ export interface Composed {
 /** Builds the app: config from the app's context, the stack, and the cdk-nag checks. */
 export function compose(app: App, options: ComposeOptions = {}): Composed {
   const config = loadConfig(app.node.getAllContext(), { deployRegion: options.deployRegion });
-  const playerDirectory =
-    options.playerDirectory === null ? undefined : (options.playerDirectory ?? builtPlayerDir(options.repoRoot ?? REPO_ROOT));
+  const playerDirectory = options.playerDirectory === null ? undefined : (options.playerDirectory ?? builtPlayerDir(options.repoRoot ?? REPO_ROOT));
   const stack = new KeyframeStack(app, config.stackName, {
     stackName: config.stackName,
     config,

@@ -175,9 +175,7 @@ export class Cdn extends Construct {
       runtime: FunctionRuntime.JS_2_0,
       code: FunctionCode.fromInline(viewerRequestFunctionCode({ playerPrefix: props.playerBucket ? PLAYER_PATH_PREFIX : undefined })),
     });
-    const functionAssociations: FunctionAssociation[] = [
-      { function: this.viewerRequestFunction, eventType: FunctionEventType.VIEWER_REQUEST },
-    ];
+    const functionAssociations: FunctionAssociation[] = [{ function: this.viewerRequestFunction, eventType: FunctionEventType.VIEWER_REQUEST }];
 
     if (props.wafRateLimit !== undefined) {
       this.webAcl = new CfnWebACL(this, 'WebAcl', {
@@ -252,9 +250,7 @@ export class Cdn extends Construct {
             minimumProtocolVersion: SecurityPolicyProtocol.TLS_V1_2_2021,
           }
         : {}),
-      ...(this.accessLogBucket
-        ? { enableLogging: true, logBucket: this.accessLogBucket, logFilePrefix: 'cloudfront/' }
-        : {}),
+      ...(this.accessLogBucket ? { enableLogging: true, logBucket: this.accessLogBucket, logFilePrefix: 'cloudfront/' } : {}),
     });
 
     const suppressions = [

@@ -25,9 +25,7 @@ export const TS_OVERHEAD_PERCENT = 110;
 export const FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120;
 export const STOP_TIMEOUT_HEADROOM_SECONDS = 10;
 
-export const LOG_RETENTION_DAYS = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-] as const;
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
 /** Fargate task sizes: CPU units → allowed memory (MiB). */
 export const FARGATE_SIZES: Readonly<Record<number, readonly number[]>> = {
@@ -258,7 +256,12 @@ export function loadConfig(context: Readonly<Record<string, unknown>>, options: 
   const r = new Reader(given, issues);
   const segmentSeconds = r.integer('segmentSeconds', SEGMENT_SECONDS.min, SEGMENT_SECONDS.max);
   const config: KeyframeConfig = {
-    stackName: r.match('stackName', /^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'not a CloudFormation stack name', 'start with a letter, then use letters, digits or hyphens (at most 128 characters)'),
+    stackName: r.match(
+      'stackName',
+      /^[A-Za-z][A-Za-z0-9-]{0,127}$/,
+      'not a CloudFormation stack name',
+      'start with a letter, then use letters, digits or hyphens (at most 128 characters)',
+    ),
     segmentSeconds,
     playlistSize: r.integer('playlistSize', PLAYLIST_SIZE.min, PLAYLIST_SIZE.max),
     maxSegmentSeconds: r.integer('maxSegmentSeconds', 1, 30),
@@ -276,13 +279,21 @@ export function loadConfig(context: Readonly<Record<string, unknown>>, options: 
       `; the task's stopTimeout is drainSeconds + ${STOP_TIMEOUT_HEADROOM_SECONDS} and Fargate allows at most ${FARGATE_MAX_STOP_TIMEOUT_SECONDS} s`,
     ),
     natGateways: r.integer('natGateways', 1, 2, '; the ingest tasks pull their image and reach AWS APIs through NAT, and 2 gives one per AZ'),
-    rtmpsCertificateArn: r.optionalCertificateArn('rtmpsCertificateArn', 'set the ARN of an ACM certificate in the stack\'s region, like arn:aws:acm:eu-west-1:123456789012:certificate/<id>'),
-    ingestDomainName: r.optionalMatch('ingestDomainName', DNS_NAME, 'not a domain name', 'set the lower-case host name your RTMPS certificate covers, such as ingest.example.com'),
+    rtmpsCertificateArn: r.optionalCertificateArn(
+      'rtmpsCertificateArn',
+      "set the ARN of an ACM certificate in the stack's region, like arn:aws:acm:eu-west-1:123456789012:certificate/<id>",
+    ),
+    ingestDomainName: r.optionalMatch(
+      'ingestDomainName',
+      DNS_NAME,
+      'not a domain name',
+      'set the lower-case host name your RTMPS certificate covers, such as ingest.example.com',
+    ),
     availabilityZones: r.optionalList(
       'availabilityZones',
       /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/,
       2,
-      'set two availability zones of the stack\'s region where Fargate runs, such as eu-west-1a,eu-west-1b',
+      "set two availability zones of the stack's region where Fargate runs, such as eu-west-1a,eu-west-1b",
     ),
     ecsExec: r.boolean('ecsExec'),
     originLogSampleRate: r.fraction('originLogSampleRate'),
@@ -292,7 +303,12 @@ export function loadConfig(context: Readonly<Record<string, unknown>>, options: 
       TASK_EVENTS_RESERVED_CONCURRENCY.max,
       '; 0 turns it off (an account whose Lambda concurrency quota is below 100 + this value cannot reserve any: npx keyframe doctor)',
     ),
-    lambdaConcurrencyQuota: r.integer('lambdaConcurrencyQuota', 10, 1_000_000, '; the "Concurrent executions" Lambda quota of the stack\'s region (npx keyframe doctor prints it)'),
+    lambdaConcurrencyQuota: r.integer(
+      'lambdaConcurrencyQuota',
+      10,
+      1_000_000,
+      '; the "Concurrent executions" Lambda quota of the stack\'s region (npx keyframe doctor prints it)',
+    ),
     wafRateLimit: r.optionalInteger('wafRateLimit', WAF_RATE_LIMIT.min, WAF_RATE_LIMIT.max, '; requests per client IP per 5 minutes'),
     webAclArn: r.optionalMatch(
       'webAclArn',
@@ -301,19 +317,27 @@ export function loadConfig(context: Readonly<Record<string, unknown>>, options: 
       'set the ARN of a web ACL created with scope CLOUDFRONT in us-east-1, like arn:aws:wafv2:us-east-1:123456789012:global/webacl/<name>/<id>',
     ),
     domainName: r.optionalMatch('domainName', DNS_NAME, 'not a domain name', 'set a lower-case DNS name such as live.example.com'),
-    domainCertificateArn: r.optionalCertificateArn('domainCertificateArn', 'set the ARN of an ACM certificate in us-east-1 (CloudFront only uses certificates from us-east-1)'),
+    domainCertificateArn: r.optionalCertificateArn(
+      'domainCertificateArn',
+      'set the ARN of an ACM certificate in us-east-1 (CloudFront only uses certificates from us-east-1)',
+    ),
     originShieldRegion: r.optionalOneOf(
       'originShieldRegion',
       ORIGIN_SHIELD_REGIONS,
       'not a region with an Origin Shield',
-      'pick the one nearest the stack\'s region; or remove it to turn Origin Shield off',
+      "pick the one nearest the stack's region; or remove it to turn Origin Shield off",
     ),
     priceClass: r.oneOf('priceClass', PRICE_CLASSES),
     logRetentionDays: r.oneOf('logRetentionDays', LOG_RETENTION_DAYS),
     tableRemovalPolicy: r.oneOf('tableRemovalPolicy', REMOVAL_POLICIES),
     tableDeletionProtection: r.boolean('tableDeletionProtection'),
     cdnAccessLogs: r.boolean('cdnAccessLogs'),
-    alarmEmail: r.optionalMatch('alarmEmail', /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'not an email address', 'set an address such as ops@example.com, or remove it'),
+    alarmEmail: r.optionalMatch(
+      'alarmEmail',
+      /^[^\s@]+@[^\s@]+\.[^\s@]+$/,
+      'not an email address',
+      'set an address such as ops@example.com, or remove it',
+    ),
   };
 
   // Cross-key rules, checked only when each key on its own was valid.

@@ -86,9 +86,7 @@ export class IngestLoadBalancer extends Construct {
         unhealthyThresholdCount: 2,
       },
     });
-    this.targetGroup.addTarget(
-      props.service.loadBalancerTarget({ containerName: INGEST_CONTAINER_NAME, containerPort: INGEST_PORTS.rtmp }),
-    );
+    this.targetGroup.addTarget(props.service.loadBalancerTarget({ containerName: INGEST_CONTAINER_NAME, containerPort: INGEST_PORTS.rtmp }));
     // The NLB has a security group, so the tasks admit it by group: RTMP and the health check, nothing else.
     props.service.connections.allowFrom(this.securityGroup, Port.tcp(INGEST_PORTS.rtmp), 'RTMP: NLB to ingest tasks');
     props.service.connections.allowFrom(this.securityGroup, Port.tcp(INGEST_PORTS.health), 'Health checks: NLB to ingest tasks');

@@ -121,9 +121,7 @@ export class IngestService extends Construct {
     // A task with live publishers protects itself from scale-in through the ECS agent (ingest/protection.ts),
     // which calls UpdateTaskProtection with the task role: allowed on this cluster's tasks only.
     const clusterTasks = Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${this.cluster.clusterName}/*` });
-    this.taskDefinition.addToTaskRolePolicy(
-      new PolicyStatement({ actions: ['ecs:UpdateTaskProtection'], resources: [clusterTasks] }),
-    );
+    this.taskDefinition.addToTaskRolePolicy(new PolicyStatement({ actions: ['ecs:UpdateTaskProtection'], resources: [clusterTasks] }));
     // A deploy while streams are live (ingest/deployment.ts): the task reads its own `group` and `startedBy`
     // (DescribeTasks) and polls its service's deployments (DescribeServices); when a newer deployment is primary,
     // it releases its protection and drains. Read-only, on this cluster's tasks and services only.

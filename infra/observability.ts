@@ -312,10 +312,7 @@ export class Observability extends Construct {
       }),
       new GraphWidget({
         title: 'Origin latency (ms) and upstream failures',
-        left: [
-          keyframe('OriginLatency', 'origin', 'p50', 'p50'),
-          keyframe('OriginLatency', 'origin', 'p99', 'p99'),
-        ],
+        left: [keyframe('OriginLatency', 'origin', 'p50', 'p50'), keyframe('OriginLatency', 'origin', 'p99', 'p99')],
         right: [keyframe('UpstreamFailures', 'origin')],
         width: 8,
       }),
@@ -323,10 +320,7 @@ export class Observability extends Construct {
     this.dashboard.addWidgets(
       new GraphWidget({
         title: 'Active streams per task (max / avg of heartbeats)',
-        left: [
-          keyframe('ActiveStreams', 'ingest', 'Maximum', 'max'),
-          keyframe('ActiveStreams', 'ingest', 'Average', 'avg'),
-        ],
+        left: [keyframe('ActiveStreams', 'ingest', 'Maximum', 'max'), keyframe('ActiveStreams', 'ingest', 'Average', 'avg')],
         width: 8,
       }),
       new GraphWidget({
@@ -352,11 +346,7 @@ export class Observability extends Construct {
       }),
       new GraphWidget({
         title: 'Task events',
-        left: [
-          keyframe('TaskEventsApplied', 'task-events'),
-          keyframe('TaskEventsStale', 'task-events'),
-          keyframe('RoutesPurged', 'task-events'),
-        ],
+        left: [keyframe('TaskEventsApplied', 'task-events'), keyframe('TaskEventsStale', 'task-events'), keyframe('RoutesPurged', 'task-events')],
         right: [props.taskEventsFunction.metricErrors({ period: Duration.minutes(1) }), dlqVisible],
         width: 8,
       }),

@@ -101,15 +101,14 @@ export class PlayerSite extends Construct {
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        "BucketDeployment's upload handler creates and then polls one CloudFront invalidation of /watch/* after each upload; aws-cdk-lib grants cloudfront:CreateInvalidation and cloudfront:GetInvalidation (nothing else) on Resource \"*\".",
+        'BucketDeployment\'s upload handler creates and then polls one CloudFront invalidation of /watch/* after each upload; aws-cdk-lib grants cloudfront:CreateInvalidation and cloudfront:GetInvalidation (nothing else) on Resource "*".',
     });
     // The upload runs in BucketDeployment's shared handler (one per stack), created beside the stack root.
     for (const child of stack.node.children) {
       if (child.node.id.startsWith('Custom::CDKBucketDeployment')) {
         Validations.of(child).acknowledge({
           id: 'AwsSolutions-L1',
-          reason:
-            'The BucketDeployment handler is a Python function whose runtime aws-cdk-lib pins and upgrades; it runs only during deploys.',
+          reason: 'The BucketDeployment handler is a Python function whose runtime aws-cdk-lib pins and upgrades; it runs only during deploys.',
         });
       }
     }

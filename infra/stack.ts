@@ -106,11 +106,7 @@ export class KeyframeStack extends Stack {
       logSampleRate: config.originLogSampleRate,
     });
     // The tasks' HLS port is reachable from the origin function and nothing else.
-    this.origin.securityGroup.connections.allowTo(
-      this.ingest.securityGroup,
-      Port.tcp(INGEST_PORTS.hls),
-      'HLS: origin function to ingest tasks',
-    );
+    this.origin.securityGroup.connections.allowTo(this.ingest.securityGroup, Port.tcp(INGEST_PORTS.hls), 'HLS: origin function to ingest tasks');
 
     if (props.playerDirectory) {
       this.playerSite = new PlayerSite(this, 'PlayerSite', { sourceDirectory: props.playerDirectory, logRetention });

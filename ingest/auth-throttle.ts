@@ -54,8 +54,14 @@ export class AuthThrottle {
   readonly #sources = new Map<string, SourceRecord>();
 
   constructor(opts: AuthThrottleOptions) {
-    for (const [name, v] of Object.entries({ maxFailures: opts.maxFailures, windowSeconds: opts.windowSeconds, backoffSeconds: opts.backoffSeconds, maxTrackedSources: opts.maxTrackedSources })) {
-      if (!Number.isFinite(v) || v < (name === 'maxFailures' ? 0 : 1)) throw new RangeError(`auth throttle ${name} must be a positive number, got ${v}`);
+    for (const [name, v] of Object.entries({
+      maxFailures: opts.maxFailures,
+      windowSeconds: opts.windowSeconds,
+      backoffSeconds: opts.backoffSeconds,
+      maxTrackedSources: opts.maxTrackedSources,
+    })) {
+      if (!Number.isFinite(v) || v < (name === 'maxFailures' ? 0 : 1))
+        throw new RangeError(`auth throttle ${name} must be a positive number, got ${v}`);
     }
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;

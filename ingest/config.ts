@@ -65,7 +65,9 @@ export interface AuthThrottleConfig {
 export function loadIngestConfig(env?: Env): IngestConfig {
   const s = ingestSettings.load(env);
   if (s.hlsPort !== 0 && s.hlsPort === s.healthPort) {
-    throw new ConfigError(`KEYFRAME_HEALTH_PORT=${s.healthPort} equals KEYFRAME_HLS_PORT; the health port must differ so only the origin reaches HLS`);
+    throw new ConfigError(
+      `KEYFRAME_HEALTH_PORT=${s.healthPort} equals KEYFRAME_HLS_PORT; the health port must differ so only the origin reaches HLS`,
+    );
   }
   return {
     logLevel: s.logLevel,

@@ -188,7 +188,12 @@ export class HlsTranscoder {
         if (this.child === child) this.child = undefined;
         if (!this.ending && !spawnError && this.mayRestart()) {
           this.restartCount++;
-          this.opts.logger?.warn('ffmpeg exited while the stream is live; restarting', { ...this.opts.logContext, code, signal, restart: this.restartCount });
+          this.opts.logger?.warn('ffmpeg exited while the stream is live; restarting', {
+            ...this.opts.logContext,
+            code,
+            signal,
+            restart: this.restartCount,
+          });
           this.opts.onRestart?.(this.restartCount, exit);
           this.spawnChild();
           this.prime();

@@ -131,7 +131,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         .then(() => taskEventsFunction(event))
         .then((outcome) => {
           taskEvents.push(outcome);
-          if (status === 'STOPPED') log?.info('task stopped', { task: task.id, exitCode: task.exitCode, signal: task.signal, routesPurged: outcome.routesPurged });
+          if (status === 'STOPPED')
+            log?.info('task stopped', { task: task.id, exitCode: task.exitCode, signal: task.signal, routesPurged: outcome.routesPurged });
         })
         .catch((err) => log?.error('task event failed', { task: task.id, error: (err as Error).message }));
       return eventChain;
@@ -245,7 +246,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 /** The local playback secret: `<dir>/playback-secret`, created once (atomically, mode 600) if missing. */
 export async function ensureLocalPlaybackSecret(dir: string): Promise<string> {
   const file = join(dir, 'playback-secret');
-  const existing = await readFile(file, 'utf8').then((t) => t.trim(), () => undefined);
+  const existing = await readFile(file, 'utf8').then(
+    (t) => t.trim(),
+    () => undefined,
+  );
   if (existing && existing.length >= 32) return existing;
   await mkdir(dir, { recursive: true });
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;

@@ -119,7 +119,9 @@ async function main(): Promise<void> {
   const ffmpegPath = settings.ffmpegPath;
   const step = (s: string) => process.stdout.write(`${dim('›')} ${s}\n`);
   step(`ffmpeg: ${await checkFfmpeg(ffmpegPath)}`);
-  step(`starting the embedded DynamoDB (${values.memory ? 'in memory' : `data in ${join(dir, 'db')}`}), ${tasks} ingest task(s), balancer and origin…`);
+  step(
+    `starting the embedded DynamoDB (${values.memory ? 'in memory' : `data in ${join(dir, 'db')}`}), ${tasks} ingest task(s), balancer and origin…`,
+  );
   if (!values.memory) await mkdir(join(dir, 'db'), { recursive: true });
 
   const { createPlayerRoutes } = await import('./player-routes');
@@ -173,7 +175,12 @@ async function main(): Promise<void> {
       bold('Channels'),
       `  npx keyframe keys create <name>    npx keyframe keys list    npx keyframe keys revoke <name>`,
       '',
-      dim(`Ingest tasks: ${stack.fleet.list().map((t) => t.id).join(', ')}. Ctrl-C to stop.`),
+      dim(
+        `Ingest tasks: ${stack.fleet
+          .list()
+          .map((t) => t.id)
+          .join(', ')}. Ctrl-C to stop.`,
+      ),
       '',
     ].join('\n'),
   );

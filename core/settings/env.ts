@@ -22,10 +22,7 @@ export function getOptionalString(name: string, env: Env = process.env): string 
   return raw === undefined || raw === '' ? undefined : raw;
 }
 
-export function getNumber(
-  name: string,
-  opts: { default?: number; min?: number; max?: number; integer?: boolean; env?: Env } = {},
-): number {
+export function getNumber(name: string, opts: { default?: number; min?: number; max?: number; integer?: boolean; env?: Env } = {}): number {
   const raw = (opts.env ?? process.env)[name];
   if (raw === undefined || raw === '') {
     if (opts.default !== undefined) return opts.default;

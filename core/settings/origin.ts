@@ -30,7 +30,12 @@ export const originSettings = defineSettings('origin', {
    * The longest a task holds an LL-HLS blocking request (`_HLS_msn` reload, preload-hint part); the origin waits
    * this plus `upstreamTimeoutMs` for such a request. Must be at least the ingest's `blockingHoldMs`.
    */
-  blockingHoldMs: number('KEYFRAME_BLOCKING_HOLD_MS', { default: (e) => blockingHoldMs(e.segmentSeconds as number), min: 0, max: 20_000, integer: true }),
+  blockingHoldMs: number('KEYFRAME_BLOCKING_HOLD_MS', {
+    default: (e) => blockingHoldMs(e.segmentSeconds as number),
+    min: 0,
+    max: 20_000,
+    integer: true,
+  }),
   /** Share of successful requests that get a log line (errors and 4xx always do): 1 logs all, 0.01 one in a hundred. */
   logSampleRate: number('KEYFRAME_LOG_SAMPLE_RATE', { default: 1, min: 0, max: 1 }),
   ...security,

@@ -77,7 +77,8 @@ export function defineSettings<S extends Record<string, Setting<any>>>(service: 
       for (const [key, s] of entries) {
         const raw = env[s.env];
         if (raw === undefined || raw === '') {
-          if (s.default !== undefined) out[key] = typeof s.default === 'function' ? (s.default as (e: Record<string, unknown>) => unknown)(out) : s.default;
+          if (s.default !== undefined)
+            out[key] = typeof s.default === 'function' ? (s.default as (e: Record<string, unknown>) => unknown)(out) : s.default;
           else if (s.required) throw new ConfigError(`${s.env} is not set; ${s.doc}`);
           else out[key] = undefined;
           continue;
@@ -117,7 +118,10 @@ export function text<O extends Common<string>>(env: string, opts: O = {} as O): 
 }
 
 /** A string that may be absent; `check` returns a problem ("is too short; …") or undefined. */
-export function optionalText(env: string, opts: { doc?: string; check?: (v: string) => string | undefined } = {}): Setting<string | undefined, false> {
+export function optionalText(
+  env: string,
+  opts: { doc?: string; check?: (v: string) => string | undefined } = {},
+): Setting<string | undefined, false> {
   return {
     env,
     required: false,

@@ -16,14 +16,16 @@ import { createUpstreamGuard } from './upstream-guard';
  * process.env), the local stack (which passes its own env and store) and the origin benchmark (which wraps
  * the upstream fetch to count it). Returns the core and its function-URL handler.
  */
-export function createOriginFromEnv(opts: {
-  env?: Record<string, string | undefined>;
-  routes?: Pick<RouteStore, 'getRoute'> & StreamListing;
-  fetchUpstream?: FetchUpstream;
-  segmentCacheMs?: number;
-  /** Default: CloudWatch EMF on stdout. */
-  metrics?: MetricSink;
-} = {}): { origin: Origin; handler: OriginFunctionUrlHandler } {
+export function createOriginFromEnv(
+  opts: {
+    env?: Record<string, string | undefined>;
+    routes?: Pick<RouteStore, 'getRoute'> & StreamListing;
+    fetchUpstream?: FetchUpstream;
+    segmentCacheMs?: number;
+    /** Default: CloudWatch EMF on stdout. */
+    metrics?: MetricSink;
+  } = {},
+): { origin: Origin; handler: OriginFunctionUrlHandler } {
   const config = loadOriginSettings(opts.env);
   const logger = createLogger('origin', config.logLevel);
   const metrics = opts.metrics ?? emfMetrics('origin');

@@ -8,12 +8,7 @@ import type { Origin } from './origin';
  */
 
 /** Callable as a plain Lambda handler `(event, context, callback)`; only the event is used. */
-export type OriginFunctionUrlHandler = (
-  event: LambdaFunctionURLEvent,
-  context?: unknown,
-  callback?: unknown,
-) => Promise<LambdaFunctionURLResult>;
-
+export type OriginFunctionUrlHandler = (event: LambdaFunctionURLEvent, context?: unknown, callback?: unknown) => Promise<LambdaFunctionURLResult>;
 
 export function createFunctionUrlHandler(origin: Origin, opts: { flush?: () => void } = {}): OriginFunctionUrlHandler {
   return async (event) => {

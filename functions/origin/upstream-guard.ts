@@ -30,7 +30,10 @@ type PortRange = readonly [number, number];
 /** `10.0.0.0/8,172.16.0.0/12` (IPv4 or IPv6 CIDRs, comma-separated). Throws on anything malformed. */
 export function parseCidrs(spec: string, name = 'KEYFRAME_UPSTREAM_CIDRS'): BlockList {
   const list = new BlockList();
-  const parts = spec.split(',').map((p) => p.trim()).filter(Boolean);
+  const parts = spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (parts.length === 0) throw new TypeError(`${name} is empty; give at least one CIDR such as 10.0.0.0/8`);
   for (const part of parts) {
     const m = /^([0-9a-fA-F.:]+)\/(\d{1,3})$/.exec(part);
@@ -47,7 +50,10 @@ export function parseCidrs(spec: string, name = 'KEYFRAME_UPSTREAM_CIDRS'): Bloc
 /** `8080`, `8080,8443`, `1024-65535` or `*` (any port). Throws on anything malformed. */
 export function parsePorts(spec: string, name = 'KEYFRAME_UPSTREAM_PORTS'): PortRange[] {
   const ranges: PortRange[] = [];
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     if (part === '*') {
       ranges.push([1, 65535]);
       continue;
@@ -55,7 +61,8 @@ export function parsePorts(spec: string, name = 'KEYFRAME_UPSTREAM_PORTS'): Port
     const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(part);
     const lo = m ? Number(m[1]) : NaN;
     const hi = m ? Number(m[2] ?? m[1]) : NaN;
-    if (!m || lo < 1 || hi > 65535 || lo > hi) throw new TypeError(`${name}: ${JSON.stringify(part)} is not a port, a range such as 1024-65535, or *`);
+    if (!m || lo < 1 || hi > 65535 || lo > hi)
+      throw new TypeError(`${name}: ${JSON.stringify(part)} is not a port, a range such as 1024-65535, or *`);
     ranges.push([lo, hi]);
   }
   if (ranges.length === 0) throw new TypeError(`${name} is empty; give a port such as 8080`);

@@ -78,44 +78,38 @@ export function createHttpUpstream(opts: { agent?: http.Agent } = {}): HttpUpstr
         request.destroy();
       };
       const remaining = Math.max(1, deadline - Date.now());
-      const timer = setTimeout(
-        () => fail(new UpstreamError('timeout', `no complete response within ${req.timeoutMs} ms`)),
-        remaining,
-      );
-      const request = http.request(
-        { host: req.host, port: req.port, path: req.path, method: 'GET', agent, headers: { accept: '*/*' } },
-        (res) => {
-          const declared = Number(res.headers['content-length']);
-          if (Number.isFinite(declared) && declared > req.maxBytes) {
-            fail(new UpstreamError('too-large', `upstream body of ${declared} bytes exceeds ${req.maxBytes}`));
+      const timer = setTimeout(() => fail(new UpstreamError('timeout', `no complete response within ${req.timeoutMs} ms`)), remaining);
+      const request = http.request({ host: req.host, port: req.port, path: req.path, method: 'GET', agent, headers: { accept: '*/*' } }, (res) => {
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > req.maxBytes) {
+          fail(new UpstreamError('too-large', `upstream body of ${declared} bytes exceeds ${req.maxBytes}`));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > req.maxBytes) {
+            fail(new UpstreamError('too-large', `upstream body exceeds ${req.maxBytes} bytes`));
             return;
           }
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > req.maxBytes) {
-              fail(new UpstreamError('too-large', `upstream body exceeds ${req.maxBytes} bytes`));
-              return;
-            }
-            chunks.push(chunk);
-          });
-          res.on('end', () => {
-            if (settled) return;
-            if (!res.complete) {
-              fail(new UpstreamError('reset', 'upstream closed the connection mid-body'));
-              return;
-            }
-            settled = true;
-            clearTimeout(timer);
-            resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks, size), reused });
-          });
-          res.on('aborted', () => fail(new UpstreamError('reset', 'upstream aborted the response')));
-          res.on('error', (err: NodeJS.ErrnoException) =>
-            fail(new UpstreamError(classify(err), `upstream response failed: ${err.code ?? err.message}`, { cause: err })),
-          );
-        },
-      );
+          chunks.push(chunk);
+        });
+        res.on('end', () => {
+          if (settled) return;
+          if (!res.complete) {
+            fail(new UpstreamError('reset', 'upstream closed the connection mid-body'));
+            return;
+          }
+          settled = true;
+          clearTimeout(timer);
+          resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks, size), reused });
+        });
+        res.on('aborted', () => fail(new UpstreamError('reset', 'upstream aborted the response')));
+        res.on('error', (err: NodeJS.ErrnoException) =>
+          fail(new UpstreamError(classify(err), `upstream response failed: ${err.code ?? err.message}`, { cause: err })),
+        );
+      });
       request.on('socket', () => {
         reused = request.reusedSocket;
       });

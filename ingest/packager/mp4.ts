@@ -10,7 +10,10 @@ import type { AacConfig, AvcConfig } from './codecs.js';
 export class BoxWriter {
   pos = 0;
 
-  constructor(public buf: Buffer, private readonly growable = false) {}
+  constructor(
+    public buf: Buffer,
+    private readonly growable = false,
+  ) {}
 
   private need(n: number): void {
     if (this.pos + n <= this.buf.length) return;

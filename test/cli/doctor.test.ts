@@ -67,7 +67,7 @@ describe('keyframe doctor', () => {
     expect(byName(results, 'Docker').status).toBe('ok');
   });
 
-  it('fails a new account\'s concurrency quota of 10: the reserved concurrency cannot be set', async () => {
+  it("fails a new account's concurrency quota of 10: the reserved concurrency cannot be set", async () => {
     const results = await doctor(deps({ aws: healthyAws({ lambdaConcurrency: async () => ({ limit: 10, unreserved: 10 }) }) }));
     const check = byName(results, 'Lambda concurrency');
     expect(check.status).toBe('fail');
@@ -98,7 +98,7 @@ describe('keyframe doctor', () => {
     expect(byName(noRegion, 'CDK bootstrap')).toMatchObject({ status: 'skip', detail: 'needs a region: not checked' });
   });
 
-  it('checks each certificate\'s region, status and names', async () => {
+  it("checks each certificate's region, status and names", async () => {
     const context = {
       'keyframe:domainName': 'live.example.com',
       'keyframe:domainCertificateArn': CF_CERT,

@@ -14,7 +14,10 @@ function clientAnswering(outputs: Output[] | Error, stackId = STACK_ID) {
   const client = new CloudFormationClient({ region: 'us-east-1' });
   const send = vi.spyOn(client, 'send').mockImplementation(async () => {
     if (outputs instanceof Error) throw outputs;
-    return { Stacks: [{ StackName: 'Keyframe', StackId: stackId, StackStatus: 'CREATE_COMPLETE', CreationTime: new Date(), Outputs: outputs }], $metadata: {} };
+    return {
+      Stacks: [{ StackName: 'Keyframe', StackId: stackId, StackStatus: 'CREATE_COMPLETE', CreationTime: new Date(), Outputs: outputs }],
+      $metadata: {},
+    };
   });
   return { client, send };
 }

@@ -27,7 +27,13 @@ beforeAll(async () => {
   const dir = await mkdtemp(join(tmpdir(), 'kf-status-'));
   previousDir = process.env.KEYFRAME_STATE_DIR;
   process.env.KEYFRAME_STATE_DIR = dir;
-  await writeLocalState(dir, { pid: process.pid, startedAt: new Date().toISOString(), dynamoEndpoint: t.dynamo.endpoint, tableName: t.tableName, ...urls });
+  await writeLocalState(dir, {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    dynamoEndpoint: t.dynamo.endpoint,
+    tableName: t.tableName,
+    ...urls,
+  });
   const live = await createKey(t.store, urls, 'live-one');
   await createKey(t.store, urls, 'quiet-one');
   const now = Date.now();
@@ -45,7 +51,15 @@ beforeAll(async () => {
   };
   await t.store.putRoute(route);
   // The health arrives with a heartbeat, as the ingest writes it.
-  await t.store.heartbeatRoute({ playbackId: live.playbackId, taskArn: route.taskArn, session: route.session, heartbeatAt: now, expiresAt: now + 15_000, mediaSequence: 124, health: HEALTH });
+  await t.store.heartbeatRoute({
+    playbackId: live.playbackId,
+    taskArn: route.taskArn,
+    session: route.session,
+    heartbeatAt: now,
+    expiresAt: now + 15_000,
+    mediaSequence: 124,
+    health: HEALTH,
+  });
 });
 
 afterAll(async () => {

@@ -40,9 +40,9 @@ describe('channels', () => {
 
   it('refuses a second active channel with the same name, and frees the name on revoke', async () => {
     const first = await t.store.createChannel({ name: 'bob', keyHash: hashStreamKey(newStreamKey()), playbackId: newPlaybackId() });
-    await expect(
-      t.store.createChannel({ name: 'bob', keyHash: hashStreamKey(newStreamKey()), playbackId: newPlaybackId() }),
-    ).rejects.toBeInstanceOf(ChannelExistsError);
+    await expect(t.store.createChannel({ name: 'bob', keyHash: hashStreamKey(newStreamKey()), playbackId: newPlaybackId() })).rejects.toBeInstanceOf(
+      ChannelExistsError,
+    );
     const revoked = await t.store.revokeChannel(first.playbackId);
     expect(revoked?.state).toBe('revoked');
     expect((await t.store.getChannelByKeyHash(first.keyHash))?.state).toBe('revoked');

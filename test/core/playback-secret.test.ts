@@ -87,9 +87,7 @@ describe('the Secrets Manager playback key (cache and refresh over the SDK adapt
   });
 
   it('refuses a binary secret and a secret too short to be a key', async () => {
-    await expect(secretsManagerPlaybackKey({ secretId: ARN, reader: scriptedReader([undefined]).reader }).get()).rejects.toThrow(
-      /no SecretString/,
-    );
+    await expect(secretsManagerPlaybackKey({ secretId: ARN, reader: scriptedReader([undefined]).reader }).get()).rejects.toThrow(/no SecretString/);
     await expect(secretsManagerPlaybackKey({ secretId: ARN, reader: scriptedReader(['short']).reader }).get()).rejects.toThrow(
       /at least 32 characters/,
     );

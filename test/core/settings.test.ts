@@ -65,9 +65,13 @@ describe('settings schemas', () => {
 
 describe('process.env', () => {
   it('is read only by the settings schemas (core/settings/) in production code', () => {
-    const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', 'core', 'functions', 'ingest', 'infra', 'cli', 'local', 'player'], {
-      encoding: 'utf8',
-    })
+    const files = execFileSync(
+      'git',
+      ['ls-files', '--cached', '--others', '--exclude-standard', 'core', 'functions', 'ingest', 'infra', 'cli', 'local', 'player'],
+      {
+        encoding: 'utf8',
+      },
+    )
       .split('\n')
       .filter((f) => f.endsWith('.ts') && !f.startsWith('core/settings/'));
     expect(files.length).toBeGreaterThan(50);

@@ -88,7 +88,9 @@ describe('Cdn and LL-HLS', () => {
     // Only playlists (and the player) have their own behaviour: a part path falls to the default one.
     const patterns = (distribution.CacheBehaviors as { PathPattern: string }[]).map((b) => b.PathPattern);
     expect(patterns).toEqual(['*.m3u8']);
-    expect(distribution.DefaultCacheBehavior.CachePolicyId).toEqual({ Ref: Object.keys(resources).find((k) => resources[k] === policies.find((p) => p.Properties.CachePolicyConfig === segments)) });
+    expect(distribution.DefaultCacheBehavior.CachePolicyId).toEqual({
+      Ref: Object.keys(resources).find((k) => resources[k] === policies.find((p) => p.Properties.CachePolicyConfig === segments)),
+    });
   });
 
   it('waits for the origin longer than the longest blocking request (hold + upstream timeout)', () => {

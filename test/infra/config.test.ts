@@ -40,9 +40,7 @@ describe('loadConfig', () => {
   });
 
   it('ignores CDK context that is not its own (feature flags, CLI settings)', () => {
-    expect(loadConfig({ '@aws-cdk/core:enableTelemetry': false, 'cli-telemetry': false, 'aws:cdk:bundling-stacks': ['*'] })).toEqual(
-      DEFAULT_CONFIG,
-    );
+    expect(loadConfig({ '@aws-cdk/core:enableTelemetry': false, 'cli-telemetry': false, 'aws:cdk:bundling-stacks': ['*'] })).toEqual(DEFAULT_CONFIG);
   });
 
   it('reads -c strings and cdk.json values alike', () => {
@@ -69,13 +67,16 @@ describe('loadConfig', () => {
   });
 
   it('accepts a custom domain with a us-east-1 certificate, RTMPS and Origin Shield', () => {
-    const config = loadConfig({
-      'keyframe:domainName': 'live.example.com',
-      'keyframe:domainCertificateArn': CERT_US_EAST_1,
-      'keyframe:rtmpsCertificateArn': CERT_EU_WEST_1,
-      'keyframe:ingestDomainName': 'ingest.example.com',
-      'keyframe:originShieldRegion': 'eu-west-1',
-    }, { deployRegion: 'eu-west-1' });
+    const config = loadConfig(
+      {
+        'keyframe:domainName': 'live.example.com',
+        'keyframe:domainCertificateArn': CERT_US_EAST_1,
+        'keyframe:rtmpsCertificateArn': CERT_EU_WEST_1,
+        'keyframe:ingestDomainName': 'ingest.example.com',
+        'keyframe:originShieldRegion': 'eu-west-1',
+      },
+      { deployRegion: 'eu-west-1' },
+    );
     expect(config).toMatchObject({
       domainName: 'live.example.com',
       domainCertificateArn: CERT_US_EAST_1,
@@ -111,11 +112,7 @@ describe('loadConfig', () => {
       { 'keyframe:playlistSize': 2 },
       'keyframe:playlistSize=2: out of range. Fix: set an integer from 3 to 60 (default 6)',
     ],
-    [
-      'a typo in a key',
-      { 'keyframe:segmentSecs': '2' },
-      'keyframe:segmentSecs="2": unknown config key. Fix: did you mean keyframe:segmentSeconds?',
-    ],
+    ['a typo in a key', { 'keyframe:segmentSecs': '2' }, 'keyframe:segmentSecs="2": unknown config key. Fix: did you mean keyframe:segmentSeconds?'],
     [
       'a known key without its prefix',
       { segmentSeconds: 2 },
@@ -153,11 +150,7 @@ describe('loadConfig', () => {
       { 'keyframe:ingestArchitecture': 'arm' },
       'keyframe:ingestArchitecture="arm": not an allowed value. Fix: use one of host, arm64, x86_64 (default "host")',
     ],
-    [
-      'no ingest task at all',
-      { 'keyframe:minTasks': 0 },
-      'keyframe:minTasks=0: out of range. Fix: set an integer from 1 to 100 (default 1)',
-    ],
+    ['no ingest task at all', { 'keyframe:minTasks': 0 }, 'keyframe:minTasks=0: out of range. Fix: set an integer from 1 to 100 (default 1)'],
     [
       'maximum below minimum',
       { 'keyframe:minTasks': 3, 'keyframe:maxTasks': 2 },
@@ -166,7 +159,7 @@ describe('loadConfig', () => {
     [
       'a drain longer than Fargate lets a task stop',
       { 'keyframe:drainSeconds': 111 },
-      'keyframe:drainSeconds=111: out of range. Fix: set an integer from 0 to 110 (default 110); the task\'s stopTimeout is drainSeconds + 10 and Fargate allows at most 120 s',
+      "keyframe:drainSeconds=111: out of range. Fix: set an integer from 0 to 110 (default 110); the task's stopTimeout is drainSeconds + 10 and Fargate allows at most 120 s",
     ],
     [
       'no NAT gateway',
@@ -222,13 +215,13 @@ describe('loadConfig', () => {
       'an Origin Shield region that is not a region',
       { 'keyframe:originShieldRegion': 'Europe' },
       `keyframe:originShieldRegion="Europe": not a region with an Origin Shield. Fix: use one of ${ORIGIN_SHIELD_REGIONS.join(', ')}: ` +
-        'pick the one nearest the stack\'s region; or remove it to turn Origin Shield off',
+        "pick the one nearest the stack's region; or remove it to turn Origin Shield off",
     ],
     [
       'an Origin Shield region that has none',
       { 'keyframe:originShieldRegion': 'eu-west-3' },
       `keyframe:originShieldRegion="eu-west-3": not a region with an Origin Shield. Fix: use one of ${ORIGIN_SHIELD_REGIONS.join(', ')}: ` +
-        'pick the one nearest the stack\'s region; or remove it to turn Origin Shield off',
+        "pick the one nearest the stack's region; or remove it to turn Origin Shield off",
     ],
     [
       'an RTMPS certificate without the host name it covers',
@@ -240,13 +233,13 @@ describe('loadConfig', () => {
       'an ingest domain without a certificate',
       { 'keyframe:ingestDomainName': 'ingest.example.com' },
       'keyframe:ingestDomainName="ingest.example.com": set without a certificate; it names the RTMPS host. ' +
-        'Fix: also set keyframe:rtmpsCertificateArn to an ACM certificate in the stack\'s region that covers it, or remove it',
+        "Fix: also set keyframe:rtmpsCertificateArn to an ACM certificate in the stack's region that covers it, or remove it",
     ],
     [
       'availability zones that are not two zones',
       { 'keyframe:availabilityZones': 'eu-west-1a' },
       'keyframe:availabilityZones="eu-west-1a": not a list of 2 distinct values. ' +
-        'Fix: set two availability zones of the stack\'s region where Fargate runs, such as eu-west-1a,eu-west-1b',
+        "Fix: set two availability zones of the stack's region where Fargate runs, such as eu-west-1a,eu-west-1b",
     ],
     [
       'availability zones of two regions',
@@ -260,7 +253,10 @@ describe('loadConfig', () => {
     ],
     [
       'a WAF rate limit and a web ACL together',
-      { 'keyframe:wafRateLimit': 2000, 'keyframe:webAclArn': 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/kf/11111111-2222-3333-4444-555555555555' },
+      {
+        'keyframe:wafRateLimit': 2000,
+        'keyframe:webAclArn': 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/kf/11111111-2222-3333-4444-555555555555',
+      },
       'keyframe:wafRateLimit=2000 with keyframe:webAclArn: a distribution has one web ACL. Fix: remove one of them',
     ],
     [
@@ -361,7 +357,9 @@ describe('region rules at synth (when the CLI knows the deploy region)', () => {
 
   it('accepts every other commercial region, and unknown deploy regions only with a warning line', () => {
     for (const region of SUPPORTED_REGIONS) expect(loadConfig({}, { deployRegion: region })).toEqual(DEFAULT_CONFIG);
-    expect(issuesOf({}, 'xx-moon-1')).toEqual(['region xx-moon-1: not a commercial AWS region Keyframe has been checked against (docs/deploy.md, "Regions")']);
+    expect(issuesOf({}, 'xx-moon-1')).toEqual([
+      'region xx-moon-1: not a commercial AWS region Keyframe has been checked against (docs/deploy.md, "Regions")',
+    ]);
   });
 });
 

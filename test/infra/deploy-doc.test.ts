@@ -17,7 +17,9 @@ const regionsIn = (text: string) => new Set(text.match(/\b[a-z]{2}-[a-z]+-\d\b/g
 
 describe('docs/deploy.md', () => {
   it('has a row in the settings table for every config key', () => {
-    const rows = section('Settings').split('\n').filter((l) => l.startsWith('| `keyframe:'));
+    const rows = section('Settings')
+      .split('\n')
+      .filter((l) => l.startsWith('| `keyframe:'));
     const documented = new Set(rows.flatMap((r) => r.split('|')[1].match(/keyframe:[A-Za-z]+/g) ?? []));
     expect(CONFIG_KEYS.map(contextKey).filter((k) => !documented.has(k))).toEqual([]);
   });

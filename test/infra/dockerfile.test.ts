@@ -73,11 +73,7 @@ describe('ingest/Dockerfile', () => {
   });
 
   it('exposes RTMP, HLS and health', () => {
-    expect(inFinal('EXPOSE').flatMap((i) => i.args.split(/\s+/).map(Number))).toEqual([
-      INGEST_PORTS.rtmp,
-      INGEST_PORTS.hls,
-      INGEST_PORTS.health,
-    ]);
+    expect(inFinal('EXPOSE').flatMap((i) => i.args.split(/\s+/).map(Number))).toEqual([INGEST_PORTS.rtmp, INGEST_PORTS.hls, INGEST_PORTS.health]);
   });
 
   it('bundles ingest/main.ts with esbuild to the file the entrypoint runs, and copies it into the runtime image', () => {
@@ -120,14 +116,12 @@ describe('the build context (staged the way cdk deploy stages it)', () => {
   });
 
   it('has every path the Dockerfile copies from the context', () => {
-    const sources = dockerfile
-      .filter((i) => i.keyword === 'COPY' && !i.args.startsWith('--from'))
-      .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    const sources = dockerfile.filter((i) => i.keyword === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1));
     expect(sources.length).toBeGreaterThan(0);
     for (const source of sources) expect(existsSync(join(context, source)), source).toBe(true);
   });
 
-  it('bundles: the Dockerfile\'s own esbuild command succeeds in the staged context', () => {
+  it("bundles: the Dockerfile's own esbuild command succeeds in the staged context", () => {
     expect(esbuildRun).toBeDefined();
     // Stands in for the image's `npm ci`: the repository's installed packages.
     symlinkSync(join(REPO_ROOT, 'node_modules'), join(context, 'node_modules'), 'dir');

@@ -165,7 +165,10 @@ describe('with every option', () => {
             Condition: {
               StringEquals: {
                 'AWS:SourceArn': {
-                  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudfront::', { Ref: 'AWS::AccountId' }, ':distribution/', { Ref: distributionId }]],
+                  'Fn::Join': [
+                    '',
+                    ['arn:', { Ref: 'AWS::Partition' }, ':cloudfront::', { Ref: 'AWS::AccountId' }, ':distribution/', { Ref: distributionId }],
+                  ],
                 },
               },
             },
@@ -224,7 +227,7 @@ describe('with every option', () => {
     expect(playbackIdFromLocation({ pathname: printed.pathname, search: printed.search })).toBe('AbCdEfGhIjKl');
   });
 
-  it('invalidates the player\'s cached copies on every upload', () => {
+  it("invalidates the player's cached copies on every upload", () => {
     const distributionId = logicalIdOf(s.template, 'AWS::CloudFront::Distribution');
     s.template.hasResourceProperties('Custom::CDKBucketDeployment', {
       DistributionId: { Ref: distributionId },
@@ -237,7 +240,12 @@ describe('with every option', () => {
     s.template.hasResourceProperties('AWS::WAFv2::WebACL', {
       Scope: 'CLOUDFRONT',
       DefaultAction: { Allow: {} },
-      Rules: [Match.objectLike({ Action: { Block: {} }, Statement: { RateBasedStatement: { Limit: 3000, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } } })],
+      Rules: [
+        Match.objectLike({
+          Action: { Block: {} },
+          Statement: { RateBasedStatement: { Limit: 3000, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } },
+        }),
+      ],
     });
     const config = resourcesOf('AWS::CloudFront::Distribution')[0][1].Properties.DistributionConfig;
     expect(config.WebACLId).toEqual({ 'Fn::GetAtt': [aclId, 'Arn'] });
@@ -255,7 +263,9 @@ describe('with every option', () => {
 
   it('checks at deploy that the region fits the certificate, the zones and the web ACL', () => {
     const assertions = s.template.toJSON().Rules.SupportedRegion.Assertions as Array<{ Assert: unknown; AssertDescription: string }>;
-    const equalsRegion = assertions.filter((a) => JSON.stringify(a.Assert) === JSON.stringify({ 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'] }));
+    const equalsRegion = assertions.filter(
+      (a) => JSON.stringify(a.Assert) === JSON.stringify({ 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'] }),
+    );
     expect(equalsRegion.map((a) => a.AssertDescription.split(' ')[0])).toEqual([
       'keyframe:rtmpsCertificateArn',
       'keyframe:availabilityZones',

@@ -123,9 +123,7 @@ describe('CloudFront', () => {
 
   it('caches errors for 1 s, with no custom error pages', () => {
     const config = s.template.toJSON().Resources[ids.distribution].Properties.DistributionConfig;
-    expect(config.CustomErrorResponses).toEqual(
-      [400, 403, 404, 500, 502, 503, 504].map((ErrorCode) => ({ ErrorCode, ErrorCachingMinTTL: 1 })),
-    );
+    expect(config.CustomErrorResponses).toEqual([400, 403, 404, 500, 502, 503, 504].map((ErrorCode) => ({ ErrorCode, ErrorCachingMinTTL: 1 })));
   });
 
   it('allows any origin to GET/HEAD/OPTIONS (CORS)', () => {
@@ -168,8 +166,9 @@ describe('origin access', () => {
     const sourceArn = {
       'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudfront::', { Ref: 'AWS::AccountId' }, ':distribution/', { Ref: ids.distribution }]],
     };
-    const onOrigin = resourcesOf('AWS::Lambda::Permission').filter(([, r]) =>
-      JSON.stringify(r.Properties.FunctionName).includes(ids.functionUrl) || JSON.stringify(r.Properties.FunctionName).includes(ids.originFn),
+    const onOrigin = resourcesOf('AWS::Lambda::Permission').filter(
+      ([, r]) =>
+        JSON.stringify(r.Properties.FunctionName).includes(ids.functionUrl) || JSON.stringify(r.Properties.FunctionName).includes(ids.originFn),
     );
     expect(onOrigin.map(([, r]) => r.Properties)).toEqual(
       expect.arrayContaining([
@@ -210,7 +209,9 @@ describe('task-state sync', () => {
     s.template.hasResourceProperties('AWS::Lambda::Function', {
       Handler: 'index.handler',
       DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [ids.dlq, 'Arn'] } },
-      Environment: { Variables: Match.objectLike({ KEYFRAME_TABLE: { Ref: ids.table }, KEYFRAME_CLUSTER_ARN: { 'Fn::GetAtt': [ids.cluster, 'Arn'] } }) },
+      Environment: {
+        Variables: Match.objectLike({ KEYFRAME_TABLE: { Ref: ids.table }, KEYFRAME_CLUSTER_ARN: { 'Fn::GetAtt': [ids.cluster, 'Arn'] } }),
+      },
     });
     s.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: ids.taskEventsFn },
@@ -226,7 +227,7 @@ describe('security groups', () => {
       .map(([, r]) => r.Properties)
       .filter((p) => JSON.stringify(p.GroupId).includes(groupId));
 
-  it('lets only the origin function reach the tasks\' HLS port, and only the NLB reach RTMP and health', () => {
+  it("lets only the origin function reach the tasks' HLS port, and only the NLB reach RTMP and health", () => {
     const rules = ingressTo(ids.ingestSg).map((p) => ({
       port: p.FromPort,
       toPort: p.ToPort,
@@ -247,13 +248,11 @@ describe('security groups', () => {
 
   it('opens RTMP (1935) on the NLB to the world, and nothing else', () => {
     const nlbSg = s.template.toJSON().Resources[ids.nlbSg].Properties;
-    expect(nlbSg.SecurityGroupIngress).toEqual([
-      expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 1935, ToPort: 1935 }),
-    ]);
+    expect(nlbSg.SecurityGroupIngress).toEqual([expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 1935, ToPort: 1935 })]);
     expect(ingressTo(ids.nlbSg)).toEqual([]);
   });
 
-  it('lets the origin function out only to HTTPS and the tasks\' HLS port', () => {
+  it("lets the origin function out only to HTTPS and the tasks' HLS port", () => {
     const inline = s.template.toJSON().Resources[ids.originSg].Properties.SecurityGroupEgress;
     expect(inline).toEqual([expect.objectContaining({ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443 })]);
     s.template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
@@ -291,7 +290,7 @@ describe('IAM', () => {
     expect(byPolicy[policyOf('IngestTaskDefinitionTaskRole') as string]).toEqual(readWrite);
   });
 
-  it('lets the ingest task set scale-in protection on this cluster\'s tasks only', () => {
+  it("lets the ingest task set scale-in protection on this cluster's tasks only", () => {
     s.template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -301,7 +300,17 @@ describe('IAM', () => {
             Resource: {
               'Fn::Join': [
                 '',
-                ['arn:', { Ref: 'AWS::Partition' }, ':ecs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':task/', { Ref: ids.cluster }, '/*'],
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  ':ecs:',
+                  { Ref: 'AWS::Region' },
+                  ':',
+                  { Ref: 'AWS::AccountId' },
+                  ':task/',
+                  { Ref: ids.cluster },
+                  '/*',
+                ],
               ],
             },
           },
@@ -332,10 +341,17 @@ describe('IAM', () => {
 
   it('lets each role do only what its code does: no wildcard actions, no PassRole, secrets read only by the origin', () => {
     const statements = resourcesOf('AWS::IAM::Policy').flatMap(([id, r]) =>
-      (r.Properties.PolicyDocument.Statement as Array<Record<string, any>>).map((st) => ({ policy: id, actions: [st.Action].flat() as string[], resource: st.Resource })),
+      (r.Properties.PolicyDocument.Statement as Array<Record<string, any>>).map((st) => ({
+        policy: id,
+        actions: [st.Action].flat() as string[],
+        resource: st.Resource,
+      })),
     );
     for (const st of statements) {
-      expect(st.actions.filter((a) => a.endsWith(':*') || a === '*'), st.policy).toEqual([]);
+      expect(
+        st.actions.filter((a) => a.endsWith(':*') || a === '*'),
+        st.policy,
+      ).toEqual([]);
       expect(st.actions, st.policy).not.toContain('iam:PassRole');
     }
     const secretReaders = statements.filter((st) => st.actions.includes('secretsmanager:GetSecretValue'));
@@ -472,7 +488,7 @@ describe('ingest service', () => {
     });
   });
 
-  it('scales on live streams per task (the average of each task\'s ActiveStreams) as well as on CPU', () => {
+  it("scales on live streams per task (the average of each task's ActiveStreams) as well as on CPU", () => {
     const policies = resourcesOf('AWS::ApplicationAutoScaling::ScalingPolicy').map(([, r]) => r.Properties);
     const streams = policies.find((p) => p.TargetTrackingScalingPolicyConfiguration?.CustomizedMetricSpecification);
     expect(streams?.TargetTrackingScalingPolicyConfiguration).toMatchObject({
@@ -545,7 +561,7 @@ describe('routing table', () => {
 });
 
 describe('observability', () => {
-  it('gives every log group a retention, Container Insights\' own included, created before the service', () => {
+  it("gives every log group a retention, Container Insights' own included, created before the service", () => {
     const groups = resourcesOf('AWS::Logs::LogGroup');
     expect(groups.length).toBeGreaterThanOrEqual(5);
     for (const [, g] of groups) expect(g.Properties.RetentionInDays).toBe(30);
@@ -564,7 +580,10 @@ describe('observability', () => {
     expect(described('of requests answered 5xx')?.Metrics).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ Expression: 'IF(requests > 0, 100 * errors / requests, 0)' }),
-        expect.objectContaining({ Id: 'errors', MetricStat: expect.objectContaining({ Metric: expect.objectContaining({ MetricName: 'Origin5xx', Namespace: 'Keyframe' }) }) }),
+        expect.objectContaining({
+          Id: 'errors',
+          MetricStat: expect.objectContaining({ Metric: expect.objectContaining({ MetricName: 'Origin5xx', Namespace: 'Keyframe' }) }),
+        }),
       ]),
     );
     expect(described('task-events function: invocations failed')).toMatchObject({ MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 1 });
@@ -581,7 +600,7 @@ describe('observability', () => {
     s.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
-  it('does not alarm on a new stack\'s missing data: no alarm treats missing data as breaching', () => {
+  it("does not alarm on a new stack's missing data: no alarm treats missing data as breaching", () => {
     for (const [id, alarm] of alarms()) expect(alarm.Properties.TreatMissingData, id).not.toBe('breaching');
   });
 
@@ -603,7 +622,10 @@ describe('observability', () => {
       const resource = s.template.toJSON().Resources[id];
       expect(resource.Condition).toBeDefined();
       expect(s.template.toJSON().Conditions[resource.Condition]).toEqual({ 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'] });
-      expect(alarm.Properties).toMatchObject({ Namespace: 'AWS/CloudFront', Dimensions: expect.arrayContaining([{ Name: 'Region', Value: 'Global' }]) });
+      expect(alarm.Properties).toMatchObject({
+        Namespace: 'AWS/CloudFront',
+        Dimensions: expect.arrayContaining([{ Name: 'Region', Value: 'Global' }]),
+      });
     }
   });
 

@@ -84,9 +84,7 @@ export function cfnLintErrors(executable: string, templatePath: string, regions:
     throw new Error(`cfn-lint failed (status ${run.status}): ${run.stderr}`);
   }
   const matches = JSON.parse(run.stdout || '[]') as CfnLintMatch[];
-  return matches
-    .filter((m) => m.Level === 'Error')
-    .map((m) => `${m.Rule.Id} ${m.Message} at ${JSON.stringify(m.Location.Path ?? [])}`);
+  return matches.filter((m) => m.Level === 'Error').map((m) => `${m.Rule.Id} ${m.Message} at ${JSON.stringify(m.Location.Path ?? [])}`);
 }
 
 /** The logical ID of the one resource of a type whose properties match, failing if not exactly one. */

@@ -68,7 +68,9 @@ export function topicPoliciesBlockingCloudWatch(template: Json): string[] {
   const found: string[] = [];
   for (const [id, r] of Object.entries(resources)) {
     if (r.Type !== 'AWS::SNS::TopicPolicy') continue;
-    const topics = asList(r.Properties?.Topics).map((t) => (t as { Ref?: string }).Ref).filter((t): t is string => !!t && alarmTopics.has(t));
+    const topics = asList(r.Properties?.Topics)
+      .map((t) => (t as { Ref?: string }).Ref)
+      .filter((t): t is string => !!t && alarmTopics.has(t));
     if (topics.length === 0) continue;
     const statements = asList(r.Properties?.PolicyDocument?.Statement) as Json[];
     const allows = statements.some((st) => st.Effect === 'Allow' && publishes(st.Action) && principalIsCloudWatch(st.Principal));
@@ -89,7 +91,12 @@ export function functionsWithoutThrottleAlarm(template: Json, exempt: readonly s
   for (const r of Object.values(resources)) {
     if (r.Type !== 'AWS::CloudWatch::Alarm') continue;
     const p = r.Properties ?? {};
-    const stats = [p, ...asList(p.Metrics).map((m: Json) => m.MetricStat?.Metric).filter(Boolean)] as Json[];
+    const stats = [
+      p,
+      ...asList(p.Metrics)
+        .map((m: Json) => m.MetricStat?.Metric)
+        .filter(Boolean),
+    ] as Json[];
     for (const m of stats) {
       if (m.Namespace !== 'AWS/Lambda' || m.MetricName !== 'Throttles') continue;
       for (const d of asList(m.Dimensions) as Json[]) {

@@ -49,7 +49,9 @@ describe('local function-URL adapter', () => {
         statusCode: 201,
         headers: { 'Content-Type': 'application/octet-stream', 'X-Answer': 42, 'X-Bool': true },
         cookies: ['a=1; Path=/', 'b=2; HttpOnly'],
-        body: Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8').reverse().toString('base64'),
+        body: Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8')
+          .reverse()
+          .toString('base64'),
         isBase64Encoded: true,
       };
     });

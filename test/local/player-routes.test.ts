@@ -27,8 +27,7 @@ function event(path: string, method = 'GET'): LambdaFunctionURLEvent {
 }
 
 type Res = { statusCode: number; headers: Record<string, string>; body: string } | undefined;
-const call = async (h: FunctionUrlHandler, path: string, method = 'GET') =>
-  (await h(event(path, method), {} as never, () => undefined)) as Res;
+const call = async (h: FunctionUrlHandler, path: string, method = 'GET') => (await h(event(path, method), {} as never, () => undefined)) as Res;
 
 describe('player routes', () => {
   const routes = createPlayerRoutes({ store: {} as never, urls: { rtmpUrl: 'rtmp://x/live', playbackBaseUrl: 'http://x' } });

@@ -8,7 +8,14 @@ const NOW = Date.parse('2030-01-01T12:00:00Z');
 const HASH = 'a'.repeat(64);
 
 function channel(playbackId: string, name: string, over: Partial<Channel> = {}): Channel {
-  return { playbackId, name, keyHash: `${HASH.slice(0, 60)}${playbackId.slice(0, 4).toLowerCase()}`, state: 'active', createdAt: '2029-12-01T00:00:00Z', ...over };
+  return {
+    playbackId,
+    name,
+    keyHash: `${HASH.slice(0, 60)}${playbackId.slice(0, 4).toLowerCase()}`,
+    state: 'active',
+    createdAt: '2029-12-01T00:00:00Z',
+    ...over,
+  };
 }
 
 function route(playbackId: string, over: Partial<Route> = {}): Route {
@@ -87,7 +94,20 @@ describe('GET /api/streams', () => {
 
   it('never carries keys, key hashes, task ARNs, sessions, hosts or ports', async () => {
     const text = (await origin(fixture)({ method: 'GET', path: '/api/streams', headers: {} })).body.toString('utf8');
-    for (const secret of [HASH.slice(0, 16), 'kf_', 'keyHash', 'arn:aws', 'taskArn', 'k3j9x0a1b2', '10.1.2.3', '10.9.9.9', '8080', 'host', 'port', 'session']) {
+    for (const secret of [
+      HASH.slice(0, 16),
+      'kf_',
+      'keyHash',
+      'arn:aws',
+      'taskArn',
+      'k3j9x0a1b2',
+      '10.1.2.3',
+      '10.9.9.9',
+      '8080',
+      'host',
+      'port',
+      'session',
+    ]) {
       expect(text).not.toContain(secret);
     }
     for (const s of JSON.parse(text).streams) expect(Object.keys(s).sort()).toEqual(['name', 'playbackId', 'startedAt']);

@@ -67,7 +67,7 @@ describe('AuthThrottle', () => {
         const { t, advance } = throttle({ maxFailures: 3, maxTrackedSources: 25 });
         for (const [ip, dt, ok] of events) {
           advance(dt);
-          if (t.check(ip).allowed) (ok ? t.recordSuccess(ip) : t.recordFailure(ip));
+          if (t.check(ip).allowed) ok ? t.recordSuccess(ip) : t.recordFailure(ip);
           expect(t.trackedSources).toBeLessThanOrEqual(25);
         }
       }),

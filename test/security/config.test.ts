@@ -6,7 +6,13 @@ import { loadIngestConfig } from '../../ingest/config';
 describe('ingest limits from the environment', () => {
   it('defaults: the RTMP server defaults, and the throttle on at 5 failures per 60 s, 300 s backoff', () => {
     const c = loadIngestConfig({ KEYFRAME_TABLE: 't' });
-    expect(c.rtmp).toEqual({ handshakeTimeoutMs: 5000, publishTimeoutMs: 10000, idleTimeoutMs: 30000, maxConnections: 1000, maxConnectionsPerIp: 20 });
+    expect(c.rtmp).toEqual({
+      handshakeTimeoutMs: 5000,
+      publishTimeoutMs: 10000,
+      idleTimeoutMs: 30000,
+      maxConnections: 1000,
+      maxConnectionsPerIp: 20,
+    });
     expect(c.authThrottle).toEqual({ maxFailures: 5, windowSeconds: 60, backoffSeconds: 300, maxTrackedSources: 10000 });
   });
 
@@ -31,7 +37,10 @@ describe('ingest limits from the environment', () => {
     const hidden = loadIngestConfig({ KEYFRAME_TABLE: 't', KEYFRAME_RTMP_MAX_CONNECTIONS_PER_IP: 'Infinity' });
     expect(hidden.rtmp.maxConnectionsPerIp).toBe(Infinity);
     expect(hidden.authThrottle.maxFailures).toBe(0);
-    expect(loadIngestConfig({ KEYFRAME_TABLE: 't', KEYFRAME_RTMP_MAX_CONNECTIONS_PER_IP: 'infinity', KEYFRAME_AUTH_MAX_FAILURES: '5' }).authThrottle.maxFailures).toBe(5);
+    expect(
+      loadIngestConfig({ KEYFRAME_TABLE: 't', KEYFRAME_RTMP_MAX_CONNECTIONS_PER_IP: 'infinity', KEYFRAME_AUTH_MAX_FAILURES: '5' }).authThrottle
+        .maxFailures,
+    ).toBe(5);
   });
 
   const bad: Array<[Record<string, string>, RegExp]> = [
@@ -61,7 +70,11 @@ describe('origin security settings from the environment', () => {
         KEYFRAME_UPSTREAM_PORTS: '8080,9000-9010',
         KEYFRAME_PLAYBACK_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kf-playback',
       }),
-    ).toEqual({ upstreamCidrs: '10.20.0.0/16', upstreamPorts: '8080,9000-9010', playbackSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kf-playback' });
+    ).toEqual({
+      upstreamCidrs: '10.20.0.0/16',
+      upstreamPorts: '8080,9000-9010',
+      playbackSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kf-playback',
+    });
   });
 
   for (const [env, message] of [

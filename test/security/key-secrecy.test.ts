@@ -101,7 +101,11 @@ afterAll(async () => {
   for (const p of publishers) await p.stop().catch(() => undefined);
   await stack?.stop();
   restoreOutput?.();
-  for (const [k, v] of [['KEYFRAME_LOG_LEVEL', savedEnv.level], ['KEYFRAME_STATE_DIR', savedEnv.dir], ['POWERTOOLS_METRICS_DISABLED', savedEnv.metrics]] as const) {
+  for (const [k, v] of [
+    ['KEYFRAME_LOG_LEVEL', savedEnv.level],
+    ['KEYFRAME_STATE_DIR', savedEnv.dir],
+    ['POWERTOOLS_METRICS_DISABLED', savedEnv.metrics],
+  ] as const) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
@@ -133,7 +137,14 @@ describe('key secrecy, end to end', () => {
     const [pubList, privList] = await Promise.all([playlistOf(`/${pub.playbackId}/index.m3u8`), playlistOf(privatePlaylist)]);
 
     // 3. Wrong keys while they stream: look-alikes, the key in the server URL, enough to start the throttle.
-    const wrong = [`${keys[0]}X`, `X${keys[0]}`, `${keys[0].slice(0, -1)}${keys[0].endsWith('A') ? 'B' : 'A'}`, `${keys[1]}/${keys[0]}`, `${keys[1]}X`, `${keys[0]}${keys[1]}`];
+    const wrong = [
+      `${keys[0]}X`,
+      `X${keys[0]}`,
+      `${keys[0].slice(0, -1)}${keys[0].endsWith('A') ? 'B' : 'A'}`,
+      `${keys[1]}/${keys[0]}`,
+      `${keys[1]}X`,
+      `${keys[0]}${keys[1]}`,
+    ];
     const answers: string[] = [];
     for (const key of wrong) {
       const r = await publishFrom(rtmpPort, key);
@@ -144,7 +155,9 @@ describe('key secrecy, end to end', () => {
     }
     expect(answers.some((a) => a.includes('Too many refused stream keys'))).toBe(true);
     const pasted = await openFrom(rtmpPort);
-    pasted.socket.write(Buffer.concat([handshake(new Rng(9)), new Transcript().connect(`live/${keys[0]}`, { tcUrl: `rtmp://127.0.0.1/live/${keys[0]}` }).bytes()]));
+    pasted.socket.write(
+      Buffer.concat([handshake(new Rng(9)), new Transcript().connect(`live/${keys[0]}`, { tcUrl: `rtmp://127.0.0.1/live/${keys[0]}` }).bytes()]),
+    );
     await pasted.closed;
     note('rtmp answer', pasted.received().toString('latin1'));
     const intruder = startPublisher({ url: `${stack!.rtmpUrl}/${keys[1]}X`, seconds: 3 });
@@ -157,7 +170,14 @@ describe('key secrecy, end to end', () => {
     expect((await http(`/${pub.playbackId}/index.m3u8`, 'HEAD')).status).toBe(200);
     expect((await http(`/${priv.playbackId}/index.m3u8`)).status).toBe(403);
     expect((await http(`${privateUrl.pathname}?token=${minted.playbackUrl.split('token=')[1].slice(0, -3)}abc`)).status).toBe(403);
-    for (const path of [`/${keys[0]}/index.m3u8`, `/live/${keys[0]}`, `/${pub.playbackId}/${keys[0]}.ts`, `/${pub.playbackId}/index.m3u8?key=${keys[0]}`, `/${keys[1]}`, `/${pub.playbackId}/index.m3u8?token=${keys[0]}`]) {
+    for (const path of [
+      `/${keys[0]}/index.m3u8`,
+      `/live/${keys[0]}`,
+      `/${pub.playbackId}/${keys[0]}.ts`,
+      `/${pub.playbackId}/index.m3u8?key=${keys[0]}`,
+      `/${keys[1]}`,
+      `/${pub.playbackId}/index.m3u8?token=${keys[0]}`,
+    ]) {
       expect((await http(path)).status).toBe(400);
     }
     expect((await http(`/${pub.playbackId}/index.m3u8`, 'POST')).status).toBe(405);

@@ -149,15 +149,17 @@ const traversal = fc.constantFrom(
 );
 
 /** Percent-encode some characters of a valid target (a decoding origin would fetch it: ours must not). */
-const encoded = fc.tuple(fc.constantFrom(...VALID_TARGETS), fc.array(fc.nat(), { minLength: 1, maxLength: 4 }), fc.boolean()).map(([t, idxs, upper]) => {
-  const chars = [...t];
-  for (const i of idxs) {
-    const at = i % chars.length;
-    const hex = chars[at].charCodeAt(0).toString(16).padStart(2, '0');
-    chars[at] = `%${upper ? hex.toUpperCase() : hex}`;
-  }
-  return chars.join('');
-});
+const encoded = fc
+  .tuple(fc.constantFrom(...VALID_TARGETS), fc.array(fc.nat(), { minLength: 1, maxLength: 4 }), fc.boolean())
+  .map(([t, idxs, upper]) => {
+    const chars = [...t];
+    for (const i of idxs) {
+      const at = i % chars.length;
+      const hex = chars[at].charCodeAt(0).toString(16).padStart(2, '0');
+      chars[at] = `%${upper ? hex.toUpperCase() : hex}`;
+    }
+    return chars.join('');
+  });
 
 const overlong = fc.oneof(
   fc.nat({ max: 20_000 }).map((n) => `/${KNOWN}/${'a'.repeat(n + 200)}.m3u8`),
@@ -184,7 +186,9 @@ const unicode = fc.oneof(
     `/${KNOWN}/${SESSION.toUpperCase()}_1.ts`,
     `/${KNOWN}/${SESSION}_١.ts`, // Arabic-Indic digit
   ),
-  fc.tuple(fc.constantFrom(...VALID_TARGETS), fc.nat(), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 3 })).map(([t, i, s]) => t.slice(0, i % t.length) + s + t.slice(i % t.length)),
+  fc
+    .tuple(fc.constantFrom(...VALID_TARGETS), fc.nat(), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 3 }))
+    .map(([t, i, s]) => t.slice(0, i % t.length) + s + t.slice(i % t.length)),
   fc.string({ unit: 'binary', maxLength: 64 }).map((s) => `/${s}`),
 );
 
@@ -209,16 +213,33 @@ const queries = fc.oneof(
 );
 
 /** Single-character mutations of valid targets. */
-const mutated = fc.tuple(fc.constantFrom(...VALID_TARGETS), fc.nat(), fc.constantFrom('/', '.', '%', '\\', '?', '#', ';', ' ', '_', '-', '~', '*', '', 'Z', '0')).map(
-  ([t, i, c]) => t.slice(0, i % t.length) + c + t.slice((i % t.length) + 1),
-);
+const mutated = fc
+  .tuple(fc.constantFrom(...VALID_TARGETS), fc.nat(), fc.constantFrom('/', '.', '%', '\\', '?', '#', ';', ' ', '_', '-', '~', '*', '', 'Z', '0'))
+  .map(([t, i, c]) => t.slice(0, i % t.length) + c + t.slice((i % t.length) + 1));
 
 const path = fc.oneof(traversal, encoded, overlong, unicode, queries, mutated);
 const method = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('GET', 'HEAD') },
   {
     weight: 2,
-    arbitrary: fc.constantFrom('POST', 'PUT', 'DELETE', 'PATCH', 'TRACE', 'CONNECT', 'PROPFIND', 'MKCOL', 'LOCK', 'PURGE', 'BREW', 'G3T', 'GET ', ' GET', 'GET\u0000', ''),
+    arbitrary: fc.constantFrom(
+      'POST',
+      'PUT',
+      'DELETE',
+      'PATCH',
+      'TRACE',
+      'CONNECT',
+      'PROPFIND',
+      'MKCOL',
+      'LOCK',
+      'PURGE',
+      'BREW',
+      'G3T',
+      'GET ',
+      ' GET',
+      'GET\u0000',
+      '',
+    ),
   },
 );
 
@@ -251,7 +272,9 @@ describe('origin path fuzz', () => {
     expect(sent).toBeGreaterThanOrEqual(1000);
     const reached = [...task.requests.values()].reduce((a, b) => a + b, 0);
     expect(reached).toBe(0);
-    console.log(`origin path fuzz: ${sent} requests (${skipped} generated valid ones skipped), statuses ${JSON.stringify(statuses)}, task requests ${reached}, route look-ups ${routeLookups}`);
+    console.log(
+      `origin path fuzz: ${sent} requests (${skipped} generated valid ones skipped), statuses ${JSON.stringify(statuses)}, task requests ${reached}, route look-ups ${routeLookups}`,
+    );
   });
 
   it('the same over real HTTP (the function-URL adapter), where the wire allows the request', async () => {
@@ -350,12 +373,20 @@ describe('upstream guard', () => {
         listRoutes: async () => [],
         listChannels: async () => [],
       };
-      const lambda = createLambdaOrigin({ env: { KEYFRAME_TABLE: 't', KEYFRAME_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' }, routes: store });
+      const lambda = createLambdaOrigin({
+        env: { KEYFRAME_TABLE: 't', KEYFRAME_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' },
+        routes: store,
+      });
       const res = (await lambda(event('GET', `/${KNOWN}/index.m3u8`))) as Exclude<LambdaFunctionURLResult, string>;
       expect(res.statusCode).toBe(502);
       expect(fake.count(`/${KNOWN}/index.m3u8`)).toBe(0);
       const allowed = createLambdaOrigin({
-        env: { KEYFRAME_TABLE: 't', KEYFRAME_UPSTREAM_CIDRS: '127.0.0.0/8', KEYFRAME_UPSTREAM_PORTS: '1024-65535', POWERTOOLS_METRICS_DISABLED: 'true' },
+        env: {
+          KEYFRAME_TABLE: 't',
+          KEYFRAME_UPSTREAM_CIDRS: '127.0.0.0/8',
+          KEYFRAME_UPSTREAM_PORTS: '1024-65535',
+          POWERTOOLS_METRICS_DISABLED: 'true',
+        },
         routes: store,
       });
       expect(((await allowed(event('GET', `/${KNOWN}/index.m3u8`))) as Exclude<LambdaFunctionURLResult, string>).statusCode).toBe(200);

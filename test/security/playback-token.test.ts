@@ -1,14 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { staticPlaybackKey } from '../../core/playback-secret';
-import {
-  MAX_TOKEN_TTL_SECONDS,
-  playbackKey,
-  signPlaybackToken,
-  tokenExpiry,
-  tokenFromQuery,
-  verifyPlaybackToken,
-} from '../../core/playback-token';
+import { MAX_TOKEN_TTL_SECONDS, playbackKey, signPlaybackToken, tokenExpiry, tokenFromQuery, verifyPlaybackToken } from '../../core/playback-token';
 
 const KEY = playbackKey('test-playback-secret-0123456789abcdef');
 const ID = 'AbCdEfGhIjKl';
@@ -49,7 +42,12 @@ describe('playback tokens', () => {
     const token = signPlaybackToken(KEY, ID, EXP);
     fc.assert(
       fc.property(fc.nat(token.length - 1), fc.string({ minLength: 0, maxLength: 3 }), fc.nat(2), (at, insert, mode) => {
-        const changed = mode === 0 ? token.slice(0, at) + insert + token.slice(at + 1) : mode === 1 ? token.slice(0, at) + insert + token.slice(at) : token.slice(0, at);
+        const changed =
+          mode === 0
+            ? token.slice(0, at) + insert + token.slice(at + 1)
+            : mode === 1
+              ? token.slice(0, at) + insert + token.slice(at)
+              : token.slice(0, at);
         fc.pre(changed !== token);
         expect(verifyPlaybackToken(KEY, ID, changed, NOW)).not.toBe('valid');
       }),
@@ -78,7 +76,18 @@ describe('playback tokens', () => {
     const token = signPlaybackToken(KEY, ID, EXP);
     expect(tokenFromQuery(undefined)).toBeUndefined();
     expect(tokenFromQuery(`token=${token}`)).toBe(token);
-    for (const q of ['', 'token=', `token=${token}&x=1`, `x=1&token=${token}`, `token=${token}&token=${token}`, `TOKEN=${token}`, `token=${token.replace('.', '%2E')}`, `token=${token}#`, `token[]=${token}`, `token=${token} `]) {
+    for (const q of [
+      '',
+      'token=',
+      `token=${token}&x=1`,
+      `x=1&token=${token}`,
+      `token=${token}&token=${token}`,
+      `TOKEN=${token}`,
+      `token=${token.replace('.', '%2E')}`,
+      `token=${token}#`,
+      `token[]=${token}`,
+      `token=${token} `,
+    ]) {
       expect(tokenFromQuery(q), q).toBeNull();
     }
   });

@@ -11,7 +11,11 @@ export interface Resolver {
   forget(playbackId: string): void;
 }
 
-export function createResolver(opts: { readonly routes: Pick<RouteStore, 'getRoute'>; readonly ttlMs: number; readonly now: () => number }): Resolver {
+export function createResolver(opts: {
+  readonly routes: Pick<RouteStore, 'getRoute'>;
+  readonly ttlMs: number;
+  readonly now: () => number;
+}): Resolver {
   const cache = createRouteCache({ getRoute: (id) => opts.routes.getRoute(id), ttlMs: opts.ttlMs, now: opts.now });
   return {
     async resolve(playbackId, info) {

@@ -83,7 +83,10 @@ describe('origin handler', () => {
       body: Buffer.from([0, 1, 2, 253, 254, 255]).toString('base64'),
       headers: { 'Content-Type': 'video/mp2t', 'Cache-Control': 'public, max-age=1209600, immutable' },
     });
-    const emf = lines.map((l) => l.trim()).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
+    const emf = lines
+      .map((l) => l.trim())
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l));
     expect(emf).toHaveLength(1);
     const directive = emf[0]._aws.CloudWatchMetrics[0];
     expect(directive.Namespace).toBe('Keyframe');

@@ -11,7 +11,9 @@ import { createHttpUpstream, type HttpUpstream } from '../../../functions/origin
 import { closedPort, fakeRoutes, makeRoute, memoryLogger, startFakeTask, type FakeTask } from './fake-task';
 
 const ID = 'AbCdEf123456';
-const MEDIA = ['#EXTM3U', '#EXT-X-VERSION:6', '#EXT-X-TARGETDURATION:1', '#EXT-X-MEDIA-SEQUENCE:9', '#EXTINF:1.000,', 'k3j9x0a1b2_9.m4s', ''].join('\n');
+const MEDIA = ['#EXTM3U', '#EXT-X-VERSION:6', '#EXT-X-TARGETDURATION:1', '#EXT-X-MEDIA-SEQUENCE:9', '#EXTINF:1.000,', 'k3j9x0a1b2_9.m4s', ''].join(
+  '\n',
+);
 
 let live: FakeTask;
 let upstream: HttpUpstream;

@@ -15,7 +15,18 @@ afterAll(async () => {
 const arn = () => `arn:aws:ecs:us-east-1:111122223333:task/keyframe-ingest/${newSessionId()}`;
 function route(taskArn: string, playbackId = newPlaybackId()): Route {
   const now = Date.now();
-  return { playbackId, taskArn, host: '10.0.3.57', port: 8080, session: newSessionId(), startedAt: now, heartbeatAt: now, expiresAt: now + 15000, mediaSequence: 3, discontinuitySequence: 0 };
+  return {
+    playbackId,
+    taskArn,
+    host: '10.0.3.57',
+    port: 8080,
+    session: newSessionId(),
+    startedAt: now,
+    heartbeatAt: now,
+    expiresAt: now + 15000,
+    mediaSequence: 3,
+    discontinuitySequence: 0,
+  };
 }
 
 describe('applyTaskEvent against the real table', () => {

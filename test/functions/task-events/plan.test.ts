@@ -43,7 +43,11 @@ describe('planTaskEvent', () => {
   const bad: Array<[string, (e: any) => unknown, string]> = [
     ['not an object', () => 'hello', 'the event is not an object'],
     ['wrong source', (e) => ((e.source = 'aws.ec2'), e), 'source is "aws.ec2", expected "aws.ecs"'],
-    ['wrong detail-type', (e) => ((e['detail-type'] = 'ECS Container Instance State Change'), e), 'detail-type is "ECS Container Instance State Change"'],
+    [
+      'wrong detail-type',
+      (e) => ((e['detail-type'] = 'ECS Container Instance State Change'), e),
+      'detail-type is "ECS Container Instance State Change"',
+    ],
     ['no detail', (e) => (delete e.detail, e), 'detail is missing or not an object'],
     ['bad task ARN', (e) => ((e.detail.taskArn = 'arn:aws:ecs:us-east-1:1:task/../../x y'), e), 'detail.taskArn'],
     ['unknown status', (e) => ((e.detail.lastStatus = 'EXPLODED'), e), 'detail.lastStatus "EXPLODED" is not an ECS task status'],

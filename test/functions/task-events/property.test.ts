@@ -17,9 +17,7 @@ import { taskEvent } from '../../support/events';
 const LIFECYCLE: TaskStatus[] = ['PROVISIONING', 'PENDING', 'ACTIVATING', 'RUNNING', 'DEACTIVATING', 'STOPPING', 'DEPROVISIONING', 'STOPPED'];
 const PLAYBACK_IDS = ['AAAAAAAAAAA1', 'AAAAAAAAAAA2', 'AAAAAAAAAAA3'];
 
-type Occurrence =
-  | { kind: 'event'; task: number; version: number; status: TaskStatus }
-  | { kind: 'publish'; task: number; playbackId: string };
+type Occurrence = { kind: 'event'; task: number; version: number; status: TaskStatus } | { kind: 'publish'; task: number; playbackId: string };
 
 interface Scenario {
   /** Per task: how far through the lifecycle it gets (index into LIFECYCLE). */
@@ -31,16 +29,14 @@ interface Scenario {
   readonly duplicates: number[];
 }
 
-const scenarioArb: fc.Arbitrary<Scenario> = fc
-  .integer({ min: 1, max: 3 })
-  .chain((tasks) =>
-    fc.record({
-      reach: fc.array(fc.integer({ min: 0, max: LIFECYCLE.length - 1 }), { minLength: tasks, maxLength: tasks }),
-      publishes: fc.array(fc.array(fc.constantFrom(...PLAYBACK_IDS), { maxLength: 3 }), { minLength: tasks, maxLength: tasks }),
-      order: fc.array(fc.nat(), { minLength: 64, maxLength: 64 }),
-      duplicates: fc.array(fc.nat({ max: 2 }), { minLength: 32, maxLength: 32 }),
-    }),
-  );
+const scenarioArb: fc.Arbitrary<Scenario> = fc.integer({ min: 1, max: 3 }).chain((tasks) =>
+  fc.record({
+    reach: fc.array(fc.integer({ min: 0, max: LIFECYCLE.length - 1 }), { minLength: tasks, maxLength: tasks }),
+    publishes: fc.array(fc.array(fc.constantFrom(...PLAYBACK_IDS), { maxLength: 3 }), { minLength: tasks, maxLength: tasks }),
+    order: fc.array(fc.nat(), { minLength: 64, maxLength: 64 }),
+    duplicates: fc.array(fc.nat({ max: 2 }), { minLength: 32, maxLength: 32 }),
+  }),
+);
 
 /** The real-time order of what happens: each task's lifecycle in order, tasks interleaved by the seed. */
 function occurrences(s: Scenario): Occurrence[][] {
@@ -131,7 +127,10 @@ describe('task events in any order (property)', () => {
         if (!ok) wrong++;
         expect(ok).toBe(true);
       }),
-      { numRuns: Number(process.env.KEYFRAME_PROPERTY_RUNS ?? 150), seed: process.env.KEYFRAME_PROPERTY_SEED ? Number(process.env.KEYFRAME_PROPERTY_SEED) : undefined },
+      {
+        numRuns: Number(process.env.KEYFRAME_PROPERTY_RUNS ?? 150),
+        seed: process.env.KEYFRAME_PROPERTY_SEED ? Number(process.env.KEYFRAME_PROPERTY_SEED) : undefined,
+      },
     );
     console.log(`task-events property: ${runs} shuffled event sequences, ${wrong} wrong final states`);
     expect(runs).toBeGreaterThanOrEqual(100);

@@ -321,7 +321,7 @@ describe('health', () => {
 describe('program date time', () => {
   it('stays within 50 ms of the arrival time of each segment in a simulated real-time feed', () => {
     let seed = 42;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const messages = feed({ seconds: 30, audioSkewMs: 40 });
     const jitter = messages.map(() => rand() * 45);
     const arrival = new Map<number, number>();
@@ -364,4 +364,3 @@ function amfString(s: string): Buffer {
   b.write(s, 3, 'latin1');
   return b;
 }
-

@@ -1,14 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  Amf0EcmaArray,
-  Amf0Error,
-  type Amf0Value,
-  decodeAmf0,
-  decodeAmf0Value,
-  encodeAmf0,
-  isAmf0Object,
-} from '../../../ingest/rtmp/amf0.js';
+import { Amf0EcmaArray, Amf0Error, type Amf0Value, decodeAmf0, decodeAmf0Value, encodeAmf0, isAmf0Object } from '../../../ingest/rtmp/amf0.js';
 
 describe('AMF0 encode/decode', () => {
   it('round-trips every supported type', () => {

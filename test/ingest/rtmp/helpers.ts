@@ -18,16 +18,7 @@ import { ChunkReader, type RtmpMessage } from '../../../ingest/rtmp/chunk-reader
 import { ChunkWriter, type OutgoingMessage } from '../../../ingest/rtmp/chunk-writer.js';
 import { HANDSHAKE_SIZE } from '../../../ingest/rtmp/handshake.js';
 import { MessageType } from '../../../ingest/rtmp/messages.js';
-import type {
-  Clock,
-  FlvSink,
-  RtmpLogger,
-  RtmpServer,
-  RtmpSession,
-  SessionEndReason,
-  SessionEvents,
-  Timer,
-} from '../../../ingest/rtmp/index.js';
+import type { Clock, FlvSink, RtmpLogger, RtmpServer, RtmpSession, SessionEndReason, SessionEvents, Timer } from '../../../ingest/rtmp/index.js';
 
 const execFileAsync = promisify(execFile);
 

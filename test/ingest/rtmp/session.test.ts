@@ -92,7 +92,14 @@ describe('options', () => {
 
   it('applies defaults and refuses nonsense at construction', () => {
     const o = resolveRtmpOptions({ onPublish: () => ({ accept: false }) });
-    expect(o).toMatchObject({ apps: ['live'], handshakeTimeoutMs: 5000, publishTimeoutMs: 10_000, idleTimeoutMs: 30_000, maxConnections: 1000, maxConnectionsPerIp: 20 });
+    expect(o).toMatchObject({
+      apps: ['live'],
+      handshakeTimeoutMs: 5000,
+      publishTimeoutMs: 10_000,
+      idleTimeoutMs: 30_000,
+      maxConnections: 1000,
+      maxConnectionsPerIp: 20,
+    });
     expect(() => resolveRtmpOptions({ onPublish: () => ({ accept: false }), maxChunkSize: 0 })).toThrow(TypeError);
     expect(() => resolveRtmpOptions({ onPublish: () => ({ accept: false }), handshakeTimeoutMs: 1.5 })).toThrow(TypeError);
     expect(() => resolveRtmpOptions({ onPublish: () => ({ accept: false }), apps: [] })).toThrow(TypeError);
@@ -122,7 +129,12 @@ describe('connect and publish', () => {
     const status = await c.publish(`${KEY}?bitrate=6000`);
     expect(status.args[1]).toMatchObject({ level: 'status', code: 'NetStream.Publish.Start' });
     expect(status.streamId).toBe(1);
-    expect(c.commands().filter((x) => x.name === '_result').map((x) => x.tx)).toEqual([1, 2, 3, 4]);
+    expect(
+      c
+        .commands()
+        .filter((x) => x.name === '_result')
+        .map((x) => x.tx),
+    ).toEqual([1, 2, 3, 4]);
     expect(c.commands().find((x) => x.tx === 4)!.args[1]).toBe(1); // createStream → stream id 1
     expect(requests).toHaveLength(1);
     expect(requests[0]).toMatchObject({ app: 'live', key: KEY, publishType: 'live' });
@@ -427,11 +439,7 @@ function memorySession(options: Partial<RtmpServerOptions> & Pick<RtmpServerOpti
     cmd('createStream', 2, [null]),
     cmd('publish', 3, [null, KEY, 'live'], 1),
   ]);
-  const started = within(
-    new Promise<void>((resolve) => session.once('publish-started', resolve)),
-    5000,
-    "the session's 'publish-started' event",
-  );
+  const started = within(new Promise<void>((resolve) => session.once('publish-started', resolve)), 5000, "the session's 'publish-started' event");
   return { socket, session, out, logger, events, cmd, video, publishBytes, started };
 }
 

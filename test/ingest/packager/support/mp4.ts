@@ -26,7 +26,11 @@ export function parseMp4(bytes: Buffer): ParsedMp4 {
   file.appendBuffer(buf, true);
   if (error) throw error;
   if (!info) throw new Error('mp4box did not find a movie');
-  for (const t of info.tracks) samples.set(t.id, file.getTrackSamplesInfo(t.id).map((s) => ({ ...s, data: undefined })));
+  for (const t of info.tracks)
+    samples.set(
+      t.id,
+      file.getTrackSamplesInfo(t.id).map((s) => ({ ...s, data: undefined })),
+    );
   const moofs = (file.moofs ?? []).map((m) => {
     const tfdt = new Map<number, number>();
     for (const traf of m.trafs) tfdt.set(traf.tfhd!.track_id, Number(traf.tfdt!.baseMediaDecodeTime));

@@ -36,19 +36,34 @@ export interface SpsSpec {
 /** An SPS NAL unit (with header) for the given size; cropping is used when the size is not a multiple of 16. */
 export function buildSps(spec: SpsSpec): Buffer {
   const profile = spec.profile ?? 100;
-  const w = new BitWriter().u(8, profile).u(8, 0).u(8, spec.level ?? 31).ue(0);
+  const w = new BitWriter()
+    .u(8, profile)
+    .u(8, 0)
+    .u(8, spec.level ?? 31)
+    .ue(0);
   if (profile === 100) w.ue(1).ue(0).ue(0).u(1, 0).u(1, 0);
   w.ue(0).ue(0).ue(4); // log2_max_frame_num-4, poc type 0, log2_max_poc_lsb-4
   w.ue(4).u(1, 0); // max_num_ref_frames, gaps
   const mbW = Math.ceil(spec.width / 16);
   const mbH = Math.ceil(spec.height / 16);
-  w.ue(mbW - 1).ue(mbH - 1).u(1, 1).u(1, 1);
+  w.ue(mbW - 1)
+    .ue(mbH - 1)
+    .u(1, 1)
+    .u(1, 1);
   const cropR = (mbW * 16 - spec.width) / 2;
   const cropB = (mbH * 16 - spec.height) / 2;
   if (cropR || cropB) w.u(1, 1).ue(0).ue(cropR).ue(0).ue(cropB);
   else w.u(1, 0);
   if (spec.fps) {
-    w.u(1, 1).u(1, 0).u(1, 0).u(1, 0).u(1, 0).u(1, 1).u(32, 1).u(32, spec.fps * 2).u(1, 1);
+    w.u(1, 1)
+      .u(1, 0)
+      .u(1, 0)
+      .u(1, 0)
+      .u(1, 0)
+      .u(1, 1)
+      .u(32, 1)
+      .u(32, spec.fps * 2)
+      .u(1, 1);
     w.u(1, 0).u(1, 0).u(1, 0); // nal/vcl hrd, pic_struct
     w.u(1, 0); // bitstream_restriction
   } else w.u(1, 0);
