@@ -17,7 +17,7 @@ import {
   type FunctionAssociation,
   FunctionUrlOriginAccessControl,
   HttpVersion,
-  PriceClass,
+  type PriceClass,
   ResponseHeadersPolicy,
   S3OriginAccessControl,
   SecurityPolicyProtocol,

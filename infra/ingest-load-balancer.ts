@@ -3,7 +3,7 @@ import { type IVpc, Peer, Port, SecurityGroup, SubnetType } from 'aws-cdk-lib/aw
 import type { FargateService } from 'aws-cdk-lib/aws-ecs';
 import {
   ListenerCertificate,
-  NetworkListener,
+  type NetworkListener,
   NetworkLoadBalancer,
   NetworkTargetGroup,
   Protocol,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type SegmentOutput } from '../../../ingest/packager/index.js';
+import type { SegmentOutput } from '../../../ingest/packager/index.js';
 import { parseMp4 } from './support/mp4.js';
 import { collect, runFeed, T0 } from './support/run.js';
 import { aacConfig, aacSequenceTag, avcFrameTag, avcRecord, avcSequenceTag, buildSps, feed, type Message } from './support/synth.js';
