@@ -228,7 +228,7 @@ export class DeploymentWatcher {
           return { kind: 'standalone' };
         }
         this.origin = origin;
-        log?.info('watching for newer deployments', { service: origin.service, deploymentId: origin.deploymentId });
+        log?.info('watching for newer deployments', { ecsService: origin.service, deploymentId: origin.deploymentId });
       }
       const verdict = decideDeployment({ ours: this.origin.deploymentId, deployments: await this.source.deployments(this.origin.service) });
       this.report(verdict);

@@ -43,6 +43,8 @@ export interface LocalStackOptions {
   readonly taskEnv?: Record<string, string>;
   /** Log level of the origin, task-events handler and ingest tasks. Default: KEYFRAME_LOG_LEVEL, else INFO. */
   readonly logLevel?: LogLevel;
+  /** Log level of the two functions alone (the origin logs every request at INFO). Default: `logLevel`. */
+  readonly functionLogLevel?: LogLevel;
   readonly logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Each line an ingest task prints. */
   readonly onTaskLog?: (task: LocalTask, line: string) => void;
@@ -99,6 +101,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     if (!ingestSettings.variables.includes(name)) throw new Error(`taskEnv: ${name} is not an ingest setting (core/settings/ingest.ts)`);
   }
   const metrics = memoryMetrics();
+  const functionLogLevel = opts.functionLogLevel ?? logLevel;
   const cleanups: Array<() => Promise<void>> = [];
   let stopping = false;
 
@@ -117,7 +120,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // EventBridge stand-in: task lifecycle → ECS-shaped events → the task-events function, run as Lambda would.
     const taskEventsFunction = await loadLocalFunction(
       'taskEvents',
-      taskEventsSettings.toEnv({ tableName, dynamoEndpoint: dynamo.endpoint, clusterArn: LOCAL_CLUSTER_ARN, logLevel }),
+      taskEventsSettings.toEnv({ tableName, dynamoEndpoint: dynamo.endpoint, clusterArn: LOCAL_CLUSTER_ARN, logLevel: functionLogLevel }),
       { metrics },
     );
     const taskEvents: TaskEventResult[] = [];
@@ -190,7 +193,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         upstreamCidrs: '127.0.0.0/8',
         upstreamPorts: '1024-65535',
         playbackSecret,
-        logLevel,
+        logLevel: functionLogLevel,
       }),
       { metrics },
     );

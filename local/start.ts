@@ -129,6 +129,8 @@ async function main(): Promise<void> {
     httpRoutes: createPlayerRoutes,
     stateDir: dir,
     logLevel: settings.logLevel,
+    // One JSON line per origin request would drown the task lines; --verbose shows them.
+    functionLogLevel: values.verbose ? settings.logLevel : 'WARN',
     ...(settings.playbackSecret ? { playbackSecret: settings.playbackSecret } : {}),
     tasks,
     rtmpPort,
