@@ -50,12 +50,15 @@ const assumptions: CostAssumptions = {
 };
 
 const usd = (x: number) => (x >= 100 ? `$${Math.round(x).toLocaleString('en-US')}` : `$${x.toFixed(2)}`);
-const big = (x: number) => (x >= 1e9 ? `${round(x / 1e9, 2)} B` : x >= 1e6 ? `${round(x / 1e6, 2)} M` : x >= 1e3 ? `${round(x / 1e3, 1)} k` : `${round(x, 1)}`);
+const big = (x: number) =>
+  x >= 1e9 ? `${round(x / 1e9, 2)} B` : x >= 1e6 ? `${round(x / 1e6, 2)} M` : x >= 1e3 ? `${round(x / 1e3, 1)} k` : `${round(x, 1)}`;
 
 await runBench({ deadlineMs: 30_000, cleanups: [] }, async () => {
   const machine = machineInfo();
   const estimates: CostEstimate[] = [];
-  for (const s of sizes) for (const shield of [false, true]) estimates.push(estimate({ streams: s.streams, viewers: s.viewers, hours, originShield: shield }, assumptions));
+  for (const s of sizes)
+    for (const shield of [false, true])
+      estimates.push(estimate({ streams: s.streams, viewers: s.viewers, hours, originShield: shield }, assumptions));
   const rows = estimates.map((e) => {
     const l = e.lines;
     return [
@@ -89,7 +92,24 @@ await runBench({ deadlineMs: 30_000, cleanups: [] }, async () => {
     `Monthly cost, us-east-1 list prices as of ${PRICES_AS_OF}, streams live ${hours} h/month (all at once), viewers spread evenly, ${a.freeTier ? 'free tier subtracted' : 'no free tier'}.`,
     '',
     table(
-      ['streams', 'viewers', 'Origin Shield', 'CloudFront egress', 'CloudFront requests', 'Origin Shield requests', 'Lambda (requests + GB-s)', 'Fargate', 'NLB', 'DynamoDB', 'NAT gateway', 'IPv4 + logs + inter-AZ', 'total / month', 'per viewer-hour', 'origin invocations', 'ingest tasks'],
+      [
+        'streams',
+        'viewers',
+        'Origin Shield',
+        'CloudFront egress',
+        'CloudFront requests',
+        'Origin Shield requests',
+        'Lambda (requests + GB-s)',
+        'Fargate',
+        'NLB',
+        'DynamoDB',
+        'NAT gateway',
+        'IPv4 + logs + inter-AZ',
+        'total / month',
+        'per viewer-hour',
+        'origin invocations',
+        'ingest tasks',
+      ],
       rows,
     ),
     '',
@@ -111,13 +131,14 @@ await runBench({ deadlineMs: 30_000, cleanups: [] }, async () => {
     '',
     table(
       ['item', 'price (USD)', 'unit', 'source'],
-      Object.entries(PRICES).map(([k, v]) => [
-        k,
-        'tiers' in v ? v.tiers.map((t) => `${t.usd}`).join(' / ') : String(v.usd),
-        v.unit,
-        v.source,
-      ]),
+      Object.entries(PRICES).map(([k, v]) => [k, 'tiers' in v ? v.tiers.map((t) => `${t.usd}`).join(' / ') : String(v.usd), v.unit, v.source]),
     ),
   ].join('\n');
-  finish(args, 'cost-model', machine, { hours, assumptions, pricesAsOf: PRICES_AS_OF, estimates, originInvocationsVsViewers: { streams: sweepS, sweep } }, report);
+  finish(
+    args,
+    'cost-model',
+    machine,
+    { hours, assumptions, pricesAsOf: PRICES_AS_OF, estimates, originInvocationsVsViewers: { streams: sweepS, sweep } },
+    report,
+  );
 });

@@ -1,36 +1,37 @@
 /**
- * Publish → first playable: the time from the publisher's first byte to a playlist with at least one
- * segment that can be fetched through the origin, with the time broken down by phase:
+ * Publish → first playable: the time from the publisher's first byte to a playlist with at least one segment
+ * that can be fetched, with its init segment, through the origin, with the time broken down by phase:
  *
  *   connect   first byte → `publish` command (RTMP handshake, connect, createStream)
- *   accept    `publish` → `NetStream.Publish.Start` (key check, route read + write, ffmpeg spawn)
- *   probe     accepted → ffmpeg has probed its input (`Input #0` printed; the media flows from `accept`)
- *   wait      probed → ffmpeg cuts the first segment: it holds the segment in memory and opens its file
- *             once the keyframe that ends it has arrived, so this is the wait for one segment of media
- *   write     the segment file written (opened → renamed from .tmp)
- *   playlist  segment on disk → playlist listing it on disk
- *   origin    playlist on disk → playlist and segment fetched through the origin (poll every 20 ms)
+ *   accept    `publish` → `NetStream.Publish.Start` (key check, route read + write, the packager set up)
+ *   wait      accepted → the video frame that ends the first segment reached the ingest: one segment of media
+ *             must arrive (the packager's grid starts at the first sample; a segment ends at the first frame
+ *             at or past its grid line)
+ *   package   that frame → the task's own playlist lists the segment (the packager cuts the segment and
+ *             renders the playlist in memory; polled on the task's HLS port every 5 ms)
+ *   origin    listed at the task → playlist, init segment and segment fetched through the origin (its
+ *             follower polls every 20 ms from the start)
  *
- * Times on the wire come from a TCP tap in front of the RTMP port and an HTTP tap in front of the ingest's
- * DynamoDB endpoint; ffmpeg's from a wrapper (KEYFRAME_FFMPEG_PATH) that timestamps its info-level lines;
- * the files from polling the session directory every 5 ms.
+ * Times on the wire come from a TCP tap in front of the RTMP port (it parses the publisher's RTMP messages) and
+ * an HTTP tap in front of the ingest's DynamoDB endpoint. The ingest runs with an ffmpeg wrapper as
+ * KEYFRAME_FFMPEG_PATH that notes every ffmpeg started: the passthrough path starts none (reported per run).
  *
- * The publisher pushes a pre-encoded 720p30 ~3 Mbps FLV with a GOP equal to the segment duration (`-re`),
- * with TCP_NODELAY as OBS (librtmp) sets it. `--variants` runs variants side by side, interleaved run by run:
- * ffmpeg input flags of the ingest, and `nagle` (ffmpeg's own default publisher, Nagle's algorithm on).
+ * The publisher pushes a pre-encoded 720p30 ~3 Mbps FLV with a GOP equal to the segment duration (`-re`), with
+ * TCP_NODELAY as OBS (librtmp) sets it. `--variants` runs variants side by side, interleaved run by run: `nagle`
+ * (ffmpeg's own default publisher, Nagle's algorithm on) and `balancer` (through local/balancer.ts).
  *
- *   npx tsx bench/first-playable.ts [--runs 7] [--segments 1,2] [--variants as-is,analyze0] [--smoke] [--json out.json]
+ * Standard HLS unless `--ll-hls` (KEYFRAME_LL_HLS=true on the ingest; the follower still waits for a whole segment).
+ *
+ *   npx tsx bench/first-playable.ts [--runs 7] [--segments 1,2] [--variants as-is,nagle,balancer] [--ll-hls] [--smoke] [--json out.json]
  */
 import './lib/quiet';
 import { encodeSource, publishFile, SOURCE_720P30, SOURCE_SMOKE } from './lib/media';
 import { finish, machineInfo, parseArgs, progress, runBench, sleep, table } from './lib/cli';
-import { AS_IS, type FfmpegVariant } from './lib/ffmpeg-wrapper';
-import { followOrigin, startBenchStack, watchDisk, type BenchStack } from './lib/live';
+import { followPlaylist, frameAt, startBenchStack, type BenchStack } from './lib/live';
 import { median, round } from './lib/stats';
 
 interface Variant {
   readonly name: string;
-  readonly ffmpeg: FfmpegVariant;
   /** The publisher sets TCP_NODELAY (OBS/librtmp do; ffmpeg's RTMP client does not by default). */
   readonly publisherNoDelay: boolean;
   /** Publish through the local stack's TCP balancer instead of straight to the task (the NLB passes TCP through). */
@@ -38,21 +39,18 @@ interface Variant {
   readonly description: string;
 }
 
-const ingestFlags = (name: string, ffmpeg: FfmpegVariant, description: string): Variant => ({ name, ffmpeg, publisherNoDelay: true, description });
-
 export const VARIANTS: Record<string, Variant> = {
-  'as-is': ingestFlags('as-is', AS_IS, 'the argv as built by ingest/ffmpeg-args.ts'),
-  analyze0: ingestFlags('analyze0', { name: 'analyze0', analyzeduration: '0' }, '-probesize 65536 -analyzeduration 0'),
-  analyze100k: ingestFlags('analyze100k', { name: 'analyze100k', analyzeduration: '100000' }, '-probesize 65536 -analyzeduration 100000'),
-  fps0: ingestFlags('fps0', { name: 'fps0', extraInput: ['-fpsprobesize', '0'] }, 'as built, plus -fpsprobesize 0'),
-  flvmeta: ingestFlags('flvmeta', { name: 'flvmeta', extraInput: ['-flv_metadata', '1'] }, 'as built, plus -flv_metadata 1 (streams from onMetaData)'),
-  probe4k: ingestFlags('probe4k', { name: 'probe4k', probesize: '4096', analyzeduration: '0' }, '-probesize 4096 -analyzeduration 0'),
-  probe5M: ingestFlags('probe5M', { name: 'probe5M', probesize: '5000000', analyzeduration: '5000000' }, "-probesize 5000000 -analyzeduration 5000000 (ffmpeg's defaults)"),
-  nagle: { name: 'nagle', ffmpeg: AS_IS, publisherNoDelay: false, description: "as built; the publisher is ffmpeg with its default TCP options (Nagle's algorithm on)" },
-  balancer: { name: 'balancer', ffmpeg: AS_IS, publisherNoDelay: true, viaBalancer: true, description: "as built; published through local/balancer.ts (the local stack's NLB stand-in) instead of straight to the task" },
+  'as-is': { name: 'as-is', publisherNoDelay: true, description: 'straight to the task, publisher with TCP_NODELAY (as OBS)' },
+  nagle: { name: 'nagle', publisherNoDelay: false, description: "the publisher is ffmpeg with its default TCP options (Nagle's algorithm on)" },
+  balancer: {
+    name: 'balancer',
+    publisherNoDelay: true,
+    viaBalancer: true,
+    description: "published through local/balancer.ts (the local stack's NLB stand-in)",
+  },
 };
 
-const PHASES = ['connect', 'accept', 'probe', 'wait', 'write', 'playlist', 'origin'] as const;
+const PHASES = ['connect', 'accept', 'wait', 'package', 'origin'] as const;
 type Phase = (typeof PHASES)[number];
 
 interface RunResult {
@@ -63,10 +61,10 @@ interface RunResult {
   /** Within `accept`: the key look-up and the route read + write (DynamoDB calls as timed at the tap). */
   readonly authMs: number;
   readonly routeMs: number;
-  /** ffmpeg's start, from the first byte. */
-  readonly ffmpegSpawnMs: number;
-  /** First segment closed (on disk) minus the arrival of the keyframe that ends it: what the ingest adds to the media wait. */
-  readonly segmentAfterMediaMs: number;
+  /** The first segment's duration (EXTINF), s. */
+  readonly firstSegmentSeconds: number;
+  /** ffmpeg processes the ingest started during the run (none on the passthrough path). */
+  readonly ffmpegSpawns: number;
   readonly notFoundBefore: number;
 }
 
@@ -80,21 +78,19 @@ interface Summary {
   readonly phasesMedianMs: Record<Phase, number>;
   readonly authMedianMs: number;
   readonly routeMedianMs: number;
-  readonly ffmpegSpawnMedianMs: number;
-  readonly segmentAfterMediaMedianMs: number;
+  readonly firstSegmentSecondsMedian: number;
+  readonly ffmpegSpawns: number;
   readonly goalMs?: number;
 }
 
 async function oneRun(bs: BenchStack, file: string, segmentSeconds: number, variant: Variant, label: string): Promise<RunResult> {
   const channel = await bs.stack.createChannel(label);
-  bs.wrapper.use(variant.ffmpeg, { timing: true });
   const tap = bs.tapFor({ viaBalancer: variant.viaBalancer });
   const connIndex = tap.connections.length;
   const callIndex = bs.dynamoTap.calls.length;
   const spawnIndex = bs.wrapper.spawns().length;
-  const infoIndex = bs.wrapper.infoLines().length;
-  const disk = watchDisk(bs.hlsDir, channel.playbackId, 5);
-  const origin = followOrigin(channel.playbackUrl, { everyMs: 20 });
+  const atTask = followPlaylist(`${bs.taskHlsUrl}/${channel.playbackId}/index.m3u8`, { everyMs: 5, fetchSegments: false });
+  const origin = followPlaylist(channel.playbackUrl, { everyMs: 20 });
   const publisher = publishFile({
     file,
     url: bs.publishUrl(channel.streamKey, { viaBalancer: variant.viaBalancer }),
@@ -113,55 +109,42 @@ async function oneRun(bs: BenchStack, file: string, segmentSeconds: number, vari
     }
   } finally {
     origin.stop();
-    disk.stop();
+    atTask.stop();
     await publisher.stop();
   }
   const conn = tap.connections[connIndex];
-  const d = disk.times;
   const t0 = conn?.firstClientByteAt;
   if (!conn || t0 === undefined || conn.publishCommandAt === undefined || conn.publishStartAt === undefined || conn.firstMediaAt === undefined) {
     throw new Error('the RTMP tap missed the publish handshake');
   }
-  if (d.firstSegmentAt === undefined || d.playlistAt === undefined) {
-    throw new Error(`the disk watcher missed a step: ${JSON.stringify(d)}`);
-  }
-  const spawn = bs.wrapper.spawns().slice(spawnIndex)[0];
-  const info = bs.wrapper.infoLines().slice(infoIndex).filter((l) => !spawn || l.pid === spawn.pid);
-  const probedAt = info.find((l) => l.line.startsWith('Input #0'))?.at;
-  const openedAt = info.find((l) => /Opening '.*_\d+\.ts(\.tmp)?' for writing/.test(l.line))?.at;
-  if (probedAt === undefined || openedAt === undefined) throw new Error('the ffmpeg wrapper did not log the probe or the first segment');
+  const first = [...origin.segments.values()].sort((a, b) => a.sequence - b.sequence)[0];
+  const listedAtTask = atTask.segments.get(first.uri)?.listedAt;
+  if (listedAtTask === undefined) throw new Error(`the task follower never saw ${first.uri}`);
+  const firstVideo = conn.videoFrames[0];
+  const end = firstVideo ? frameAt(conn.videoFrames, firstVideo.timestamp + Math.round(first.duration * 1000)) : undefined;
+  if (!end) throw new Error(`no video frame at the end of the first segment (${first.duration} s)`);
   const playable = origin.firstPlayableAt!;
   const calls = bs.dynamoTap.calls.slice(callIndex).filter((c) => c.startedAt >= t0 && c.endedAt <= conn.publishStartAt!);
   const span = (xs: typeof calls) => (xs.length ? Math.max(...xs.map((c) => c.endedAt)) - Math.min(...xs.map((c) => c.startedAt)) : Number.NaN);
-  // Steps seen by different observers (tap, ffmpeg's log, 5 ms disk polls): clamp so none is negative.
-  const probeEnd = Math.max(probedAt, conn.publishStartAt);
-  const openEnd = Math.max(openedAt, probeEnd);
-  const segEnd = Math.max(d.firstSegmentAt, openEnd);
-  const plEnd = Math.max(d.playlistAt, segEnd);
+  // Steps seen by different observers (the tap, 5 ms polls of the task, 20 ms polls of the origin): clamp so none is negative.
+  const mediaEnd = Math.max(end.at, conn.publishStartAt);
+  const listed = Math.max(listedAtTask, mediaEnd);
+  const done = Math.max(playable, listed);
   return {
     variant: variant.name,
     segmentSeconds,
-    totalMs: round(playable - t0, 1),
+    totalMs: round(done - t0, 1),
     phases: {
       connect: conn.publishCommandAt - t0,
-      // (all phases in ms; ffmpeg's times have sub-ms resolution)
       accept: conn.publishStartAt - conn.publishCommandAt,
-      probe: probeEnd - conn.publishStartAt,
-      wait: openEnd - probeEnd,
-      write: segEnd - openEnd,
-      playlist: plEnd - segEnd,
-      origin: playable - plEnd,
+      wait: mediaEnd - conn.publishStartAt,
+      package: listed - mediaEnd,
+      origin: done - listed,
     },
     authMs: span(calls.filter((c) => c.item === 'channel')),
     routeMs: span(calls.filter((c) => c.item === 'route')),
-    ffmpegSpawnMs: spawn ? round(spawn.at - t0, 1) : Number.NaN,
-    // (ffmpeg start is inside `accept`: the ingest spawns it before it answers the publish)
-    segmentAfterMediaMs: (() => {
-      const first = [...origin.segments.values()].sort((a, b) => a.sequence - b.sequence)[0];
-      const endTs = (conn.firstMediaTimestamp ?? 0) + (first?.duration ?? segmentSeconds) * 1000;
-      const kf = conn.keyframes.find((k) => Math.abs(k.timestamp - endTs) <= 50);
-      return kf ? d.firstSegmentAt - kf.at : Number.NaN;
-    })(),
+    firstSegmentSeconds: first.duration,
+    ffmpegSpawns: bs.wrapper.spawns().length - spawnIndex,
     notFoundBefore: origin.notFoundBefore,
   };
 }
@@ -178,8 +161,8 @@ function summarize(runs: RunResult[], goalMs?: number): Summary {
     phasesMedianMs: Object.fromEntries(PHASES.map((p) => [p, m((r) => r.phases[p])])) as Record<Phase, number>,
     authMedianMs: m((r) => r.authMs),
     routeMedianMs: m((r) => r.routeMs),
-    ffmpegSpawnMedianMs: m((r) => r.ffmpegSpawnMs),
-    segmentAfterMediaMedianMs: m((r) => r.segmentAfterMediaMs),
+    firstSegmentSecondsMedian: m((r) => r.firstSegmentSeconds),
+    ffmpegSpawns: runs.reduce((n, r) => n + r.ffmpegSpawns, 0),
     goalMs,
   };
 }
@@ -188,12 +171,16 @@ const args = parseArgs();
 const smoke = args.smoke;
 const segmentsList = args.list('segments', smoke ? [1] : [1, 2]);
 const runs = Math.max(1, args.number('runs', smoke ? 2 : 7));
-const variantNames = args.string('variants', 'as-is').split(',');
-const variants = variantNames.map((n) => {
-  const v = VARIANTS[n];
-  if (!v) throw new Error(`unknown variant ${n}; known: ${Object.keys(VARIANTS).join(', ')}`);
-  return v;
-});
+const variants = args
+  .string('variants', 'as-is')
+  .split(',')
+  .map((n) => {
+    const v = VARIANTS[n];
+    if (!v) throw new Error(`unknown variant ${n}; known: ${Object.keys(VARIANTS).join(', ')}`);
+    return v;
+  });
+/** LL-HLS on the ingest (parts, blocking reloads); off by default: standard HLS, as the issue-11 figures are. */
+const lowLatency = args.flag('ll-hls');
 const machine = machineInfo();
 const cleanups: Array<() => unknown> = [];
 
@@ -203,7 +190,7 @@ await runBench({ deadlineMs: smoke ? 90_000 : 30 * 60_000, cleanups }, async () 
   for (const seg of segmentsList) {
     const file = await encodeSource({ ...(smoke ? SOURCE_SMOKE : SOURCE_720P30), gopSeconds: seg, seconds: 20 });
     progress(`segments of ${seg} s: starting the local stack`);
-    const bs = await startBenchStack({ segmentSeconds: seg, name: 'first-playable' });
+    const bs = await startBenchStack({ segmentSeconds: seg, name: 'first-playable', lowLatency });
     cleanups.push(() => bs.stop());
     // One warm-up publish (first use of lazily loaded code paths, page cache), not counted.
     if (!smoke) {
@@ -235,28 +222,43 @@ await runBench({ deadlineMs: smoke ? 90_000 : 30 * 60_000, cleanups }, async () 
     ...PHASES.map((p) => s.phasesMedianMs[p]),
     s.authMedianMs,
     s.routeMedianMs,
-    s.segmentAfterMediaMedianMs,
+    s.firstSegmentSecondsMedian,
+    s.ffmpegSpawns,
   ]);
   const base = summaries.filter((s) => s.variant === 'as-is');
   const ratioLines = summaries
     .filter((s) => s.variant !== 'as-is')
     .map((s) => {
       const b = base.find((x) => x.segmentSeconds === s.segmentSeconds);
-      return b ? `- ${s.segmentSeconds} s segments, ${s.variant}: ${s.medianMs} ms vs as-is ${b.medianMs} ms, ratio ${round(s.medianMs / b.medianMs, 3)}` : '';
+      return b
+        ? `- ${s.segmentSeconds} s segments, ${s.variant}: ${s.medianMs} ms vs as-is ${b.medianMs} ms, ratio ${round(s.medianMs / b.medianMs, 3)}`
+        : '';
     })
     .filter(Boolean);
   const report = [
-    'Median over runs, milliseconds. Phases (medians, so they need not add up exactly to the total):',
+    `${lowLatency ? 'LL-HLS on (KEYFRAME_LL_HLS=true)' : 'Standard HLS (KEYFRAME_LL_HLS=false)'}. ` +
+      'Median over runs, milliseconds. Phases (medians, so they need not add up exactly to the total):',
     '',
     table(
-      ['segments', 'ffmpeg flags', 'runs', 'total', 'range', ...PHASES, 'of accept: key look-up', 'of accept: route read+write', 'segment closed after its media end'],
+      [
+        'segments',
+        'variant',
+        'runs',
+        'total',
+        'range',
+        ...PHASES,
+        'of accept: key look-up',
+        'of accept: route read+write',
+        'first segment (s)',
+        'ffmpeg started',
+      ],
       rows,
     ),
     '',
-    ...(ratioLines.length ? ['Variants against the argv as built (same run, interleaved):', '', ...ratioLines, ''] : []),
+    ...(ratioLines.length ? ['Variants against as-is (same run, interleaved):', '', ...ratioLines, ''] : []),
     'Variants:',
     '',
     ...variants.map((v) => `- ${v.name}: ${v.description}`),
   ].join('\n');
-  finish(args, 'first-playable', machine, { summaries, runs: all }, report);
+  finish(args, 'first-playable', machine, { lowLatency, summaries, runs: all }, report);
 });

@@ -5,24 +5,43 @@
  * encoded once to FLV and published with `-re -stream_loop -1 -c copy`, TCP_NODELAY) push to:
  *
  *   keyframe    the ingest as in its container: ingest/main.ts bundled by esbuild, run by plain node, one
- *               ffmpeg per stream (passthrough HLS, 2 s segments), routes in dynalite (in this process);
+ *               in-process packager per stream (CMAF HLS held in memory, 2 s segments, no ffmpeg), routes in
+ *               dynalite (in this process);
  *   nginx-rtmp  Debian's nginx with libnginx-mod-rtmp, `live on; hls on;` 2 s fragments, one worker.
  *
  * For each N the two servers run one after the other (order alternating), each a fresh process, on the
  * same input. Only the server's processes are measured (/proc/<pid>/stat utime+stime of the server and its
- * descendants: the node process and its ffmpeg children; nginx's master and worker), over a steady window
- * after every stream has produced segments. Memory is RSS and PSS (/proc/<pid>/status, smaps_rollup),
- * idle → loaded, per stream. Segments are "late" when one appears more than --late-ms after its stream's
- * best pace (its minimum lag behind the media clock in the window), or a stream produced none.
+ * descendants: the node process and any child it starts, of which there should be none; nginx's master and
+ * worker), over a steady window after every stream has produced segments. Memory is RSS and PSS
+ * (/proc/<pid>/status, smaps_rollup), idle → loaded, per stream; for Keyframe also the media it holds by design
+ * (the playlist window plus the 10 s linger of segments per stream, estimated from the bitrate the packager
+ * measures), so the rest is the per-stream overhead.
  *
- * N grows through --n (default 1,8,32,64) and then --more (96,128) while a server is still on time; a server
- * stops at the first N where its segments come late. --profile adds one more Keyframe run at --profile-n with
- * `node --cpu-prof` and reports where the node process spends its time (not counted in the comparison).
+ * Segments are watched every 250 ms: nginx-rtmp's playlists on disk; Keyframe's through the task's own ports, as
+ * cheaply as possible (one `GET /streams` on the health port for all streams, then the playlist of each stream
+ * whose media sequence grew from the HLS port). They are "late" when one appears more than --late-ms after its
+ * stream's best pace (its minimum lag behind the media clock in the window), or a stream produced none.
  *
- *   npx tsx bench/ingest-density.ts [--n 1,8,32,64] [--more 96,128] [--window 20] [--profile] [--smoke] [--json out.json]
+ * N runs through --n (default 1,8,32,64, then --more 96,128 while a server is still on time; with --n given,
+ * --more is empty unless given); a server stops at the first N where its segments come late. --profile adds one
+ * more Keyframe run at --profile-n with `node --cpu-prof` and reports where the node process spends its time (not
+ * counted in the comparison).
+ *
+ * The window starts --settle seconds (default: window + linger + one segment) after the last publisher started, so
+ * memory is measured with every stream's store full.
+ *
+ * --servers runs one server alone; --node-args and --ingest-env give the Keyframe ingest node options and environment
+ * (experiments).
+ *
+ *   npx tsx bench/ingest-density.ts [--n 1,8,32,64] [--more 96,128] [--window 20] [--gop 2] [--settle s] [--profile] [--profile-n 32]
+ *     [--servers keyframe,nginx-rtmp] [--node-args=--max-semi-space-size=32]
+ *     [--ingest-env MALLOC_ARENA_MAX=2] [--ll-hls] [--smoke] [--json out.json]
+ *
+ * Standard HLS unless `--ll-hls` (KEYFRAME_LL_HLS=true).
  */
 import './lib/quiet';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKey } from '../core/channels';
@@ -31,7 +50,7 @@ import { ensureTable, startLocalDynamo } from '../local/dynamo';
 import { finish, machineInfo, parseArgs, progress, runBench, sleep, table } from './lib/cli';
 import { summarizeProfile, type ProfileSummary } from './lib/cpuprofile';
 import { bundleIngest, bundleModuleMap, startIngestProcess } from './lib/ingest-process';
-import { playlistSegments } from './lib/live';
+import { httpGet, playlistSegments } from './lib/live';
 import { encodeSource, publishFile, SOURCE_720P30, SOURCE_SMOKE, type FilePublisher } from './lib/media';
 import { freePort, nginxVersion, rtmpHlsConfig, rtmpModulePath, startNginx } from './lib/nginx';
 import { busyPercent, cpuBetween, memoryOfTree, readStat, sampleTree, systemCpu, CLK_TCK } from './lib/proc';
@@ -39,13 +58,28 @@ import { median, percentile, round } from './lib/stats';
 
 type ServerKind = 'keyframe' | 'nginx-rtmp';
 
+/** Segments of one stream seen so far: sequence → when first seen and its duration (s). */
+type Seen = Map<number, { seenAt: number; duration: number }>;
+
+/** One stream as the ingest's `GET /streams` shows it (ingest/streams.ts StreamStatus), the parts used here. */
+interface StreamStatusLike {
+  readonly playbackId: string;
+  readonly mediaSequence?: number;
+  readonly health: { readonly segments: number; readonly video?: { bitrateBps?: number }; readonly audio?: { bitrateBps?: number } };
+}
+
 interface RunningServer {
   readonly kind: ServerKind;
   readonly pid: number;
   /** Wall clock just before the server process was spawned. */
   readonly spawnedAt: number;
   publishUrl(i: number): string;
-  playlistPath(i: number): string | undefined;
+  /** Notes the segments that appeared since the last call, for every stream (called every 250 ms, never overlapping). */
+  observe(seen: Seen[]): Promise<void>;
+  /** The sequence number of stream i's first segment, once known (nginx-rtmp counts from 0). */
+  firstSequence(i: number): number | undefined;
+  /** What the packager measured per stream at the last observation (Keyframe only). */
+  lastStatuses(): readonly StreamStatusLike[];
   stop(): Promise<void>;
 }
 
@@ -74,6 +108,8 @@ interface PhaseResult {
   /** Server processes over the window, % of one core. */
   readonly cpuPct: number;
   readonly cpuPctPerStream: number;
+  /** Of it in the kernel (stime: socket and file I/O, page faults), % of one core per stream. */
+  readonly systemCpuPctPerStream: number;
   /** By process name (node / ffmpeg / nginx), % of one core per stream. */
   readonly cpuPerStreamByComm: Record<string, number>;
   readonly processes: number;
@@ -83,6 +119,12 @@ interface PhaseResult {
   readonly pssIdleMiB: number;
   readonly pssMiB: number;
   readonly pssPerStreamMiB: number;
+  /**
+   * Keyframe: the media the ingest holds per stream by design (playlist window + segment linger, at the bitrate the
+   * packager measured), MiB, and the PSS per stream beyond it. Undefined for nginx-rtmp (its segments are on disk).
+   */
+  readonly retainedMediaPerStreamMiB?: number;
+  readonly pssOverheadPerStreamMiB?: number;
   readonly publishersCpuPct: number;
   /** The whole machine over the window, % of all cores (other engineers' work included). */
   readonly machineBusyPct: number;
@@ -95,10 +137,31 @@ const gopSeconds = args.number('gop', smoke ? 1 : 2);
 const windowSeconds = args.number('window', smoke ? 3 : 20);
 const lateMs = args.number('late-ms', 1000);
 const nList = args.list('n', smoke ? [2] : [1, 8, 32, 64]);
-const moreList = args.list('more', smoke ? [] : [96, 128]);
+const moreList = args.list('more', smoke || args.options.has('n') ? [] : [96, 128]);
+const playlistSize = 6;
+/** ingest/streams.ts keeps the playlist window plus 10 s of segments that left it (segmentLingerSeconds). */
+const SEGMENT_LINGER_SECONDS = 10;
+const keptSeconds = (playlistSize + Math.ceil(SEGMENT_LINGER_SECONDS / gopSeconds)) * gopSeconds;
+/** Measure once the streams are this old (seconds from the last publisher's start): the store is full by then. */
+const settleSeconds = args.number('settle', smoke ? 0 : keptSeconds + gopSeconds);
 const staggerMs = args.number('stagger-ms', 25);
 const profile = args.flag('profile');
 const profileN = args.number('profile-n', 32);
+/** LL-HLS on the ingest (parts kept in memory with their segments, playlists rendered per part); off: standard HLS. */
+const lowLatency = args.flag('ll-hls');
+/** Which servers to run (both by default; one alone for experiments, e.g. with --node-args). */
+const servers = args.string('servers', 'keyframe,nginx-rtmp').split(',') as ServerKind[];
+for (const k of servers) if (k !== 'keyframe' && k !== 'nginx-rtmp') throw new Error(`--servers: unknown server ${k}`);
+/** Extra node options for the Keyframe ingest (space-separated), e.g. `--node-args=--max-semi-space-size=32`. */
+const keyframeNodeArgs = args.string('node-args', '').split(' ').filter(Boolean);
+/** Extra environment for the Keyframe ingest (comma-separated NAME=value), e.g. glibc malloc tunables for experiments. */
+const keyframeEnv = Object.fromEntries(
+  args
+    .string('ingest-env', '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 const machine = machineInfo();
 const cleanups: Array<() => unknown> = [];
 const root = join(tmpdir(), `keyframe-bench-density-${process.pid}`);
@@ -128,8 +191,7 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
 
   async function startServer(kind: ServerKind, n: number, nodeArgs: string[] = []): Promise<RunningServer> {
     const dir = join(root, `${kind}-${++phaseSeq}`);
-    const hlsDir = join(dir, 'hls');
-    mkdirSync(hlsDir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     if (kind === 'keyframe') {
       const keys: Array<{ key: string; playbackId: string }> = [];
       const urls = { rtmpUrl: 'rtmp://127.0.0.1/live', playbackBaseUrl: 'http://127.0.0.1' };
@@ -137,6 +199,7 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
         const c = await createKey(store, urls, `density-${phaseSeq}-${i}`);
         keys.push({ key: c.streamKey, playbackId: c.playbackId });
       }
+      const indexOf = new Map(keys.map((k, i) => [k.playbackId, i]));
       const spawnedAt = Date.now();
       const ingest = await startIngestProcess({
         bundle,
@@ -145,54 +208,82 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
           KEYFRAME_TABLE: tableName,
           KEYFRAME_DYNAMODB_ENDPOINT: dynamo.endpoint,
           KEYFRAME_TASK_ARN: `arn:aws:ecs:local:000000000000:task/keyframe-local/bench-${phaseSeq}`,
-          KEYFRAME_HLS_DIR: hlsDir,
           KEYFRAME_SEGMENT_SECONDS: String(gopSeconds),
-          KEYFRAME_PLAYLIST_SIZE: '6',
+          KEYFRAME_PLAYLIST_SIZE: String(playlistSize),
           KEYFRAME_RECONNECT_GRACE_SECONDS: '0',
           KEYFRAME_END_LINGER_SECONDS: '0',
           KEYFRAME_DRAIN_SECONDS: '1',
           KEYFRAME_RTMP_MAX_CONNECTIONS_PER_IP: 'Infinity',
           KEYFRAME_LOG_LEVEL: 'INFO',
+          KEYFRAME_LL_HLS: lowLatency ? 'true' : 'false',
+          ...keyframeEnv,
         },
       });
-      const sessionDirs = new Map<number, string>();
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+      const lastMsn = new Map<number, number>();
+      const firstSeq = new Map<number, number>();
+      let statuses: StreamStatusLike[] = [];
       return {
         kind,
         pid: ingest.pid,
         spawnedAt,
         publishUrl: (i) => `rtmp://127.0.0.1:${ingest.rtmpPort}/live/${keys[i].key}`,
-        playlistPath(i) {
-          let d = sessionDirs.get(i);
-          if (!d) {
-            try {
-              const base = join(hlsDir, keys[i].playbackId);
-              const sessions = readdirSync(base);
-              if (!sessions.length) return undefined;
-              d = join(base, sessions[0]);
-              sessionDirs.set(i, d);
-            } catch {
-              return undefined;
-            }
-          }
-          return join(d, 'index.m3u8');
+        async observe(seen) {
+          // One request for every stream's newest media sequence; playlists only of the streams that moved.
+          const r = await httpGet(agent, `http://127.0.0.1:${ingest.healthPort}/streams`);
+          if (r.status !== 200) return;
+          const at = Date.now();
+          statuses = (JSON.parse(r.body.toString('utf8')) as { streams: StreamStatusLike[] }).streams;
+          await Promise.all(
+            statuses.map(async (st) => {
+              const i = indexOf.get(st.playbackId);
+              if (i === undefined || st.mediaSequence === undefined || st.mediaSequence <= (lastMsn.get(i) ?? -1)) return;
+              if (!firstSeq.has(i)) firstSeq.set(i, st.mediaSequence - st.health.segments + 1);
+              const pl = await httpGet(agent, `http://127.0.0.1:${ingest.hlsPort}/${st.playbackId}/index.m3u8`);
+              if (pl.status !== 200) return;
+              lastMsn.set(i, st.mediaSequence);
+              for (const s of playlistSegments(pl.body.toString('utf8')))
+                if (!seen[i].has(s.sequence)) seen[i].set(s.sequence, { seenAt: at, duration: s.duration });
+            }),
+          );
         },
-        stop: () => ingest.stop(),
+        firstSequence: (i) => firstSeq.get(i),
+        lastStatuses: () => statuses,
+        async stop() {
+          agent.destroy();
+          await ingest.stop();
+        },
       };
     }
+    const hlsDir = join(dir, 'hls');
+    mkdirSync(hlsDir, { recursive: true });
     const port = await freePort();
     const spawnedAt = Date.now();
     const nginx = await startNginx({
       dir,
       port,
       modules: [module!],
-      config: rtmpHlsConfig({ dir, port, hlsDir, fragmentSeconds: gopSeconds, playlistSeconds: gopSeconds * 6 }),
+      config: rtmpHlsConfig({ dir, port, hlsDir, fragmentSeconds: gopSeconds, playlistSeconds: gopSeconds * playlistSize }),
     });
     return {
       kind,
       pid: nginx.pid,
       spawnedAt,
       publishUrl: (i) => `rtmp://127.0.0.1:${port}/live/s${i}`,
-      playlistPath: (i) => join(hlsDir, `s${i}`, 'index.m3u8'),
+      async observe(seen) {
+        const now = Date.now();
+        for (let i = 0; i < seen.length; i++) {
+          let text: string;
+          try {
+            text = readFileSync(join(hlsDir, `s${i}`, 'index.m3u8'), 'utf8');
+          } catch {
+            continue;
+          }
+          for (const s of playlistSegments(text)) if (!seen[i].has(s.sequence)) seen[i].set(s.sequence, { seenAt: now, duration: s.duration });
+        }
+      },
+      firstSequence: () => 0,
+      lastStatuses: () => [],
       stop: () => nginx.stop(),
     };
   }
@@ -200,7 +291,7 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
   async function phase(kind: ServerKind, n: number, opts: { nodeArgs?: string[] } = {}): Promise<PhaseResult> {
     const server = await startServer(kind, n, opts.nodeArgs);
     const publishers: FilePublisher[] = [];
-    const seen: Array<Map<number, { seenAt: number; duration: number }>> = Array.from({ length: n }, () => new Map());
+    const seen: Seen[] = Array.from({ length: n }, () => new Map());
     let watcher: NodeJS.Timeout | undefined;
     try {
       await sleep(smoke ? 500 : 1000);
@@ -210,35 +301,35 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
       const idleCpu = cpuBetween(idleA, sampleTree(server.pid)).total;
 
       const warmupMaxMs = 15_000 + n * 150 + gopSeconds * 2000;
-      const publishSeconds = Math.ceil((warmupMaxMs + n * staggerMs) / 1000 + windowSeconds + 15);
+      const publishSeconds = Math.ceil((warmupMaxMs + n * staggerMs) / 1000 + settleSeconds + windowSeconds + 15);
       for (let i = 0; i < n; i++) {
         publishers.push(publishFile({ file, url: server.publishUrl(i), seconds: publishSeconds, loop: true, outputOptions: ['-tcp_nodelay', '1'] }));
         if (staggerMs) await sleep(staggerMs);
       }
-      // Each stream's playlist is read every 500 ms (a slice of the streams every 100 ms).
-      let cursor = 0;
-      const slice = Math.max(1, Math.ceil(n / 5));
+      // Every stream's new segments, every 250 ms (the next observation starts when the previous one is over).
+      let observing = false;
       watcher = setInterval(() => {
-        for (let k = 0; k < slice; k++) {
-          const i = cursor++ % n;
-          const path = server.playlistPath(i);
-          if (!path) continue;
-          let text: string;
-          try {
-            text = readFileSync(path, 'utf8');
-          } catch {
-            continue;
-          }
-          const now = Date.now();
-          for (const s of playlistSegments(text)) if (!seen[i].has(s.sequence)) seen[i].set(s.sequence, { seenAt: now, duration: s.duration });
-        }
-      }, 100);
+        if (observing) return;
+        observing = true;
+        void server
+          .observe(seen)
+          .catch(() => undefined)
+          .finally(() => {
+            observing = false;
+          });
+      }, 250);
 
       const warmDeadline = Date.now() + warmupMaxMs;
       while (Date.now() < warmDeadline && seen.some((m) => m.size < 2)) await sleep(200);
       const warm = seen.filter((m) => m.size >= 2).length;
       progress(`${kind} N=${n}: ${warm}/${n} streams producing; measuring ${windowSeconds} s`);
       await sleep(1000);
+      // Memory in a steady state: every stream old enough for the ingest's store to be full (window + linger).
+      const settledAt = publishers[publishers.length - 1].spawnedAt + settleSeconds * 1000;
+      if (Date.now() < settledAt) {
+        progress(`${kind} N=${n}: waiting ${round((settledAt - Date.now()) / 1000, 1)} s for a steady state`);
+        await sleep(settledAt - Date.now());
+      }
 
       const windowStart = Date.now();
       const sysA = systemCpu();
@@ -270,7 +361,7 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
         const lags: number[] = [];
         let cum = 0;
         const startedAt = publishers[i].spawnedAt;
-        const fromZero = segs.length > 0 && segs[0][0] === 0;
+        const fromZero = segs.length > 0 && segs[0][0] === server.firstSequence(i);
         for (const [, s] of segs) {
           cum += s.duration * 1000;
           if (s.seenAt <= windowStart || s.seenAt > windowEnd) continue;
@@ -302,6 +393,16 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
       for (const [c, v] of Object.entries(cpu.byComm)) byComm[c] = perStream(v);
       const rss = median(mem.map((m) => m.rss));
       const pss = median(mem.map((m) => m.pss));
+      const pssPerStreamMiB = (pss - idleMem.pssKiB) / 1024 / n;
+      // The media held per stream by design: window + linger segments at the measured bitrate.
+      const statuses = server.lastStatuses();
+      const bitrates = statuses.map((st) => (st.health.video?.bitrateBps ?? 0) + (st.health.audio?.bitrateBps ?? 0)).filter((b) => b > 0);
+      // (Only as much as the streams have produced: the smoke run measures before the store is full.)
+      const ageSeconds = (windowStart + windowEnd) / 2000 - median(publishers.map((p) => p.spawnedAt)) / 1000;
+      const heldSeconds = Math.min(keptSeconds, Math.max(0, ageSeconds));
+      // With LL-HLS the parts of those segments are held too, the same bytes again (ingest/streams.ts).
+      const copies = lowLatency ? 2 : 1;
+      const retained = bitrates.length ? ((median(bitrates) / 8) * heldSeconds * copies) / 2 ** 20 : undefined;
       return {
         server: kind,
         windowFromSpawnMs: { fromMs: windowStart - server.spawnedAt, toMs: windowEnd - server.spawnedAt },
@@ -310,6 +411,7 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
         idleCpuPct: round(idleCpu, 2),
         cpuPct: round(cpu.total, 2),
         cpuPctPerStream: perStream(cpu.total),
+        systemCpuPctPerStream: perStream(cpu.system),
         cpuPerStreamByComm: byComm,
         processes: cpu.processes,
         rssIdleMiB: kib2mib(idleMem.rssKiB),
@@ -317,7 +419,10 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
         rssPerStreamMiB: round((rss - idleMem.rssKiB) / 1024 / n, 2),
         pssIdleMiB: kib2mib(idleMem.pssKiB),
         pssMiB: kib2mib(pss),
-        pssPerStreamMiB: round((pss - idleMem.pssKiB) / 1024 / n, 2),
+        pssPerStreamMiB: round(pssPerStreamMiB, 3),
+        ...(retained !== undefined
+          ? { retainedMediaPerStreamMiB: round(retained, 2), pssOverheadPerStreamMiB: round(pssPerStreamMiB - retained, 2) }
+          : {}),
         publishersCpuPct: round(((pubB - pubA) / CLK_TCK / seconds) * 100, 1),
         machineBusyPct: round(busyPercent(sysA, sysB), 1),
         segments,
@@ -336,10 +441,10 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
   const sweep = [...nList];
   for (let k = 0; k < sweep.length; k++) {
     const n = sweep[k];
-    const order: ServerKind[] = k % 2 ? ['nginx-rtmp', 'keyframe'] : ['keyframe', 'nginx-rtmp'];
+    const order = (k % 2 ? ['nginx-rtmp', 'keyframe'] : ['keyframe', 'nginx-rtmp']).filter((x) => servers.includes(x as ServerKind)) as ServerKind[];
     for (const kind of order) {
       if (lateAt[kind] !== undefined) continue;
-      const r = await phase(kind, n);
+      const r = await phase(kind, n, { nodeArgs: kind === 'keyframe' ? keyframeNodeArgs : [] });
       results.push(r);
       progress(
         `${kind} N=${n}: ${r.cpuPct}% of a core (${r.cpuPctPerStream}%/stream ${JSON.stringify(r.cpuPerStreamByComm)}), ` +
@@ -348,7 +453,7 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
       );
       if (r.segments.late) lateAt[kind] = n;
     }
-    const anyOnTime = (['keyframe', 'nginx-rtmp'] as ServerKind[]).some((s) => lateAt[s] === undefined);
+    const anyOnTime = servers.some((x) => lateAt[x] === undefined);
     if (k === sweep.length - 1 && anyOnTime && moreList.length) sweep.push(moreList.shift()!);
   }
 
@@ -356,7 +461,7 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
   if (profile) {
     const dir = join(root, 'cpuprof');
     mkdirSync(dir, { recursive: true });
-    const r = await phase('keyframe', profileN, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+    const r = await phase('keyframe', profileN, { nodeArgs: [...keyframeNodeArgs, '--cpu-prof', `--cpu-prof-dir=${dir}`] });
     const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
     if (files.length) {
       const s = summarizeProfile(join(dir, files[0]), (url, line) => (url.endsWith('main.mjs') ? moduleOf(line) : url), 15, r.windowFromSpawnMs);
@@ -365,7 +470,10 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
   }
 
   // Side by side: the same N for both servers.
-  const pairs = nList.concat(results.map((r) => r.n)).filter((n, i, all) => all.indexOf(n) === i).sort((x, y) => x - y);
+  const pairs = nList
+    .concat(results.map((r) => r.n))
+    .filter((n, i, all) => all.indexOf(n) === i)
+    .sort((x, y) => x - y);
   const rows = pairs.flatMap((n) => {
     const kf = results.find((r) => r.n === n && r.server === 'keyframe');
     const ng = results.find((r) => r.n === n && r.server === 'nginx-rtmp');
@@ -375,9 +483,12 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
             n,
             kind,
             `**${r.cpuPctPerStream}**`,
-            Object.entries(r.cpuPerStreamByComm).map(([c, v]) => `${c} ${v}`).join(', '),
+            `${Object.entries(r.cpuPerStreamByComm)
+              .map(([c, v]) => `${c} ${v}`)
+              .join(', ')} (kernel ${r.systemCpuPctPerStream})`,
             r.cpuPct,
             r.pssPerStreamMiB,
+            r.retainedMediaPerStreamMiB !== undefined ? `${r.retainedMediaPerStreamMiB} + ${r.pssOverheadPerStreamMiB}` : '—',
             r.rssPerStreamMiB,
             `${r.pssIdleMiB} → ${r.pssMiB}`,
             `${r.segments.segmentsInWindow}/${r.segments.expectedInWindow}`,
@@ -386,27 +497,49 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
             r.machineBusyPct,
             r.publishersCpuPct,
           ]
-        : [n, kind, '—', '', '', '', '', '', '', '', 'not run (late at a smaller N)', '', ''];
+        : [n, kind, '—', '', '', '', '', '', '', '', '', servers.includes(kind) ? 'not run (late at a smaller N)' : 'not run (--servers)', '', ''];
     return [row(kf, 'keyframe'), row(ng, 'nginx-rtmp')];
   });
   const ratios = pairs
     .map((n) => {
       const kf = results.find((r) => r.n === n && r.server === 'keyframe');
       const ng = results.find((r) => r.n === n && r.server === 'nginx-rtmp');
-      return kf && ng ? { n, cpu: round(kf.cpuPctPerStream / ng.cpuPctPerStream, 2), pss: round(kf.pssPerStreamMiB / ng.pssPerStreamMiB, 2) } : undefined;
+      return kf && ng
+        ? { n, cpu: round(kf.cpuPctPerStream / ng.cpuPctPerStream, 2), pss: round(kf.pssPerStreamMiB / ng.pssPerStreamMiB, 2) }
+        : undefined;
     })
     .filter((x): x is { n: number; cpu: number; pss: number } => x !== undefined);
   const medianRatio = round(median(ratios.filter((r) => r.n >= 8 || ratios.length === 1).map((r) => r.cpu)), 2);
   const report = [
-    `Server processes only, over a ${windowSeconds} s window; CPU in % of one core. nginx: ${nginxVersion()} with ${module}.`,
+    `Keyframe with ${lowLatency ? 'LL-HLS on (KEYFRAME_LL_HLS=true: parts held with their segments)' : 'standard HLS (KEYFRAME_LL_HLS=false)'}. ` +
+      `Server processes only, over a ${windowSeconds} s window; CPU in % of one core. nginx: ${nginxVersion()} with ${module}.`,
     '',
     table(
-      ['N', 'server', 'CPU %/stream', 'by process (%/stream)', 'CPU % total', 'PSS MiB/stream', 'RSS MiB/stream', 'PSS MiB idle → loaded', 'segments seen/expected', 'max lateness ms', 'verdict', 'machine busy % (all cores)', 'publishers CPU %'],
+      [
+        'N',
+        'server',
+        'CPU %/stream',
+        'by process (%/stream)',
+        'CPU % total',
+        'PSS MiB/stream',
+        'of which: media held + the rest',
+        'RSS MiB/stream',
+        'PSS MiB idle → loaded',
+        'segments seen/expected',
+        'max lateness ms',
+        'verdict',
+        'machine busy % (all cores)',
+        'publishers CPU %',
+      ],
       rows,
     ),
     '',
     `Keyframe / nginx-rtmp, CPU per stream: ${ratios.map((r) => `N=${r.n}: ${r.cpu}×`).join(', ')} (median over N ≥ 8: ${medianRatio}×).`,
-    `PSS per stream: ${ratios.map((r) => `N=${r.n}: ${r.pss}×`).join(', ')}.`,
+    `PSS per stream: ${ratios.map((r) => `N=${r.n}: ${Number.isFinite(r.pss) ? `${r.pss}×` : '— (nginx-rtmp ~0)'}`).join(', ')}.`,
+    `Media held (Keyframe): the ingest keeps the playlist window (${playlistSize}) plus ${SEGMENT_LINGER_SECONDS} s of segments per stream in memory` +
+      `${lowLatency ? ' (and, with LL-HLS, their parts: the same bytes twice)' : ''}, ` +
+      `${keptSeconds} s of media at ${gopSeconds} s segments, estimated at the bitrate the packager measures (GET /streams); ` +
+      `the window started ${settleSeconds} s after the last publisher, when the store is full.`,
     `Segments came late: keyframe ${lateAt.keyframe !== undefined ? `at N=${lateAt.keyframe}` : `not up to N=${Math.max(...results.filter((r) => r.server === 'keyframe').map((r) => r.n))}`}; ` +
       `nginx-rtmp ${lateAt['nginx-rtmp'] !== undefined ? `at N=${lateAt['nginx-rtmp']}` : `not up to N=${Math.max(...results.filter((r) => r.server === 'nginx-rtmp').map((r) => r.n))}`}.`,
     ...(profiled
@@ -414,13 +547,37 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
           '',
           `Profile of the Keyframe node process at N=${profiled.n} over the measurement window (node --cpu-prof; ${profiled.busyMs} ms busy of ${profiled.wallMs} ms; a separate run, not in the table), self time by module:`,
           '',
-          table(['module', 'ms', '% of busy'], profiled.byModule.slice(0, 12).map((m) => [m.module, m.ms, m.share])),
+          table(
+            ['module', 'ms', '% of busy'],
+            profiled.byModule.slice(0, 12).map((m) => [m.module, m.ms, m.share]),
+          ),
           '',
           'Top functions (self time):',
           '',
-          table(['function', 'module', 'ms', '% of busy'], profiled.topFunctions.map((f) => [f.fn, f.module, f.ms, f.share])),
+          table(
+            ['function', 'module', 'ms', '% of busy'],
+            profiled.topFunctions.map((f) => [f.fn, f.module, f.ms, f.share]),
+          ),
         ]
       : []),
   ].join('\n');
-  finish(args, 'ingest-density', machine, { gopSeconds, windowSeconds, lateMs, nginx: nginxVersion(), rtmpModule: module, phases: results, ratios, medianCpuRatio: medianRatio, lateAt, profile: profiled }, report);
+  finish(
+    args,
+    'ingest-density',
+    machine,
+    {
+      gopSeconds,
+      playlistSize,
+      windowSeconds,
+      lateMs,
+      nginx: nginxVersion(),
+      rtmpModule: module,
+      phases: results,
+      ratios,
+      medianCpuRatio: medianRatio,
+      lateAt,
+      profile: profiled,
+    },
+    report,
+  );
 });

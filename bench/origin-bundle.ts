@@ -161,14 +161,25 @@ process.stdout.write(JSON.stringify({ bench: 'cold', initMs: t1 - t0, firstCallM
   const report = [
     table(
       ['bundle', 'settings', 'size', 'gzip -9', 'cold init (import), median', 'first call (400), median', 'whole process, median'],
-      results.map((r) => [r.variant, r.settings, `**${kib(r.bytes)}**`, kib(r.gzipBytes), `**${r.initMedianMs} ms**`, `${r.firstCallMedianMs} ms`, `${r.processMedianMs} ms`]),
+      results.map((r) => [
+        r.variant,
+        r.settings,
+        `**${kib(r.bytes)}**`,
+        kib(r.gzipBytes),
+        `**${r.initMedianMs} ms**`,
+        `${r.firstCallMedianMs} ms`,
+        `${r.processMedianMs} ms`,
+      ]),
     ),
     '',
     `Median of ${runs} fresh node processes each (${process.version}; Lambda runs nodejs24.x), interleaved. Minified / CDK: size ${round(min.bytes / cdk.bytes, 2)}×, init ${round(min.initMedianMs / cdk.initMedianMs, 2)}×.`,
     '',
     'Largest inputs of the CDK bundle (bytes in the output):',
     '',
-    table(['package', 'bytes'], cdk.topInputs.map((t) => [t.input, t.bytes])),
+    table(
+      ['package', 'bytes'],
+      cdk.topInputs.map((t) => [t.input, t.bytes]),
+    ),
   ].join('\n');
   finish(args, 'origin-bundle', machine, { results }, report);
 });

@@ -31,7 +31,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { finish, machineInfo, parseArgs, progress, runBench, sleep, table } from './lib/cli';
 import { summarizeProfile, type ProfileSummary } from './lib/cpuprofile';
-import { playlistSegments, startBenchStack } from './lib/live';
+import { playlistSegments, segmentNumber, startBenchStack } from './lib/live';
 import { encodeSource, publishFile, SOURCE_720P30, SOURCE_SMOKE } from './lib/media';
 import { freePort, nginxAvailable, nginxVersion, proxyCacheConfig, startNginx, type NginxProcess } from './lib/nginx';
 import { median, percentile, round } from './lib/stats';
@@ -118,10 +118,14 @@ function timedGet(agent: http.Agent, port: number, path: string): Promise<{ stat
 
 function runViewers(url: string, viewers: number, seconds: number): Promise<ViewerResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bench/lib/viewers.ts'), JSON.stringify({ url, viewers, seconds, pollMs: 500 })], {
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const p = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(REPO, 'bench/lib/viewers.ts'), JSON.stringify({ url, viewers, seconds, pollMs: 500 })],
+      {
+        cwd: REPO,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));
@@ -143,6 +147,7 @@ interface ViewerResult {
   seconds: number;
   playlistRequests: number;
   segmentRequests: number;
+  initRequests: number;
   distinctSegments: number;
   segmentNames: string[];
   statuses: Record<string, number>;
@@ -227,7 +232,13 @@ await runBench({ deadlineMs: smoke ? 120_000 : 30 * 60_000, cleanups }, async ()
   cleanups.push(() => bs.stop());
   const channel = await bs.stack.createChannel('origin-bench');
   const budgetSeconds = smoke ? 60 : 900;
-  const publisher = publishFile({ file, url: bs.publishUrl(channel.streamKey), seconds: budgetSeconds, loop: true, outputOptions: ['-tcp_nodelay', '1'] });
+  const publisher = publishFile({
+    file,
+    url: bs.publishUrl(channel.streamKey),
+    seconds: budgetSeconds,
+    loop: true,
+    outputOptions: ['-tcp_nodelay', '1'],
+  });
   cleanups.push(() => publisher.stop());
   const task = bs.stack.fleet.list()[0];
   const hlsPort = task.hlsPort!;
@@ -263,7 +274,12 @@ await runBench({ deadlineMs: smoke ? 120_000 : 30 * 60_000, cleanups }, async ()
   const nginxes: Record<string, NginxProcess & { port: number }> = {};
   const haveNginx = nginxAvailable();
   if (!haveNginx) progress('nginx is not installed: the seed origin (proxy_cache) is left out');
-  for (const [name, workers] of haveNginx ? ([['nginx-1w', 1], ['nginx-auto', 'auto']] as const) : []) {
+  for (const [name, workers] of haveNginx
+    ? ([
+        ['nginx-1w', 1],
+        ['nginx-auto', 'auto'],
+      ] as const)
+    : []) {
     const port = await freePort();
     const dir = join(root, name);
     const n = await startNginx({ dir, port, config: proxyCacheConfig({ dir, port, upstreamPort: counting.port, workers }) });
@@ -275,8 +291,18 @@ await runBench({ deadlineMs: smoke ? 120_000 : 30 * 60_000, cleanups }, async ()
   type Target = { name: string; port: number; agent: http.Agent };
   const mk = (name: string, port: number): Target => ({ name, port, agent: new http.Agent({ keepAlive: true, maxSockets: 1 }) });
   const latTargets = {
-    playlist: [mk('direct', hlsPort), mk('origin (fn URL)', originHit.port), mk('origin (core)', originHit.corePort), ...(haveNginx ? [mk('nginx-1w (cached ≤1 s)', nginxes['nginx-1w'].port)] : [])],
-    'segment, origin cache hit': [mk('direct', hlsPort), mk('origin (fn URL)', originHit.port), mk('origin (core)', originHit.corePort), ...(haveNginx ? [mk('nginx-1w (cached)', nginxes['nginx-1w'].port)] : [])],
+    playlist: [
+      mk('direct', hlsPort),
+      mk('origin (fn URL)', originHit.port),
+      mk('origin (core)', originHit.corePort),
+      ...(haveNginx ? [mk('nginx-1w (cached ≤1 s)', nginxes['nginx-1w'].port)] : []),
+    ],
+    'segment, origin cache hit': [
+      mk('direct', hlsPort),
+      mk('origin (fn URL)', originHit.port),
+      mk('origin (core)', originHit.corePort),
+      ...(haveNginx ? [mk('nginx-1w (cached)', nginxes['nginx-1w'].port)] : []),
+    ],
     'segment, origin cache off': [mk('direct', hlsPort), mk('origin (fn URL)', originMiss.port), mk('origin (core)', originMiss.corePort)],
   };
   const newestSegment = async () => {
@@ -307,31 +333,52 @@ await runBench({ deadlineMs: smoke ? 120_000 : 30 * 60_000, cleanups }, async ()
     for (const t of targets) {
       const xs = samples.get(t.name)!;
       const row = { kind, target: t.name, p50: round(percentile(xs, 50), 3), p99: round(percentile(xs, 99), 3), bytes };
-      latency.push(t.name === 'direct' ? row : { ...row, addedP50: round(percentile(xs, 50) - percentile(direct, 50), 3), addedP99: round(percentile(xs, 99) - percentile(direct, 99), 3) });
+      latency.push(
+        t.name === 'direct'
+          ? row
+          : {
+              ...row,
+              addedP50: round(percentile(xs, 50) - percentile(direct, 50), 3),
+              addedP99: round(percentile(xs, 99) - percentile(direct, 99), 3),
+            },
+      );
     }
     progress(`latency ${kind}: ${targets.map((t) => `${t.name} p50 ${round(percentile(samples.get(t.name)!, 50), 2)} ms`).join(', ')}`);
   }
   for (const t of Object.values(latTargets).flat()) t.agent.destroy();
 
   // 2. Coalescing: 100 viewers of one stream, upstream fetches counted at the task side.
-  const coalescing: Array<{ target: string; viewers: number; viewerRequests: number; distinctSegments: number; upstreamSegmentFetches: number; upstreamPerSegment: number; upstreamPlaylistPerSecond: number; viewerPlaylistPerSecond: number; failures: number; segmentP50Ms: number; segmentP99Ms: number }> = [];
+  const coalescing: Array<{
+    target: string;
+    viewers: number;
+    viewerRequests: number;
+    distinctSegments: number;
+    upstreamSegmentFetches: number;
+    upstreamPerSegment: number;
+    upstreamPlaylistPerSecond: number;
+    viewerPlaylistPerSecond: number;
+    failures: number;
+    segmentP50Ms: number;
+    segmentP99Ms: number;
+  }> = [];
   for (const target of haveNginx ? (['origin (fn URL)', 'nginx-auto'] as const) : (['origin (fn URL)'] as const)) {
     const port = target === 'nginx-auto' ? nginxes['nginx-auto'].port : originHit.port;
     if (target === 'nginx-auto') counting.reset();
     else await originHit.reset();
     // Only segments that appear while the viewers watch count: older ones may sit in a cache already.
-    const seqOf = (name: string) => Number(/_(\d+)\.ts$/.exec(name)?.[1] ?? -1);
-    const before = seqOf(await newestSegment());
+    const before = segmentNumber(await newestSegment());
     const v = await runViewers(`http://127.0.0.1:${port}${plPath}`, viewers, viewerSeconds);
     const c = target === 'nginx-auto' ? counting.counts : await originHit.counts();
-    const fresh = v.segmentNames.filter((n) => seqOf(n) > before);
+    const fresh = v.segmentNames.filter((n) => segmentNumber(n) > before);
     v.distinctSegments = fresh.length;
     const upstream = fresh.reduce((s, n) => s + (c.bySegment[`/${id}/${n}`] ?? 0), 0);
-    const failures = Object.entries(v.statuses).filter(([k]) => !k.endsWith(' 200')).reduce((s, [, x]) => s + x, 0);
+    const failures = Object.entries(v.statuses)
+      .filter(([k]) => !k.endsWith(' 200'))
+      .reduce((s, [, x]) => s + x, 0);
     coalescing.push({
       target,
       viewers,
-      viewerRequests: v.playlistRequests + v.segmentRequests,
+      viewerRequests: v.playlistRequests + v.segmentRequests + v.initRequests,
       distinctSegments: v.distinctSegments,
       upstreamSegmentFetches: upstream,
       upstreamPerSegment: round(upstream / Math.max(1, v.distinctSegments), 3),
@@ -345,7 +392,17 @@ await runBench({ deadlineMs: smoke ? 120_000 : 30 * 60_000, cleanups }, async ()
   }
 
   // 3. Throughput with wrk, targets interleaved over rounds.
-  const throughput: Array<{ kind: string; target: string; rounds: WrkResult[]; medianRps: number; p50Ms: number; p99Ms: number; mbPerSec: number; non2xx: number; errors: number }> = [];
+  const throughput: Array<{
+    kind: string;
+    target: string;
+    rounds: WrkResult[];
+    medianRps: number;
+    p50Ms: number;
+    p99Ms: number;
+    mbPerSec: number;
+    non2xx: number;
+    errors: number;
+  }> = [];
   const haveWrk = wrkAvailable();
   if (haveWrk) {
     const wrkTargets = [
@@ -359,7 +416,7 @@ await runBench({ deadlineMs: smoke ? 120_000 : 30 * 60_000, cleanups }, async ()
     ];
     for (const kind of ['playlist', 'segment'] as const) {
       // The newest segment, fetched once through each target so every cache holds it for the runs (the task
-      // deletes it from disk ~8 s later; the origin keeps segments 60 s, nginx `proxy_cache_valid 60s`).
+      // drops it from memory ~16 s later; the origin keeps segments 60 s, nginx `proxy_cache_valid 60s`).
       const path = kind === 'playlist' ? plPath : await newestSegment();
       for (const t of wrkTargets) {
         const warm = await timedGet(directAgent, t.port, path);
@@ -370,8 +427,11 @@ await runBench({ deadlineMs: smoke ? 120_000 : 30 * 60_000, cleanups }, async ()
         for (const t of r % 2 ? [...wrkTargets].reverse() : wrkTargets) {
           const res = await wrk(`http://127.0.0.1:${t.port}${path}`, wrkConnections, wrkSeconds);
           byTarget.get(t.name)!.push(res);
-          progress(`wrk ${kind} ${t.name}: ${res.requestsPerSec} req/s, p50 ${res.p50Ms} ms, p99 ${res.p99Ms} ms${res.non2xx ? `, ${res.non2xx} non-2xx` : ''}`);
-          if (res.non2xx > res.requestsPerSec * wrkSeconds * 0.01) throw new Error(`wrk ${kind} ${t.name}: ${res.non2xx} non-2xx answers; the run is not valid`);
+          progress(
+            `wrk ${kind} ${t.name}: ${res.requestsPerSec} req/s, p50 ${res.p50Ms} ms, p99 ${res.p99Ms} ms${res.non2xx ? `, ${res.non2xx} non-2xx` : ''}`,
+          );
+          if (res.non2xx > res.requestsPerSec * wrkSeconds * 0.01)
+            throw new Error(`wrk ${kind} ${t.name}: ${res.non2xx} non-2xx answers; the run is not valid`);
         }
       }
       for (const t of wrkTargets) {
@@ -408,7 +468,15 @@ await runBench({ deadlineMs: smoke ? 120_000 : 30 * 60_000, cleanups }, async ()
       if (f) {
         profiles.push({
           kind,
-          summary: summarizeProfile(join(dir, f), (url) => (url.startsWith('file://') ? relative(REPO, fileURLToPath(url)).replace(/^node_modules\/(@[^/]+\/[^/]+|[^/]+)\/.*$/, 'node_modules/$1') : url), 12, { fromMs: from, toMs: to }),
+          summary: summarizeProfile(
+            join(dir, f),
+            (url) =>
+              url.startsWith('file://')
+                ? relative(REPO, fileURLToPath(url)).replace(/^node_modules\/(@[^/]+\/[^/]+|[^/]+)\/.*$/, 'node_modules/$1')
+                : url,
+            12,
+            { fromMs: from, toMs: to },
+          ),
         });
       }
     }
@@ -437,8 +505,26 @@ await runBench({ deadlineMs: smoke ? 120_000 : 30 * 60_000, cleanups }, async ()
     `### Coalescing (${viewers} viewers of one stream, ${viewerSeconds} s, playlist every 0.5 s ± 20 %, 1 s segments; segments that appeared during the run)`,
     '',
     table(
-      ['target', 'viewer requests', 'distinct segments', 'upstream segment fetches', 'upstream fetches per segment', 'playlist: viewer req/s → upstream req/s', 'failures', 'segment p50 / p99 ms'],
-      coalescing.map((c) => [c.target, c.viewerRequests, c.distinctSegments, c.upstreamSegmentFetches, `**${c.upstreamPerSegment.toFixed(2)}**`, `${c.viewerPlaylistPerSecond} → ${c.upstreamPlaylistPerSecond}`, c.failures, `${c.segmentP50Ms} / ${c.segmentP99Ms}`]),
+      [
+        'target',
+        'viewer requests',
+        'distinct segments',
+        'upstream segment fetches',
+        'upstream fetches per segment',
+        'playlist: viewer req/s → upstream req/s',
+        'failures',
+        'segment p50 / p99 ms',
+      ],
+      coalescing.map((c) => [
+        c.target,
+        c.viewerRequests,
+        c.distinctSegments,
+        c.upstreamSegmentFetches,
+        `**${c.upstreamPerSegment.toFixed(2)}**`,
+        `${c.viewerPlaylistPerSecond} → ${c.upstreamPlaylistPerSecond}`,
+        c.failures,
+        `${c.segmentP50Ms} / ${c.segmentP99Ms}`,
+      ]),
     ),
     '',
     ...(haveWrk
@@ -457,10 +543,22 @@ await runBench({ deadlineMs: smoke ? 120_000 : 30 * 60_000, cleanups }, async ()
       '',
       `### Profile of the origin process under wrk, ${p.kind} (node --cpu-prof over the wrk run; ${p.summary.busyMs} ms busy of ${p.summary.wallMs} ms)`,
       '',
-      table(['module (self time)', 'ms', '% of busy'], p.summary.byModule.slice(0, 10).map((m) => [m.module, m.ms, m.share])),
+      table(
+        ['module (self time)', 'ms', '% of busy'],
+        p.summary.byModule.slice(0, 10).map((m) => [m.module, m.ms, m.share]),
+      ),
       '',
-      table(['function (self time)', 'module', 'ms', '% of busy'], p.summary.topFunctions.slice(0, 10).map((f) => [f.fn, f.module, f.ms, f.share])),
+      table(
+        ['function (self time)', 'module', 'ms', '% of busy'],
+        p.summary.topFunctions.slice(0, 10).map((f) => [f.fn, f.module, f.ms, f.share]),
+      ),
     ]),
   ].join('\n');
-  finish(args, 'origin', machine, { haveNginx, haveWrk, latency, coalescing, throughput, ratios, wrkConnections, wrkSeconds, viewers, viewerSeconds, requests, profiles }, report);
+  finish(
+    args,
+    'origin',
+    machine,
+    { haveNginx, haveWrk, latency, coalescing, throughput, ratios, wrkConnections, wrkSeconds, viewers, viewerSeconds, requests, profiles },
+    report,
+  );
 });

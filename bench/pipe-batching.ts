@@ -53,7 +53,12 @@ await runBench({ deadlineMs: smoke ? 60_000 : 20 * 60_000, cleanups }, async () 
       mkdirSync(dir, { recursive: true });
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', join(REPO, 'bench/lib/flv-feeder.ts'), JSON.stringify({ file, n, mode, flushMs, seconds: warmup + windowSeconds + 5, dir, segmentSeconds: 2 })],
+        [
+          '--import',
+          'tsx',
+          join(REPO, 'bench/lib/flv-feeder.ts'),
+          JSON.stringify({ file, n, mode, flushMs, seconds: warmup + windowSeconds + 5, dir, segmentSeconds: 2 }),
+        ],
         { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
       );
       const exited = new Promise((res) => child.once('exit', res));
@@ -94,7 +99,12 @@ await runBench({ deadlineMs: smoke ? 60_000 : 20 * 60_000, cleanups }, async () 
     '',
     table(
       ['writes to ffmpeg stdin', 'feeder (node) %/stream', 'ffmpeg %/stream', 'total %/stream'],
-      summary.map((s) => [s.mode === 'per-tag' ? 'one write per FLV tag (as ingest/ffmpeg.ts)' : `corked, flushed every ${flushMs} ms`, s.nodePerStream, s.ffmpegPerStream, `**${s.totalPerStream}**`]),
+      summary.map((s) => [
+        s.mode === 'per-tag' ? 'one write per FLV tag (as ingest/ffmpeg.ts)' : `corked, flushed every ${flushMs} ms`,
+        s.nodePerStream,
+        s.ffmpegPerStream,
+        `**${s.totalPerStream}**`,
+      ]),
     ),
     '',
     `Batched / per-tag: node ${round(batched.nodePerStream / perTag.nodePerStream, 2)}×, ffmpeg ${round(batched.ffmpegPerStream / perTag.ffmpegPerStream, 2)}×, total ${round(batched.totalPerStream / perTag.totalPerStream, 2)}×. Batching delays each tag by up to ${flushMs} ms before ffmpeg sees it.`,

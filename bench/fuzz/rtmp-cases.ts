@@ -120,7 +120,9 @@ export class Transcript {
     return this;
   }
   connect(app: Amf0Value = 'live', extra: Record<string, Amf0Value> = {}): this {
-    return this.command('connect', 1, [{ app, type: 'nonprivate', flashVer: 'FMLE/3.0 (compatible; fuzz)', tcUrl: 'rtmp://127.0.0.1/live', ...extra }]);
+    return this.command('connect', 1, [
+      { app, type: 'nonprivate', flashVer: 'FMLE/3.0 (compatible; fuzz)', tcUrl: 'rtmp://127.0.0.1/live', ...extra },
+    ]);
   }
   publishSequence(key: Amf0Value): this {
     return this.command('releaseStream', 2, [null, key])
@@ -201,7 +203,10 @@ function hostileAmf(rng: Rng): { label: string; payload: Buffer } {
       const b = Buffer.alloc(5);
       b[0] = Amf0Marker.EcmaArray;
       b.writeUInt32BE(0xffffffff, 1);
-      return { label: 'ECMA array with an absurd count and no end', payload: Buffer.concat([encodeAmf0('connect', 1), b, rng.bytes(rng.int(0, 200))]) };
+      return {
+        label: 'ECMA array with an absurd count and no end',
+        payload: Buffer.concat([encodeAmf0('connect', 1), b, rng.bytes(rng.int(0, 200))]),
+      };
     }
     case 4: {
       const obj: Record<string, Amf0Value> = {};
@@ -216,8 +221,20 @@ function hostileAmf(rng: Rng): { label: string; payload: Buffer } {
       return { label: 'string longer than its message', payload: Buffer.concat([s, rng.bytes(rng.int(0, 100))]) };
     }
     case 6: {
-      const markers = [Amf0Marker.MovieClip, Amf0Marker.Reference, Amf0Marker.RecordSet, Amf0Marker.XmlDocument, Amf0Marker.TypedObject, Amf0Marker.AvmPlus, 0x12, 0xff];
-      return { label: 'unsupported markers', payload: Buffer.concat([encodeAmf0('connect', 1), Buffer.from([rng.pick(markers)]), rng.bytes(rng.int(0, 300))]) };
+      const markers = [
+        Amf0Marker.MovieClip,
+        Amf0Marker.Reference,
+        Amf0Marker.RecordSet,
+        Amf0Marker.XmlDocument,
+        Amf0Marker.TypedObject,
+        Amf0Marker.AvmPlus,
+        0x12,
+        0xff,
+      ];
+      return {
+        label: 'unsupported markers',
+        payload: Buffer.concat([encodeAmf0('connect', 1), Buffer.from([rng.pick(markers)]), rng.bytes(rng.int(0, 300))]),
+      };
     }
     default: {
       const big = 'x'.repeat(rng.int(40_000, 63_000));
@@ -284,20 +301,40 @@ const generators: Record<Category, Generator> = {
     const version = rng.pick([0, 1, 2, 4, 6, 8, 0x16 /* TLS */, 0x47 /* "GET" */, 0xff]);
     const kind = rng.int(0, 3);
     if (kind === 0) {
-      return { label: `version ${version}`, steps: pieces(rng, Buffer.concat([Buffer.from([version]), rng.bytes(1536)])), finish: finishOf(rng), secrets: [] };
+      return {
+        label: `version ${version}`,
+        steps: pieces(rng, Buffer.concat([Buffer.from([version]), rng.bytes(1536)])),
+        finish: finishOf(rng),
+        secrets: [],
+      };
     }
     if (kind === 1) {
       const http = Buffer.from(`GET /live/${rng.key()} HTTP/1.1\r\nHost: x\r\n\r\n`);
-      return { label: 'an HTTP request on the RTMP port', steps: [{ bytes: http }], finish: finishOf(rng), secrets: [http.toString().split(' ')[1].slice(6)] };
+      return {
+        label: 'an HTTP request on the RTMP port',
+        steps: [{ bytes: http }],
+        finish: finishOf(rng),
+        secrets: [http.toString().split(' ')[1].slice(6)],
+      };
     }
     if (kind === 2) {
       // Version 3 with a C1 whose digest is almost right: must fall back to the plain form, not fail.
       const block = c1(rng, true);
       block[rng.int(8, 1535)] ^= 0xff;
-      return { label: 'corrupt FP9 digest, then garbage', steps: [{ bytes: Buffer.concat([Buffer.from([3]), block, rng.bytes(rng.int(0, 4000))]) }], finish: finishOf(rng), secrets: [] };
+      return {
+        label: 'corrupt FP9 digest, then garbage',
+        steps: [{ bytes: Buffer.concat([Buffer.from([3]), block, rng.bytes(rng.int(0, 4000))]) }],
+        finish: finishOf(rng),
+        secrets: [],
+      };
     }
     // C0 C1, then a second C0 C1 instead of C2, then chunks.
-    return { label: 'handshake repeated', steps: [{ bytes: Buffer.concat([handshake(rng).subarray(0, 1537), handshake(rng), rng.bytes(rng.int(0, 512))]) }], finish: finishOf(rng), secrets: [] };
+    return {
+      label: 'handshake repeated',
+      steps: [{ bytes: Buffer.concat([handshake(rng).subarray(0, 1537), handshake(rng), rng.bytes(rng.int(0, 512))]) }],
+      finish: finishOf(rng),
+      secrets: [],
+    };
   },
 
   'absurd-chunk-size': (rng) => {
@@ -318,7 +355,12 @@ const generators: Record<Category, Generator> = {
     for (let i = 0; i < n; i++) t.message(rng.int(3, 70), rng.pick(types), rng.bytes(rng.int(0, 2000)), rng.int(0, 3));
     // Control types with the wrong sizes too.
     if (rng.bool(0.5)) t.message(2, rng.int(1, 6), rng.bytes(rng.pick([0, 1, 3, 5, 65, 200])));
-    return { label: `${n} messages of unknown types`, steps: pieces(rng, Buffer.concat([handshake(rng), t.bytes()]), 3), finish: finishOf(rng, 0.3), secrets: [] };
+    return {
+      label: `${n} messages of unknown types`,
+      steps: pieces(rng, Buffer.concat([handshake(rng), t.bytes()]), 3),
+      finish: finishOf(rng, 0.3),
+      secrets: [],
+    };
   },
 
   'huge-amf': (rng) => {
@@ -336,18 +378,31 @@ const generators: Record<Category, Generator> = {
       for (let i = 0; i < streams; i++) {
         parts.push(rawHeader(3 + (i % 60), 60_000, MessageType.CommandAmf0), rng.bytes(128));
       }
-      return { label: `${streams} chunk streams of unfinished 60 kB commands`, steps: pieces(rng, Buffer.concat(parts), 4), finish: finishOf(rng), secrets: [] };
+      return {
+        label: `${streams} chunk streams of unfinished 60 kB commands`,
+        steps: pieces(rng, Buffer.concat(parts), 4),
+        finish: finishOf(rng),
+        secrets: [],
+      };
     }
     const { label, payload } = hostileAmf(rng);
     const t = new Transcript();
-    if (kind === 3 && payload.length < 60_000) t.connect().command('createStream', 2, [null]).message(3, rng.pick([MessageType.CommandAmf0, MessageType.CommandAmf3, MessageType.DataAmf0]), payload, 1);
+    if (kind === 3 && payload.length < 60_000)
+      t.connect()
+        .command('createStream', 2, [null])
+        .message(3, rng.pick([MessageType.CommandAmf0, MessageType.CommandAmf3, MessageType.DataAmf0]), payload, 1);
     else t.message(3, MessageType.CommandAmf0, payload.subarray(0, 0xffffff));
     return { label, steps: pieces(rng, Buffer.concat([handshake(rng), t.bytes()]), 4), finish: finishOf(rng, 0.25), secrets: [] };
   },
 
   'handshake-then-garbage': (rng) => {
     const garbage = rng.bytes(rng.pick([1, 3, 11, 12, 18, rng.int(1, 20_000)]));
-    return { label: `handshake + ${garbage.length} random bytes`, steps: pieces(rng, Buffer.concat([handshake(rng), garbage])), finish: finishOf(rng, 0.3), secrets: [] };
+    return {
+      label: `handshake + ${garbage.length} random bytes`,
+      steps: pieces(rng, Buffer.concat([handshake(rng), garbage])),
+      finish: finishOf(rng, 0.3),
+      secrets: [],
+    };
   },
 
   'mutated-session': (rng) => {
@@ -357,7 +412,12 @@ const generators: Record<Category, Generator> = {
     const hs = handshake(rng);
     const session = Buffer.concat([hs, t.bytes()]);
     const mutated = mutate(rng, session, hs.length);
-    return { label: 'a publish transcript with bytes flipped, inserted, dropped', steps: pieces(rng, mutated, 4), finish: finishOf(rng, 0.3), secrets: [key] };
+    return {
+      label: 'a publish transcript with bytes flipped, inserted, dropped',
+      steps: pieces(rng, mutated, 4),
+      finish: finishOf(rng, 0.3),
+      secrets: [key],
+    };
   },
 
   'wrong-key': (rng, ctx) => {
@@ -365,13 +425,19 @@ const generators: Record<Category, Generator> = {
     const flipped = `${honest.slice(0, -1)}${honest.endsWith('A') ? 'B' : 'A'}`;
     const choice = rng.int(0, 6);
     const key =
-      choice === 0 ? rng.key()
-      : choice === 1 ? `${honest}X` // contains the real key: refused, and still never logged
-      : choice === 2 ? `X${honest}`
-      : choice === 3 ? flipped
-      : choice === 4 ? 'x'.repeat(rng.int(257, 5000)) // overlong
-      : choice === 5 ? ''
-      : rng.bytes(rng.int(1, 64)).toString('latin1');
+      choice === 0
+        ? rng.key()
+        : choice === 1
+          ? `${honest}X` // contains the real key: refused, and still never logged
+          : choice === 2
+            ? `X${honest}`
+            : choice === 3
+              ? flipped
+              : choice === 4
+                ? 'x'.repeat(rng.int(257, 5000)) // overlong
+                : choice === 5
+                  ? ''
+                  : rng.bytes(rng.int(1, 64)).toString('latin1');
     const t = new Transcript();
     if (rng.bool(0.3)) {
       // The key pasted into the server URL: the app is refused and must not be logged.
@@ -381,7 +447,12 @@ const generators: Record<Category, Generator> = {
       if (rng.bool(0.3)) t.media(rng.int(1, 5), rng);
     }
     const secrets = key.length >= 16 && choice !== 4 ? [key] : [];
-    return { label: `wrong key (${['random', 'honest+X', 'X+honest', 'one char off', 'overlong', 'empty', 'binary'][choice]})`, steps: [{ bytes: Buffer.concat([handshake(rng), t.bytes()]) }], finish: rng.bool(0.5) ? 'wait' : 'end', secrets };
+    return {
+      label: `wrong key (${['random', 'honest+X', 'X+honest', 'one char off', 'overlong', 'empty', 'binary'][choice]})`,
+      steps: [{ bytes: Buffer.concat([handshake(rng), t.bytes()]) }],
+      finish: rng.bool(0.5) ? 'wait' : 'end',
+      secrets,
+    };
   },
 
   'slow-drip': (rng) => {

@@ -146,7 +146,12 @@ async function health(port: number): Promise<{ connections: number } | undefined
 }
 
 /** Plays one case against `port` from `localAddress`; resolves when the connection is gone. */
-function play(c: FuzzCase, port: number, localAddress: string, waitLimitMs: number): Promise<{ closedBy: 'server' | 'client'; ms: number; bytes: number; notClosed: boolean }> {
+function play(
+  c: FuzzCase,
+  port: number,
+  localAddress: string,
+  waitLimitMs: number,
+): Promise<{ closedBy: 'server' | 'client'; ms: number; bytes: number; notClosed: boolean }> {
   return new Promise((resolve) => {
     const started = Date.now();
     let bytes = 0;
@@ -348,15 +353,19 @@ export async function runRtmpFuzz(opts: RtmpFuzzOptions): Promise<RtmpFuzzReport
     const now = stack.fleet.get(task.id);
     const alive = now?.status === 'RUNNING' && now.pid === pid;
     if (!alive) findings.push(`the ingest process died (status ${now?.status}, exit ${now?.exitCode}, signal ${now?.signal})`);
-    if (connectionsAfter !== 1) findings.push(`the ingest reports ${connectionsAfter} open connections after the run (expected 1, the honest publisher)`);
+    if (connectionsAfter !== 1)
+      findings.push(`the ingest reports ${connectionsAfter} open connections after the run (expected 1, the honest publisher)`);
     const rssTolerance = opts.rssToleranceMb ?? 48;
     const fdTolerance = opts.fdTolerance ?? 4;
     if (after.rss > before.rss + rssTolerance) findings.push(`RSS grew from ${before.rss} MB to ${after.rss} MB (tolerance ${rssTolerance} MB)`);
     const leakTolerance = opts.leakToleranceMb ?? 24;
     if (after.rss > warmRss + leakTolerance) {
-      findings.push(`RSS kept growing after the first ${warmAt} cases: ${warmRss} MB then, ${after.rss} MB after the run (tolerance ${leakTolerance} MB)`);
+      findings.push(
+        `RSS kept growing after the first ${warmAt} cases: ${warmRss} MB then, ${after.rss} MB after the run (tolerance ${leakTolerance} MB)`,
+      );
     }
-    if (after.fds > before.fds + fdTolerance) findings.push(`open file descriptors went from ${before.fds} to ${after.fds} (tolerance ${fdTolerance})`);
+    if (after.fds > before.fds + fdTolerance)
+      findings.push(`open file descriptors went from ${before.fds} to ${after.fds} (tolerance ${fdTolerance})`);
 
     // The logs.
     const closing = new Map<string, number>();
@@ -400,7 +409,13 @@ export async function runRtmpFuzz(opts: RtmpFuzzOptions): Promise<RtmpFuzzReport
       const n = closing.get(s) ?? 0;
       if (n !== 1) {
         badSessions++;
-        if (badSessions <= 3) findings.push(`session ${s} has ${n} closing log lines (expected 1): ${lines.filter((l) => l.rec?.session === s).map((l) => l.rec?.message).join(' | ')}`);
+        if (badSessions <= 3)
+          findings.push(
+            `session ${s} has ${n} closing log lines (expected 1): ${lines
+              .filter((l) => l.rec?.session === s)
+              .map((l) => l.rec?.message)
+              .join(' | ')}`,
+          );
       }
     }
     if (hostileSessions.size + refusedAtAccept !== opts.cases) {
@@ -452,7 +467,9 @@ export function formatReport(r: RtmpFuzzReport): string {
     `  honest stream: ${r.segments.seen} new segments, largest gap ${r.segments.maxGapMs} ms (limit ${r.segments.limitMs} ms)`,
     `  logs: ${r.logs.lines} lines, ${r.logs.hostileSessions} hostile sessions (+${r.logs.refusedAtAccept} refused at accept), ` +
       `${r.logs.sessionsWithoutOneClosingLine} without exactly one closing line, ${r.logs.errorLines} error lines, ${r.logs.keyMatches} key matches`,
-    `  closing lines: ${Object.entries(r.logs.closingLines).map(([m, n]) => `${m} ×${n}`).join(', ')}`,
+    `  closing lines: ${Object.entries(r.logs.closingLines)
+      .map(([m, n]) => `${m} ×${n}`)
+      .join(', ')}`,
     '',
     r.findings.length === 0 ? 'All checks passed.' : `FINDINGS:\n${r.findings.map((f) => `  - ${f}`).join('\n')}`,
   ].join('\n');

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -25,6 +25,10 @@ import type { BenchPlayerSpec, Sample } from './page';
  *   npx tsx bench/latency/run.ts                      # the default scenarios, 3 sessions × 12 s each
  *   npx tsx bench/latency/run.ts --scenarios s1-g1 --repeat 5 --seconds 20
  *   npx tsx bench/latency/run.ts --smoke                  # one 3 s session: does the harness still work
+ *   npx tsx bench/latency/run.ts --out results.json       # where the JSON goes (default test-artifacts/latency.json)
+ *
+ * The Keyframe side is the whole local stack: RTMP into the ingest task's in-process packager (CMAF, fMP4
+ * segments served from memory), through the origin; the raw side is ffmpeg's own HLS muxer (MPEG-TS) on disk.
  */
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -39,15 +43,37 @@ interface Scenario {
   readonly syncMarginSeconds?: number;
   /** `mid` (default): the viewer opens the page 8 s into the publish; `start`: before it begins. */
   readonly join?: 'mid' | 'start';
+  /** LL-HLS on the ingest (KEYFRAME_LL_HLS: parts, blocking reloads; the player picks its LL tuning). Default off: standard HLS. */
+  readonly lowLatency?: boolean;
   readonly note: string;
 }
 
 const SCENARIOS: Scenario[] = [
   { name: 's1-g1', segmentSeconds: 1, gopSeconds: 1, tuning: 'keyframe', note: 'default: 1 s segments, 1 s GOP, the /watch tuning' },
-  { name: 's1-g2', segmentSeconds: 1, gopSeconds: 2, tuning: 'keyframe', note: 'segment setting 1 s with a 2 s GOP (so 2 s segments), /watch tuning' },
+  {
+    name: 's1-g2',
+    segmentSeconds: 1,
+    gopSeconds: 2,
+    tuning: 'keyframe',
+    note: 'segment setting 1 s with a 2 s GOP (so 2 s segments), /watch tuning',
+  },
   { name: 's2-g2', segmentSeconds: 2, gopSeconds: 2, tuning: 'keyframe', note: '2 s segments, 2 s GOP, /watch tuning' },
-  { name: 's1-g1-start', segmentSeconds: 1, gopSeconds: 1, tuning: 'keyframe', join: 'start', note: 'as s1-g1, the viewer is there before the publish starts' },
-  { name: 's1-g1-beat', segmentSeconds: 1, gopSeconds: 1, tuning: 'keyframe', alignReloads: false, note: 'as s1-g1, playlist reloads on hls.js fixed beat (no aligned loader)' },
+  {
+    name: 's1-g1-start',
+    segmentSeconds: 1,
+    gopSeconds: 1,
+    tuning: 'keyframe',
+    join: 'start',
+    note: 'as s1-g1, the viewer is there before the publish starts',
+  },
+  {
+    name: 's1-g1-beat',
+    segmentSeconds: 1,
+    gopSeconds: 1,
+    tuning: 'keyframe',
+    alignReloads: false,
+    note: 'as s1-g1, playlist reloads on hls.js fixed beat (no aligned loader)',
+  },
   {
     name: 's1-g1-cache',
     segmentSeconds: 1,
@@ -57,12 +83,43 @@ const SCENARIOS: Scenario[] = [
     hlsConfig: { pLoader: null, fetchSetup: null } as unknown as BenchPlayerSpec['hlsConfig'],
     note: 'as s1-g1-beat, and playlists through the browser cache (hls.js default loader)',
   },
-  { name: 's1-g1-sync1', segmentSeconds: 1, gopSeconds: 1, tuning: 'keyframe', hlsConfig: { liveSyncDurationCount: 1 }, note: 'as s1-g1, 1 target duration behind the edge (hls.js minimum)' },
-  { name: 's1-g1-rate11', segmentSeconds: 1, gopSeconds: 1, tuning: 'keyframe', hlsConfig: { maxLiveSyncPlaybackRate: 1.1 }, note: 'as s1-g1, catching up at most 10 % faster (not 20 %)' },
+  {
+    name: 's1-g1-m02',
+    segmentSeconds: 1,
+    gopSeconds: 1,
+    tuning: 'keyframe',
+    syncMarginSeconds: 0.2,
+    note: 'as s1-g1, sync margin 0.2 s beyond one target duration (the /watch tuning has 0.3 s)',
+  },
+  {
+    name: 's1-g1-sync1',
+    segmentSeconds: 1,
+    gopSeconds: 1,
+    tuning: 'keyframe',
+    hlsConfig: { liveSyncDurationCount: 1 },
+    note: 'as s1-g1, 1 target duration behind the edge (hls.js minimum)',
+  },
+  {
+    name: 's1-g1-rate11',
+    segmentSeconds: 1,
+    gopSeconds: 1,
+    tuning: 'keyframe',
+    hlsConfig: { maxLiveSyncPlaybackRate: 1.1 },
+    note: 'as s1-g1, catching up at most 10 % faster (not 20 %)',
+  },
   { name: 's1-g1-hlsjs', segmentSeconds: 1, gopSeconds: 1, tuning: 'hlsjs-defaults', note: '1 s segments, 1 s GOP, hls.js defaults' },
+  {
+    name: 's1-g1-ll',
+    segmentSeconds: 1,
+    gopSeconds: 1,
+    tuning: 'keyframe',
+    lowLatency: true,
+    note: 'as s1-g1 with LL-HLS on the ingest (parts, blocking reloads; the /watch player switches to its LL tuning); raw stays standard HLS',
+  },
   { name: 's2-g2-hlsjs', segmentSeconds: 2, gopSeconds: 2, tuning: 'hlsjs-defaults', note: '2 s segments, 2 s GOP, hls.js defaults' },
 ];
 const DEFAULT_SCENARIOS = SCENARIOS.map((s) => s.name);
+// (Every scenario but `-ll` is standard HLS: the ingest runs with KEYFRAME_LL_HLS=false.)
 
 interface PipelineResult {
   readonly samples: number;
@@ -130,7 +187,14 @@ async function startStaticServer(files: Record<string, { body: string; type: str
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }) };
+  return {
+    url,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 /** A viewer who joins a running stream finds a full playlist (6 segments of 1 s, 4 of 2 s). */
@@ -181,15 +245,28 @@ async function main(): Promise<void> {
   const warmupMs = Number(values.warmup) * 1000;
 
   const info = machine();
+  const loadavgStart = Math.round(loadavg()[0] * 100) / 100;
+  info.push(`load average (1 min) at start: ${loadavgStart}`);
   for (const line of info) console.log(line);
   console.log(`each scenario: ${repeat} publish session(s) × ${measureMs / 1000} s measured after ${warmupMs / 1000} s of playback\n`);
 
   const assets = await buildPlayerAssets();
-  const pageJs = await build({ entryPoints: [join(HERE, 'page.ts')], bundle: true, write: false, format: 'iife', target: 'es2020', minify: true, logLevel: 'silent' });
+  const pageJs = await build({
+    entryPoints: [join(HERE, 'page.ts')],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    target: 'es2020',
+    minify: true,
+    logLevel: 'silent',
+  });
   const rawRoot = await mkdtemp(join(tmpdir(), 'kf-bench-raw-'));
   const server = await startStaticServer(
     {
-      '/': { type: 'text/html', body: '<!doctype html><meta charset="utf-8"><style>body{margin:0;background:#111;color:#ddd;font:12px sans-serif}#grid{display:flex;gap:4px}figure{margin:0}video{width:470px;height:264px;background:#000}</style><div id="grid"></div><script src="/bench.js"></script>' },
+      '/': {
+        type: 'text/html',
+        body: '<!doctype html><meta charset="utf-8"><style>body{margin:0;background:#111;color:#ddd;font:12px sans-serif}#grid{display:flex;gap:4px}figure{margin:0}video{width:470px;height:264px;background:#000}</style><div id="grid"></div><script src="/bench.js"></script>',
+      },
       '/bench.js': { type: 'text/javascript', body: pageJs.outputFiles[0].text },
       '/watch/hls.worker.js': { type: 'text/javascript', body: assets.scripts['hls.worker.js'] },
     },
@@ -197,19 +274,24 @@ async function main(): Promise<void> {
   );
   const browser = await launchBrowser({ args: ['--window-size=1300,420'] });
   let stack: LocalStack | undefined;
-  let stackSegmentSeconds = 0;
+  let stackShape = '';
   const results: ScenarioResult[] = [];
   try {
     for (const scenario of scenarios) {
-      if (!stack || stackSegmentSeconds !== scenario.segmentSeconds) {
+      const shape = `${scenario.segmentSeconds}/${scenario.lowLatency === true}`;
+      if (!stack || stackShape !== shape) {
         await stack?.stop();
         stack = await startLocalStack({
           rtmpPort: 0,
           httpPort: 0,
           segmentSeconds: scenario.segmentSeconds,
-          taskEnv: { KEYFRAME_END_LINGER_SECONDS: '1', KEYFRAME_RECONNECT_GRACE_SECONDS: '1' },
+          taskEnv: {
+            KEYFRAME_END_LINGER_SECONDS: '1',
+            KEYFRAME_RECONNECT_GRACE_SECONDS: '1',
+            KEYFRAME_LL_HLS: scenario.lowLatency ? 'true' : 'false',
+          },
         });
-        stackSegmentSeconds = scenario.segmentSeconds;
+        stackShape = shape;
       }
       console.log(`${scenario.name}: ${scenario.note}`);
       const runs: RunData[] = [];
@@ -230,7 +312,13 @@ async function main(): Promise<void> {
           runs.reduce((n, r) => n + r[id].unreadable, 0),
           runs.reduce((n, r) => n + r[id].stalls, 0),
           percentile(runs.map((r) => r[id].startupMs ?? Number.NaN).filter(Number.isFinite), 50),
-          runs.map((r) => percentile(r[id].samples.map((x) => x.glass), 50) ?? Number.NaN),
+          runs.map(
+            (r) =>
+              percentile(
+                r[id].samples.map((x) => x.glass),
+                50,
+              ) ?? Number.NaN,
+          ),
         );
       const r: ScenarioResult = { scenario, keyframe: pool('keyframe'), raw: pool('raw'), droppedFrames: runs.reduce((n, x) => n + x.dropped, 0) };
       results.push(r);
@@ -252,7 +340,9 @@ async function main(): Promise<void> {
     await rm(rawRoot, { recursive: true, force: true });
   }
 
-  console.log(`| scenario | pipeline | glass p50 | glass p95 | sessions' p50 | PDT-only p50 | PDT lag p50 (p95) | PDT + ${DEFAULT_PDT_OFFSET_SECONDS} s − glass, p50 | stalls | start |`);
+  console.log(
+    `| scenario | pipeline | glass p50 | glass p95 | sessions' p50 | PDT-only p50 | PDT lag p50 (p95) | PDT + ${DEFAULT_PDT_OFFSET_SECONDS} s − glass, p50 | stalls | start |`,
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of results) {
     for (const id of ['keyframe', 'raw'] as const) {
@@ -263,8 +353,13 @@ async function main(): Promise<void> {
       );
     }
   }
+  const loadavgEnd = Math.round(loadavg()[0] * 100) / 100;
+  console.log(`\nload average (1 min): ${loadavgStart} at start, ${loadavgEnd} at end`);
   await mkdir(dirname(resolve(values.out)), { recursive: true });
-  await writeFile(resolve(values.out), JSON.stringify({ machine: info, repeat, measureSeconds: measureMs / 1000, results }, null, 2));
+  await writeFile(
+    resolve(values.out),
+    JSON.stringify({ machine: info, loadavgStart, loadavgEnd, smoke: values.smoke, repeat, measureSeconds: measureMs / 1000, results }, null, 2),
+  );
   console.log(`\nresults: ${values.out}; screenshots: test-artifacts/latency-<scenario>.png`);
 }
 
@@ -308,8 +403,22 @@ async function measureOnce(
   await mkdir(rawDir, { recursive: true });
   const page = await browser.newPage();
   const specs: BenchPlayerSpec[] = [
-    { id: 'keyframe', src: channel.playbackUrl, tuning: scenario.tuning, hlsConfig: scenario.hlsConfig, alignReloads: scenario.alignReloads, syncMarginSeconds: scenario.syncMarginSeconds },
-    { id: 'raw', src: `${serverUrl}/raw/${tag}/index.m3u8`, tuning: scenario.tuning, hlsConfig: scenario.hlsConfig, alignReloads: scenario.alignReloads, syncMarginSeconds: scenario.syncMarginSeconds },
+    {
+      id: 'keyframe',
+      src: channel.playbackUrl,
+      tuning: scenario.tuning,
+      hlsConfig: scenario.hlsConfig,
+      alignReloads: scenario.alignReloads,
+      syncMarginSeconds: scenario.syncMarginSeconds,
+    },
+    {
+      id: 'raw',
+      src: `${serverUrl}/raw/${tag}/index.m3u8`,
+      tuning: scenario.tuning,
+      hlsConfig: scenario.hlsConfig,
+      alignReloads: scenario.alignReloads,
+      syncMarginSeconds: scenario.syncMarginSeconds,
+    },
   ];
   await page.addInitScript(`window.BENCH_PLAYERS = ${JSON.stringify(specs)};`);
   const joinAt = scenario.join ?? 'mid';

@@ -54,11 +54,14 @@ export function parseArgs(argv: readonly string[] = process.argv.slice(2)): Benc
     list(name, fallback) {
       const v = get(name);
       if (typeof v !== 'string') return [...fallback];
-      return v.split(',').map((x) => {
-        const n = Number(x);
-        if (!Number.isFinite(n)) throw new Error(`--${name} must be a comma-separated list of numbers, got ${v}`);
-        return n;
-      });
+      return v
+        .split(',')
+        .filter((x) => x.trim() !== '')
+        .map((x) => {
+          const n = Number(x);
+          if (!Number.isFinite(n)) throw new Error(`--${name} must be a comma-separated list of numbers, got ${v}`);
+          return n;
+        });
     },
   };
 }

@@ -57,21 +57,49 @@ export const PRICES = {
     unit: 'GB of data transfer out to the internet, tiered by monthly volume',
     source: 'Amazon CloudFront pricing (aws.amazon.com/cloudfront/pricing), "Regional Data Transfer Out to Internet", United States/Europe',
   },
-  cloudfrontHttpsRequests: { usd: 0.01 / 10_000, unit: 'HTTPS request', source: 'Amazon CloudFront pricing, "HTTPS requests", United States ($0.0100 per 10,000)' },
-  originShieldRequests: { usd: 0.0075 / 10_000, unit: 'request to Origin Shield', source: 'Amazon CloudFront pricing, "Origin Shield request pricing", United States ($0.0075 per 10,000)' },
+  cloudfrontHttpsRequests: {
+    usd: 0.01 / 10_000,
+    unit: 'HTTPS request',
+    source: 'Amazon CloudFront pricing, "HTTPS requests", United States ($0.0100 per 10,000)',
+  },
+  originShieldRequests: {
+    usd: 0.0075 / 10_000,
+    unit: 'request to Origin Shield',
+    source: 'Amazon CloudFront pricing, "Origin Shield request pricing", United States ($0.0075 per 10,000)',
+  },
   lambdaRequests: { usd: 0.2 / 1_000_000, unit: 'invocation', source: 'AWS Lambda pricing (aws.amazon.com/lambda/pricing), requests ($0.20 per 1M)' },
   lambdaArmGbSecond: { usd: 0.0000133334, unit: 'GB-second, arm64 (first 7.5 billion GB-s a month)', source: 'AWS Lambda pricing, duration, Arm' },
   fargateArmVcpuHour: { usd: 0.03238, unit: 'vCPU-hour, Linux/ARM', source: 'AWS Fargate pricing (aws.amazon.com/fargate/pricing), Linux/ARM' },
   fargateArmGbHour: { usd: 0.00356, unit: 'GB-hour, Linux/ARM', source: 'AWS Fargate pricing, Linux/ARM' },
-  nlbHour: { usd: 0.0225, unit: 'NLB-hour', source: 'Elastic Load Balancing pricing (aws.amazon.com/elasticloadbalancing/pricing), Network Load Balancer' },
-  nlcuHour: { usd: 0.006, unit: 'NLCU-hour (TCP: 800 new flows/s, 100,000 active flows or 1 GB/hour processed)', source: 'Elastic Load Balancing pricing, Network Load Balancer' },
-  dynamoWriteRequestUnit: { usd: 0.625 / 1_000_000, unit: 'write request unit (on-demand)', source: 'Amazon DynamoDB pricing for on-demand capacity (aws.amazon.com/dynamodb/pricing/on-demand), after the November 2024 reduction' },
+  nlbHour: {
+    usd: 0.0225,
+    unit: 'NLB-hour',
+    source: 'Elastic Load Balancing pricing (aws.amazon.com/elasticloadbalancing/pricing), Network Load Balancer',
+  },
+  nlcuHour: {
+    usd: 0.006,
+    unit: 'NLCU-hour (TCP: 800 new flows/s, 100,000 active flows or 1 GB/hour processed)',
+    source: 'Elastic Load Balancing pricing, Network Load Balancer',
+  },
+  dynamoWriteRequestUnit: {
+    usd: 0.625 / 1_000_000,
+    unit: 'write request unit (on-demand)',
+    source: 'Amazon DynamoDB pricing for on-demand capacity (aws.amazon.com/dynamodb/pricing/on-demand), after the November 2024 reduction',
+  },
   dynamoReadRequestUnit: { usd: 0.125 / 1_000_000, unit: 'read request unit (on-demand)', source: 'Amazon DynamoDB pricing for on-demand capacity' },
   natGatewayHour: { usd: 0.045, unit: 'NAT gateway-hour', source: 'Amazon VPC pricing (aws.amazon.com/vpc/pricing), NAT gateway' },
   natGatewayGb: { usd: 0.045, unit: 'GB processed by a NAT gateway', source: 'Amazon VPC pricing, NAT gateway' },
   publicIpv4Hour: { usd: 0.005, unit: 'public IPv4 address-hour', source: 'Amazon VPC pricing, "Public IPv4 address"' },
-  cloudwatchLogsGb: { usd: 0.5, unit: 'GB of logs ingested (standard)', source: 'Amazon CloudWatch pricing (aws.amazon.com/cloudwatch/pricing), Logs, collect' },
-  interAzGb: { usd: 0.01, unit: 'GB each way between AZs in a region', source: 'Amazon EC2 on-demand pricing, "Data Transfer within the same AWS Region"' },
+  cloudwatchLogsGb: {
+    usd: 0.5,
+    unit: 'GB of logs ingested (standard)',
+    source: 'Amazon CloudWatch pricing (aws.amazon.com/cloudwatch/pricing), Logs, collect',
+  },
+  interAzGb: {
+    usd: 0.01,
+    unit: 'GB each way between AZs in a region',
+    source: 'Amazon EC2 on-demand pricing, "Data Transfer within the same AWS Region"',
+  },
 } as const;
 
 export interface CostAssumptions {

@@ -30,7 +30,12 @@ export interface ProfileSummary {
  * `window`: only samples taken between these offsets (ms) from the start of the profile, e.g. a steady
  * measurement window without the process's start-up.
  */
-export function summarizeProfile(path: string, moduleOf: (url: string, line0: number) => string, top = 15, window?: { fromMs: number; toMs: number }): ProfileSummary {
+export function summarizeProfile(
+  path: string,
+  moduleOf: (url: string, line0: number) => string,
+  top = 15,
+  window?: { fromMs: number; toMs: number },
+): ProfileSummary {
   const p = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
@@ -67,9 +72,7 @@ export function summarizeProfile(path: string, moduleOf: (url: string, line0: nu
   return {
     wallMs: Math.round(window ? covered : (p.endTime - p.startTime) / 1000),
     busyMs: Math.round(busy),
-    byModule: [...modTime.entries()]
-      .map(([module, ms]) => ({ module, ms: Math.round(ms), share: share(ms) }))
-      .sort((a, b) => b.ms - a.ms),
+    byModule: [...modTime.entries()].map(([module, ms]) => ({ module, ms: Math.round(ms), share: share(ms) })).sort((a, b) => b.ms - a.ms),
     topFunctions: [...fnTime.values()]
       .sort((a, b) => b.ms - a.ms)
       .slice(0, top)

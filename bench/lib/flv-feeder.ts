@@ -55,7 +55,14 @@ const streams: Stream[] = [];
 for (let i = 0; i < opts.n; i++) {
   const dir = join(opts.dir, `s${i}`);
   mkdirSync(dir, { recursive: true });
-  const args = buildHlsArgs({ dir, session: `bench${i}`, segmentSeconds: opts.segmentSeconds, playlistSize: 6, startNumber: 0, discontinuity: false });
+  const args = buildHlsArgs({
+    dir,
+    session: `bench${i}`,
+    segmentSeconds: opts.segmentSeconds,
+    playlistSize: 6,
+    startNumber: 0,
+    discontinuity: false,
+  });
   const child = spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'ignore'] });
   child.stdin!.on('error', () => undefined);
   child.stdin!.write(header);
@@ -90,7 +97,9 @@ function schedule(s: Stream, i: number): void {
   const at = t.ts - firstTs + s.loop * loopMs;
   timers[i] = setTimeout(() => schedule(s, i), Math.max(0, at - (performance.now() - started)));
 }
-streams.forEach((s, i) => schedule(s, i));
+streams.forEach((s, i) => {
+  schedule(s, i);
+});
 const flush =
   opts.mode === 'batched'
     ? setInterval(() => {

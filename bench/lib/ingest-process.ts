@@ -35,12 +35,18 @@ export interface IngestProcess {
   readonly pid: number;
   readonly rtmpPort: number;
   readonly hlsPort: number;
+  /** The health port: `GET /healthz`, and `GET /streams` with what the packager measures per stream. */
+  readonly healthPort: number;
   stderr(): string;
   /** SIGTERM (drain), then SIGKILL after `timeoutMs`. */
   stop(timeoutMs?: number): Promise<void>;
 }
 
-export async function startIngestProcess(opts: { bundle: string; env: Record<string, string>; nodeArgs?: readonly string[] }): Promise<IngestProcess> {
+export async function startIngestProcess(opts: {
+  bundle: string;
+  env: Record<string, string>;
+  nodeArgs?: readonly string[];
+}): Promise<IngestProcess> {
   const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.bundle], {
     cwd: REPO,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
@@ -62,12 +68,12 @@ export async function startIngestProcess(opts: { bundle: string; env: Record<str
   proc.stderr?.setEncoding('utf8');
   proc.stderr?.on('data', (d: string) => (err = (err + d).slice(-8000)));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const ready = await new Promise<{ rtmpPort: number; hlsPort: number }>((resolve, reject) => {
+  const ready = await new Promise<{ rtmpPort: number; hlsPort: number; healthPort: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`ingest did not become ready: ${err}`)), 30_000);
-    proc.on('message', (m: { type?: string; rtmpPort?: number; hlsPort?: number }) => {
+    proc.on('message', (m: { type?: string; rtmpPort?: number; hlsPort?: number; healthPort?: number }) => {
       if (m?.type === 'ready') {
         clearTimeout(timer);
-        resolve({ rtmpPort: m.rtmpPort!, hlsPort: m.hlsPort! });
+        resolve({ rtmpPort: m.rtmpPort!, hlsPort: m.hlsPort!, healthPort: m.healthPort! });
       }
     });
     proc.once('exit', (code) => {

@@ -67,7 +67,9 @@ rtmp {
  * The seed's origin (../shared/seeds/004, finbits): nginx `proxy_cache` with `proxy_cache_lock`, cache key
  * `$scheme$proxy_host$uri`, playlists valid 1 s, segments 60 s, stale answers while updating, CORS headers,
  * `sendfile off`, `gzip on`, HTTP/1.0 to the upstream (no keep-alive), as in the seed. The Redis look-up
- * backend is left out (one task, proxied directly), which can only favour nginx. Access logs off by default (the Keyframe origin's logs are off in the same comparison).
+ * backend is left out (one task, proxied directly), which can only favour nginx. Access logs off by default (the
+ * Keyframe origin's logs are off in the same comparison). Segments are MPEG-TS (`.ts`, the seed's) or CMAF (`.m4s`,
+ * and the `_init.mp4` init segment, Keyframe's), cached alike.
  */
 export function proxyCacheConfig(opts: { dir: string; port: number; upstreamPort: number; workers: number | 'auto'; accessLog?: boolean }): string {
   const cors = `
@@ -91,7 +93,7 @@ error_log ${join(opts.dir, 'error.log')} warn;
 events { worker_connections 4096; }
 http {
   default_type application/octet-stream;
-  types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
+  types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; video/iso.segment m4s; video/mp4 mp4; }
   ${opts.accessLog ? `access_log ${join(opts.dir, 'access.log')};` : 'access_log off;'}
   client_body_temp_path ${join(opts.dir, 'client_body')};
   proxy_temp_path ${join(opts.dir, 'proxy_temp')};
@@ -111,7 +113,7 @@ http {
     server_name localhost;
     sendfile off;
 ${cached('^/(.*index\\.m3u8)$', '1s')}
-${cached('^/(.*\\.ts)$', '60s')}
+${cached('^/(.*\\.(?:ts|m4s|mp4))$', '60s')}
   }
 }
 `;
@@ -148,7 +150,9 @@ export async function startNginx(opts: { dir: string; config: string; port: numb
   const conf = join(opts.dir, 'nginx.conf');
   writeFileSync(conf, opts.config);
   const globals = ['daemon off;', ...(opts.modules ?? []).map((m) => `load_module ${m};`)].join(' ');
-  const proc = spawn('nginx', ['-p', opts.dir, '-e', join(opts.dir, 'error.log'), '-c', conf, '-g', globals], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn('nginx', ['-p', opts.dir, '-e', join(opts.dir, 'error.log'), '-c', conf, '-g', globals], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   proc.stderr?.on('data', (d) => (err = (err + d).slice(-4000)));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));

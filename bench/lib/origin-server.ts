@@ -51,7 +51,8 @@ core.keepAliveTimeout = 65_000;
 await new Promise<void>((resolve) => core.listen(0, '127.0.0.1', () => resolve()));
 
 process.on('message', (m: { type?: string }) => {
-  if (m?.type === 'exit') process.exit(0); // a clean exit writes a --cpu-prof profile
+  if (m?.type === 'exit')
+    process.exit(0); // a clean exit writes a --cpu-prof profile
   else if (m?.type === 'counts') process.send?.({ type: 'counts', counts });
   else if (m?.type === 'reset') {
     counts.playlist = 0;

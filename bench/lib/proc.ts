@@ -20,6 +20,8 @@ export interface ProcStat {
   readonly comm: string;
   /** utime + stime, in clock ticks. */
   readonly ticks: number;
+  /** Of which in the kernel (stime): system calls, page faults, socket and file I/O. */
+  readonly systemTicks: number;
 }
 
 export function readStat(pid: number): ProcStat | undefined {
@@ -29,7 +31,7 @@ export function readStat(pid: number): ProcStat | undefined {
     const comm = text.slice(text.indexOf('(') + 1, close);
     const fields = text.slice(close + 2).split(' ');
     // fields[0] is state (field 3); ppid is field 4, utime 14, stime 15.
-    return { pid, ppid: Number(fields[1]), comm, ticks: Number(fields[11]) + Number(fields[12]) };
+    return { pid, ppid: Number(fields[1]), comm, ticks: Number(fields[11]) + Number(fields[12]), systemTicks: Number(fields[12]) };
   } catch {
     return undefined;
   }
@@ -84,34 +86,41 @@ export function pssKiB(pid: number): number {
 
 export interface TreeSample {
   readonly at: number;
-  /** Per process: ticks so far and its command name. */
-  readonly procs: ReadonlyMap<number, { comm: string; ticks: number }>;
+  /** Per process: ticks so far (and of them in the kernel) and its command name. */
+  readonly procs: ReadonlyMap<number, { comm: string; ticks: number; systemTicks: number }>;
 }
 
 export function sampleTree(rootPid: number): TreeSample {
-  const procs = new Map<number, { comm: string; ticks: number }>();
-  for (const p of processTree(rootPid)) procs.set(p.pid, { comm: p.comm, ticks: p.ticks });
+  const procs = new Map<number, { comm: string; ticks: number; systemTicks: number }>();
+  for (const p of processTree(rootPid)) procs.set(p.pid, { comm: p.comm, ticks: p.ticks, systemTicks: p.systemTicks });
   return { at: performance.now(), procs };
 }
 
 /**
- * CPU used between two samples, as % of one core, in total and by command name. A process present only in
- * the later sample counts from zero (it started within the window).
+ * CPU used between two samples, as % of one core, in total (and of it in the kernel) and by command name. A
+ * process present only in the later sample counts from zero (it started within the window).
  */
-export function cpuBetween(a: TreeSample, b: TreeSample): { total: number; byComm: Record<string, number>; processes: number } {
+export function cpuBetween(a: TreeSample, b: TreeSample): { total: number; system: number; byComm: Record<string, number>; processes: number } {
   const seconds = (b.at - a.at) / 1000;
   const byComm: Record<string, number> = {};
   let total = 0;
+  let system = 0;
   for (const [pid, after] of b.procs) {
-    const before = a.procs.get(pid)?.ticks ?? 0;
-    const pct = ((after.ticks - before) / CLK_TCK / seconds) * 100;
+    const before = a.procs.get(pid);
+    const pct = ((after.ticks - (before?.ticks ?? 0)) / CLK_TCK / seconds) * 100;
     total += pct;
+    system += ((after.systemTicks - (before?.systemTicks ?? 0)) / CLK_TCK / seconds) * 100;
     byComm[after.comm] = (byComm[after.comm] ?? 0) + pct;
   }
-  return { total, byComm, processes: b.procs.size };
+  return { total, system, byComm, processes: b.procs.size };
 }
 
-export function memoryOfTree(rootPid: number): { rssKiB: number; pssKiB: number; processes: number; byComm: Record<string, { rssKiB: number; pssKiB: number }> } {
+export function memoryOfTree(rootPid: number): {
+  rssKiB: number;
+  pssKiB: number;
+  processes: number;
+  byComm: Record<string, { rssKiB: number; pssKiB: number }>;
+} {
   let rss = 0;
   let pss = 0;
   const byComm: Record<string, { rssKiB: number; pssKiB: number }> = {};

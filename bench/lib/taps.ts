@@ -17,6 +17,10 @@ export interface RtmpConnectionTimes {
   readonly id: number;
   /** Video keyframes (AVC NALU, not sequence headers) as they arrived, in order. */
   readonly keyframes: KeyframeArrival[];
+  /** Every video frame (AVC NALU, key or not), as it arrived, in order: a segment may end on any frame. */
+  readonly videoFrames: KeyframeArrival[];
+  /** Every audio frame (AAC raw, not the sequence header), as it arrived, in order. */
+  readonly audioFrames: KeyframeArrival[];
   /** RTMP timestamp of the first audio or video message. */
   firstMediaTimestamp?: number;
   /** The publisher's first byte (C0/C1). */
@@ -183,12 +187,16 @@ export async function startRtmpTap(target: { host: string; port: number }): Prom
   const sockets = new Set<Socket>();
   let seq = 0;
   const server: Server = createServer((client) => {
-    const times: RtmpConnectionTimes = { id: ++seq, clientBytes: 0, serverBytes: 0, keyframes: [] };
+    const times: RtmpConnectionTimes = { id: ++seq, clientBytes: 0, serverBytes: 0, keyframes: [], videoFrames: [], audioFrames: [] };
     const media = new RtmpMessageParser((m, at) => {
       if (m.type !== 8 && m.type !== 9) return;
       times.firstMediaTimestamp ??= m.timestamp;
       // FLV VIDEODATA: frame type 1 (key) + codec 7 (AVC) = 0x17, then AVCPacketType 1 (NALU).
       if (m.type === 9 && m.head[0] === 0x17 && m.head[1] === 0x01) times.keyframes.push({ timestamp: m.timestamp, at });
+      // Any AVC NALU frame (frame type in the high nibble, codec 7).
+      if (m.type === 9 && (m.head[0] & 0x0f) === 0x07 && m.head[1] === 0x01) times.videoFrames.push({ timestamp: m.timestamp, at });
+      // FLV AUDIODATA: sound format 10 (AAC) in the high nibble, then AACPacketType 1 (raw).
+      if (m.type === 8 && m.head[0] >> 4 === 10 && m.head[1] === 0x01) times.audioFrames.push({ timestamp: m.timestamp, at });
     });
     connections.push(times);
     const upstream = connect(target.port, target.host);
@@ -284,7 +292,13 @@ export async function startDynamoTap(targetEndpoint?: string): Promise<DynamoTap
       const body = Buffer.concat(chunks);
       const target_ = String(req.headers['x-amz-target'] ?? '');
       const text = body.toString('utf8');
-      const item: DynamoCall['item'] = text.includes('"KEY#') ? 'channel' : text.includes('"ROUTE#') ? 'route' : text.includes('"TASK#') ? 'task' : 'other';
+      const item: DynamoCall['item'] = text.includes('"KEY#')
+        ? 'channel'
+        : text.includes('"ROUTE#')
+          ? 'route'
+          : text.includes('"TASK#')
+            ? 'task'
+            : 'other';
       const call: DynamoCall = { op: target_.split('.').pop() ?? target_, item, startedAt: Date.now(), endedAt: 0, status: 0 };
       calls.push(call);
       const up = http.request(

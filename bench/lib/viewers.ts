@@ -1,7 +1,8 @@
 /**
  * Player-like viewers of one stream, in their own process so their CPU stays out of the origin's: each
  * polls the media playlist every `pollMs` (± 20 %, phases spread over the first poll interval), starts at
- * the live edge (the last 3 segments) and fetches every segment it has not fetched yet, for `seconds`.
+ * the live edge (the last 3 segments), fetches the init segment (`#EXT-X-MAP`) once, and every segment it has
+ * not fetched yet, for `seconds`.
  * Prints one JSON line with what they asked for and what they got.
  *
  *   node --import tsx bench/lib/viewers.ts '{"url":"http://127.0.0.1:1234/ID/index.m3u8","viewers":100,"seconds":10,"pollMs":500}'
@@ -29,6 +30,7 @@ function get(url: string): Promise<{ status: number; body: Buffer; ms: number }>
 const stats = {
   playlistRequests: 0,
   segmentRequests: 0,
+  initRequests: 0,
   statuses: {} as Record<string, number>,
   segmentsAsked: new Set<string>(),
   playlistMs: [] as number[],
@@ -48,13 +50,22 @@ async function viewer(): Promise<void> {
     stats.playlistMs.push(pl.ms);
     stats.statuses[`playlist ${pl.status}`] = (stats.statuses[`playlist ${pl.status}`] ?? 0) + 1;
     if (pl.status === 200) {
-      const uris = pl.body
+      const lines = pl.body
         .toString('utf8')
         .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('#'));
+        .map((l) => l.trim());
+      const uris = lines.filter((l) => l && !l.startsWith('#'));
       const todo = first ? uris.slice(-3) : uris.filter((u) => !fetched.has(u));
       first = false;
+      for (const m of lines.filter((l) => l.startsWith('#EXT-X-MAP:'))) {
+        const u = /URI="([^"]+)"/.exec(m)?.[1];
+        if (!u || fetched.has(u)) continue;
+        fetched.add(u);
+        const s = await get(new URL(u, opts.url).toString());
+        stats.initRequests++;
+        stats.bytes += s.body.length;
+        stats.statuses[`init ${s.status}`] = (stats.statuses[`init ${s.status}`] ?? 0) + 1;
+      }
       for (const u of todo) {
         fetched.add(u);
         const s = await get(new URL(u, opts.url).toString());
@@ -78,6 +89,7 @@ process.stdout.write(
     seconds: opts.seconds,
     playlistRequests: stats.playlistRequests,
     segmentRequests: stats.segmentRequests,
+    initRequests: stats.initRequests,
     distinctSegments: stats.segmentsAsked.size,
     segmentNames: [...stats.segmentsAsked],
     statuses: stats.statuses,

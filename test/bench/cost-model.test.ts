@@ -95,7 +95,10 @@ describe('cost model arithmetic', () => {
 
   it('adds up its lines, and subtracts the free tiers only when asked', () => {
     const e = estimate(base);
-    expect(e.total).toBeCloseTo(Object.values(e.lines).reduce((s, x) => s + x, 0), 9);
+    expect(e.total).toBeCloseTo(
+      Object.values(e.lines).reduce((s, x) => s + x, 0),
+      9,
+    );
     const free = estimate(base, { ...DEFAULT_ASSUMPTIONS, freeTier: true });
     expect(free.total).toBeLessThan(e.total);
     expect(free.lines.cloudfrontEgress).toBeCloseTo(tieredCost(e.usage.egressGiB - 1024, PRICES.cloudfrontEgressTiers.tiers), 6);
