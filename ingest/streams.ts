@@ -399,6 +399,12 @@ export class StreamManager {
           if (err) return this.refuse(stream, err);
         }
       },
+      // The RTMP layer hands each media message over as it is: no FLV framing to build and parse back.
+      message: (type, timestamp, payload) => {
+        if (stream.state !== 'live') return;
+        const err = stream.packager.push(type, timestamp, payload);
+        if (err) this.refuse(stream, err);
+      },
       end: (reason) => void this.onMediaEnd(stream, reason),
     };
     return { accept: true, sink, playbackId };

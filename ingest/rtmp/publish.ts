@@ -122,7 +122,13 @@ export class Publish {
   #media(type: number, timestamp: number, payload: Buffer): void {
     this.#lastMediaAt = this.#options.clock.now();
     this.#mediaMessages++;
-    this.#write(flvTag(type, timestamp, payload));
+    const sink = this.#sink;
+    if (typeof sink.message !== 'function') {
+      this.#write(flvTag(type, timestamp, payload));
+      return;
+    }
+    if (this.#ended) return;
+    if (sink.message(type, timestamp, payload) === false && sink.onDrain && !this.#waitingForDrain) this.#pauseForDrain = true;
   }
 
   #data(m: RtmpMessage): void {

@@ -41,6 +41,12 @@ export interface FlvSink {
    * asks for backpressure: if `onDrain` is given, the session stops reading the socket until it resumes.
    */
   write(chunk: Buffer): boolean | void;
+  /**
+   * Optional: a sink that takes media messages as they are (the in-process packager) gets each audio, video and
+   * script message here — `type` 8/9/18, the RTMP timestamp, the FLV tag body, owned by the sink — instead of as
+   * an FLV tag through `write` (which then gets the FLV header only). Saves a copy and a parse per tag.
+   */
+  message?(type: number, timestamp: number, payload: Buffer): boolean | void;
   /** Called exactly once when the publish ends, for any reason, including after a late accept. */
   end(reason: SessionEndReason): void;
   /** Optional: after `write` returned false, call `resume` once the sink can take more (e.g. on `drain`). */

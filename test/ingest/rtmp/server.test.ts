@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRtmpServer, type PublishRequest, type RtmpServer, type RtmpServerOptions } from '../../../ingest/rtmp/index.js';
+import { flvTag } from '../../../ingest/rtmp/flv.js';
 import {
   type FfmpegRun,
   killIfRunning,
@@ -76,6 +77,34 @@ describe('RTMP server with ffmpeg', () => {
     expect(Number(probe.format.duration)).toBeLessThan(2.3);
     expect(logger.text()).not.toContain(KEY_A);
     await events.allClosed(server!);
+  });
+
+  it('hands media messages as they are to a sink that takes them (no FLV framing), the FLV header only to write()', async () => {
+    const writes: Buffer[] = [];
+    const messages: { type: number; timestamp: number; payload: Buffer }[] = [];
+    let ended: (reason: string) => void = () => {};
+    const done = new Promise<string>((resolve) => (ended = resolve));
+    const { url } = await start({
+      onPublish: async () => ({
+        accept: true,
+        sink: {
+          write: (chunk: Buffer) => void writes.push(chunk),
+          message: (type: number, timestamp: number, payload: Buffer) => void messages.push({ type, timestamp, payload }),
+          end: (reason: string) => ended(reason),
+        },
+      }),
+    });
+    const ff = track(publishWithFfmpeg(url(KEY_A), { seconds: 2 }));
+    expect((await ff.exit).code).toBe(0);
+    expect(await done).toBe('unpublish');
+    expect(writes).toHaveLength(1);
+    expect(writes[0].subarray(0, 3).toString()).toBe('FLV');
+    expect(new Set(messages.map((m) => m.type))).toEqual(new Set([8, 9, 18]));
+    // The same bytes a FLV sink would have had: framed back, ffprobe decodes them.
+    const probe = await probeFlv(Buffer.concat([writes[0], ...messages.map((m) => flvTag(m.type, m.timestamp, m.payload))]));
+    const video = probe.streams.find((s) => s.codec_type === 'video');
+    expect(video).toMatchObject({ codec_name: 'h264', width: 320, height: 240 });
+    expect(Number(video!.nb_read_frames)).toBeGreaterThanOrEqual(58);
   });
 
   it('makes ffmpeg fail quickly on a rejected key, and writes nothing', async () => {
