@@ -124,8 +124,8 @@ describe.concurrent('benchmarks, smoke mode', () => {
     // The upper bound says segments do become available, on a loaded machine too.
     expect(s.vsPublisher.median).toBeGreaterThan(-300);
     expect(s.vsPublisher.median).toBeLessThan(15_000);
-    // The task lists a segment before the origin can: the parts are in order.
-    expect(s.atTaskVsPublisherMedian).toBeLessThanOrEqual(s.listedVsPublisherMedian);
+    // The origin can only list a segment the task lists (give or take the task follower's 5 ms poll), and fetches it after.
+    expect(s.atTaskVsPublisherMedian).toBeLessThanOrEqual(s.listedVsPublisherMedian + 5);
     expect(s.listedVsPublisherMedian).toBeLessThanOrEqual(s.vsPublisher.median);
     expect(s.fetchMedianMs).toBeGreaterThanOrEqual(0);
     // PDT comes from the RTMP timestamps, anchored to the arrival of the first media: within half a second of
