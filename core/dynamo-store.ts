@@ -161,6 +161,7 @@ function recordingToItem(r: Recording): Item {
     // Gaps are few (one per outage longer than the spool holds); one JSON string keeps the item one write.
     gaps: s(JSON.stringify(r.gaps)),
     updatedAt: n(r.updatedAt),
+    ...(r.private ? { private: { BOOL: true } } : {}),
   };
 }
 
@@ -184,6 +185,7 @@ function recordingFromItem(item: Item): Recording {
     segmentCount: num(item, 'segmentCount'),
     gaps,
     updatedAt: num(item, 'updatedAt'),
+    ...(item.private?.BOOL === true ? { private: true } : {}),
   };
 }
 

@@ -167,6 +167,8 @@ export interface Recording {
   readonly segmentCount: number;
   readonly gaps: readonly RecordingGap[];
   readonly updatedAt: number;
+  /** Copied from the channel when the recording starts: its playlist and poster need a playback token. */
+  readonly private?: boolean;
 }
 
 export const RECORDING_ID_PATTERN = /^[a-z0-9]{16}$/;

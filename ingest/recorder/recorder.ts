@@ -126,6 +126,7 @@ class RecordingJob {
     readonly playbackId: string,
     readonly channelName: string,
     now: number,
+    readonly isPrivate = false,
   ) {
     this.id = newRecordingId(now);
     this.prefix = recordingPrefix(playbackId, this.id);
@@ -149,6 +150,7 @@ class RecordingJob {
       segmentCount: this.listed.length,
       gaps: [...this.gaps],
       updatedAt: this.svc.now(),
+      ...(this.isPrivate ? { private: true } : {}),
     };
   }
 
@@ -475,13 +477,13 @@ export class RecordingService implements RecordingServiceCore {
    * A publish of a recorded channel was accepted. Continues the channel's recording if its last publish on
    * this task ended within the reconnect window (or is still on: a takeover), else starts a new one.
    */
-  start(input: { playbackId: string; channelName: string }): Recorder {
+  start(input: { playbackId: string; channelName: string; private?: boolean }): Recorder {
     const now = this.clock();
     this.sweep(now);
     let job = this.byChannel.get(input.playbackId);
     const continues = job && (job.activePublish !== undefined || (job.endedAt !== undefined && now - job.endedAt <= this.windowMs));
     if (!job || !continues) {
-      job = new RecordingJob(this, input.playbackId, input.channelName, now);
+      job = new RecordingJob(this, input.playbackId, input.channelName, now, input.private === true);
       this.byChannel.set(input.playbackId, job);
       this.all.add(job);
       this.log?.info('recording started', { recordingId: job.id, playbackId: input.playbackId });
