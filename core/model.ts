@@ -15,6 +15,8 @@ export interface Channel {
   readonly createdAt: string;
   /** Private playback: playlists need a signed, expiring token (functions/shared/playback-token.ts). */
   readonly private?: boolean;
+  /** Recording on: each publish is recorded to S3 (docs/recording.md). Takes effect from the next publish. */
+  readonly record?: boolean;
 }
 
 export interface Route {
@@ -37,6 +39,8 @@ export interface Route {
   readonly private?: boolean;
   /** What the task's packager measured, as of the last heartbeat (for `keyframe status`; never public). */
   readonly health?: StreamHealthReport;
+  /** The recording this publish writes to (recorded channels only): its live EVENT playlist is the rewind. */
+  readonly recordingId?: string;
 }
 
 /** A stream's health as the ingest measures it (ingest/packager `health()`), written with each heartbeat. */
