@@ -10,6 +10,26 @@ export const CACHE_MULTIVARIANT = 'public, max-age=2';
  * `no-cache`, so viewers asking the same blocking reload share one origin request and the live edge stays fresh.
  */
 export const CACHE_LL_PLAYLIST = 'public, max-age=1';
+/**
+ * A live stream's thumbnail (`/<playbackId>/thumbnail.jpg`): replaced every few seconds (10 s by default), so a
+ * short cache keeps it current while one origin request serves every viewer of the stream list.
+ */
+export const CACHE_THUMBNAIL = 'public, max-age=5';
+/**
+ * Recordings, when the object in the bucket has no Cache-Control of its own (the recorder sets one on each):
+ * the live `EVENT` playlist grows with every segment, so it is short; the `VOD` playlist (`#EXT-X-ENDLIST`)
+ * changes only if the recording is deleted; segments, inits and posters are written once.
+ */
+export const CACHE_RECORDING_EVENT_PLAYLIST = 'public, max-age=1';
+export const CACHE_RECORDING_VOD_PLAYLIST = 'public, max-age=60';
+export const CACHE_RECORDING_POSTER = 'public, max-age=86400';
+export const CACHE_RECORDING_SEGMENT = CACHE_SEGMENT;
+
+/** A playlist that will not change any more: `#EXT-X-ENDLIST`. */
+export function isEndedPlaylist(playlist: string): boolean {
+  return /^#EXT-X-ENDLIST[ \t]*\r?$/m.test(playlist);
+}
+
 /** 4xx: cached about a second so a burst of bad or early requests does not all reach the origin. */
 export const CACHE_CLIENT_ERROR = 'public, max-age=1';
 /** 5xx: never cached, so the next request retries. */

@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../../core/errors';
-import { type BlockingReload, blockingQuery, MAX_PATH_LENGTH, parseOriginPath, parseOriginRequest, upstreamPath } from '../../../core/hls/paths';
+import {
+  type BlockingReload,
+  blockingQuery,
+  MAX_PATH_LENGTH,
+  parseOriginPath,
+  parseOriginRequest,
+  parseRecordingPath,
+  parseViewerRequest,
+  recordingPlaylistPath,
+  recordingPosterPath,
+  thumbnailPath,
+  upstreamPath,
+} from '../../../core/hls/paths';
 
 const ID = 'AbCdEf123456';
 const S = 'k3j9x0a1b2';
@@ -145,5 +157,133 @@ describe('LL-HLS parts and blocking-reload queries', () => {
     for (const file of [`${S}_42.m4s`, `${S}_42.1.m4s`, `${S}_init.mp4`]) {
       expect(() => parseOriginRequest(`/${ID}/${file}?_HLS_msn=1`)).toThrow(BadRequestError);
     }
+  });
+});
+
+describe('thumbnails', () => {
+  const TOKEN = `1767225600.${'A'.repeat(43)}`;
+
+  it('parses /<playbackId>/thumbnail.jpg as a JPEG, served by the task', () => {
+    const target = parseOriginPath(`/${ID}/thumbnail.jpg`);
+    expect(target).toEqual({ playbackId: ID, file: 'thumbnail.jpg', kind: 'thumbnail', contentType: 'image/jpeg' });
+    expect(upstreamPath(target)).toBe(`/${ID}/thumbnail.jpg`);
+    expect(thumbnailPath(ID)).toBe(`/${ID}/thumbnail.jpg`);
+  });
+
+  it('admits the token on it, and nothing else', () => {
+    expect(parseOriginRequest(`/${ID}/thumbnail.jpg?token=${TOKEN}`)).toEqual({ target: parseOriginPath(`/${ID}/thumbnail.jpg`), token: TOKEN });
+    for (const query of ['?_HLS_msn=1', `?token=${TOKEN}&_HLS_msn=1`, '?v=2', `?token=${TOKEN}&token=${TOKEN}`, '?token=1.x']) {
+      expect(() => parseOriginRequest(`/${ID}/thumbnail.jpg${query}`), query).toThrow('Invalid query string');
+    }
+  });
+
+  it.each([
+    `/${ID}/thumbnail.jpeg`,
+    `/${ID}/Thumbnail.jpg`,
+    `/${ID}/thumbnail.JPG`,
+    `/${ID}/thumbnail%2ejpg`,
+    `/${ID}/thumbnail.jpg/`,
+    `/${ID}/../thumbnail.jpg`,
+    `/${ID}/thumbnail_1.jpg`,
+    `/${ID}/poster.jpg`,
+    `/AbCdEf12345/thumbnail.jpg`,
+    `/thumbnail.jpg`,
+  ])('refuses %s', (path) => {
+    expect(() => parseOriginPath(path)).toThrow(BadRequestError);
+  });
+});
+
+describe('recordings paths', () => {
+  const R = 'mh3k2j1a0bcdefgh';
+  const BASE = `/recordings/${ID}/${R}`;
+  const KEY = `recordings/${ID}/${R}`;
+  const TOKEN = `1767225600.${'A'.repeat(43)}`;
+
+  it.each([
+    [
+      `${BASE}/index.m3u8`,
+      { kind: 'recording-playlist', file: 'index.m3u8', contentType: 'application/vnd.apple.mpegurl', key: `${KEY}/index.m3u8` },
+    ],
+    [`${BASE}/poster.jpg`, { kind: 'poster', file: 'poster.jpg', contentType: 'image/jpeg', key: `${KEY}/poster.jpg` }],
+    [`${BASE}/${S}_init.mp4`, { kind: 'recording-init', file: `${S}_init.mp4`, contentType: 'video/mp4', session: S, key: `${KEY}/${S}_init.mp4` }],
+    [`${BASE}/${S}_0.m4s`, { kind: 'recording-segment', file: `${S}_0.m4s`, contentType: 'video/iso.segment', session: S, msn: 0 }],
+    [`${BASE}/${S}_123456789012345.m4s`, { kind: 'recording-segment', msn: 123456789012345, key: `${KEY}/${S}_123456789012345.m4s` }],
+  ])('parses %s', (path, expected) => {
+    expect(parseRecordingPath(path)).toMatchObject({ playbackId: ID, recordingId: R, ...expected });
+    expect(parseViewerRequest(path)).toEqual({ source: 'recording', target: parseRecordingPath(path) });
+  });
+
+  it('builds the URLs the stream list gives', () => {
+    expect(recordingPlaylistPath(ID, R)).toBe(`${BASE}/index.m3u8`);
+    expect(recordingPosterPath(ID, R)).toBe(`${BASE}/poster.jpg`);
+    expect(parseRecordingPath(recordingPlaylistPath(ID, R)).kind).toBe('recording-playlist');
+  });
+
+  it.each([
+    [`/recordings/${ID}/${R}`, 'no file'],
+    [`/recordings/${ID}/${R}/`, 'empty file'],
+    [`/recordings/${ID}/`, 'no recording'],
+    [`/recordings/${ID}/${R}/index.m3u8/`, 'trailing slash'],
+    [`/recordings/${ID}/${R}//index.m3u8`, 'double slash'],
+    [`/recordings//${ID}/${R}/index.m3u8`, 'double slash before the playback ID'],
+    [`/recordings/${ID}/../${R}/index.m3u8`, 'dot-dot'],
+    [`/recordings/${ID}/${R}/../${R}/index.m3u8`, 'dot-dot after the recording'],
+    [`/recordings/${ID}/${R}/%2e%2e/index.m3u8`, 'encoded dot-dot'],
+    [`/recordings/${ID}/${R}/index%2em3u8`, 'encoded dot'],
+    [`/recordings/${ID}%2F${R}/index.m3u8`, 'encoded slash'],
+    [`/recordings/${ID}/${R}\\index.m3u8`, 'backslash'],
+    [`/recordings/${ID}/${R}/./index.m3u8`, 'dot segment'],
+    [`/Recordings/${ID}/${R}/index.m3u8`, 'upper-case prefix'],
+    [`/recording/${ID}/${R}/index.m3u8`, 'wrong prefix'],
+    [`/recordings/${ID.slice(1)}/${R}/index.m3u8`, 'playback ID too short'],
+    [`/recordings/${ID}x/${R}/index.m3u8`, 'playback ID too long'],
+    [`/recordings/${ID}/${R.slice(1)}/index.m3u8`, 'recording ID too short'],
+    [`/recordings/${ID}/${R}0/index.m3u8`, 'recording ID too long'],
+    [`/recordings/${ID}/${R.toUpperCase()}/index.m3u8`, 'upper-case recording ID'],
+    [`/recordings/${ID}/${R}/720p.m3u8`, 'another playlist name'],
+    [`/recordings/${ID}/${R}/thumbnail.jpg`, 'the live thumbnail name'],
+    [`/recordings/${ID}/${R}/${S}_1.ts`, 'a TS segment'],
+    [`/recordings/${ID}/${R}/${S}_1.0.m4s`, 'an LL-HLS part'],
+    [`/recordings/${ID}/${R}/${S.slice(1)}_1.m4s`, 'session too short'],
+    [`/recordings/${ID}/${R}/${S}x_1.m4s`, 'session too long'],
+    [`/recordings/${ID}/${R}/${S}_${'1'.repeat(16)}.m4s`, 'segment number too long'],
+    [`/recordings/${ID}/${R}/${S}_init.m4s`, 'init with .m4s'],
+    [`/recordings/${ID}/${R}/${S}_-1.m4s`, 'negative segment number'],
+    [`/recordings/${ID}/${R}/index.m3u8%00`, 'encoded NUL'],
+    [`/recordings/${ID}/${R}/${'a'.repeat(MAX_PATH_LENGTH)}.m4s`, 'overlong'],
+  ])('refuses %j (%s) with 400', (path) => {
+    expect(() => parseRecordingPath(path)).toThrow(BadRequestError);
+    expect(() => parseViewerRequest(path)).toThrow(BadRequestError);
+  });
+
+  it('is never a live path: the task never serves recordings', () => {
+    expect(() => parseOriginRequest(`${BASE}/index.m3u8`)).toThrow(BadRequestError);
+    expect(() => parseOriginRequest(`${BASE}/${S}_1.m4s`)).toThrow(BadRequestError);
+  });
+
+  it('admits the token on the playlist and the poster only', () => {
+    expect(parseViewerRequest(`${BASE}/index.m3u8?token=${TOKEN}`)).toMatchObject({ source: 'recording', token: TOKEN });
+    expect(parseViewerRequest(`${BASE}/poster.jpg?token=${TOKEN}`)).toMatchObject({ source: 'recording', token: TOKEN });
+    expect(parseViewerRequest(`${BASE}/index.m3u8?`)).toEqual({ source: 'recording', target: parseRecordingPath(`${BASE}/index.m3u8`) });
+    for (const url of [
+      `${BASE}/${S}_1.m4s?token=${TOKEN}`,
+      `${BASE}/${S}_init.mp4?token=${TOKEN}`,
+      `${BASE}/${S}_1.m4s?v=1`,
+      `${BASE}/index.m3u8?_HLS_msn=1`,
+      `${BASE}/index.m3u8?token=${TOKEN}&_HLS_skip=YES`,
+      `${BASE}/index.m3u8?token=${TOKEN}&token=${TOKEN}`,
+      `${BASE}/index.m3u8?token=abc`,
+      `${BASE}/poster.jpg?x=1`,
+    ]) {
+      expect(() => parseViewerRequest(url), url).toThrow('Invalid query string');
+    }
+  });
+
+  it('passes live paths through to the live parser', () => {
+    expect(parseViewerRequest(`/${ID}/index.m3u8?_HLS_msn=3&token=${TOKEN}`)).toEqual({
+      source: 'live',
+      ...parseOriginRequest(`/${ID}/index.m3u8?_HLS_msn=3&token=${TOKEN}`),
+    });
+    expect(parseViewerRequest(`/${ID}/thumbnail.jpg`)).toEqual({ source: 'live', target: parseOriginPath(`/${ID}/thumbnail.jpg`) });
   });
 });
