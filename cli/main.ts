@@ -3,7 +3,7 @@ import { createDynamoStore } from '../core/dynamo-store';
 import type { ChannelStore, RecordingStore, RouteStore } from '../core/store';
 import { cliSettings } from '../core/settings/cli';
 import { isProcessAlive, readLocalState, stateDir } from '../local/state';
-import { createKey, listKeys, mintPlaybackUrl, revokeKey, UsageError, type StackUrls } from '../core/channels';
+import { createKey, listKeys, mintPlaybackUrl, revokeKey, type StackUrls, updateKey, UsageError } from '../core/channels';
 import { deployedPlaybackSecret, localPlaybackSecret } from './secrets';
 
 const USAGE = `Usage: keyframe keys <command> [options]
@@ -12,8 +12,12 @@ const USAGE = `Usage: keyframe keys <command> [options]
        keyframe recordings list [<name|playbackId>] | recordings delete <id>
 
 Commands:
-  keys create <name> [--private]      Create a channel: prints its secret stream key (once) and playback URL.
+  keys create <name> [--private] [--record]
+                                      Create a channel: prints its secret stream key (once) and playback URL.
                                       --private: playback needs a signed, expiring URL (see playback-url)
+                                      --record: every publish is recorded (see recordings list)
+  keys update <name|playbackId> --record|--no-record
+                                      Turn recording on or off, from the channel's next publish
   keys list                           List channels (never shows keys)
   keys revoke <name|playbackId>       Revoke a channel's key: new publishes with it are refused
   playback-url <name|playbackId>      Print a playback URL; for a private channel it carries a token valid
@@ -39,6 +43,9 @@ interface Target {
   readonly where: string;
   /** The playback-token key, read only when a private URL is minted. */
   readonly playbackKey: () => Promise<Buffer>;
+  /** The recordings bucket (and, locally, its S3-compatible server), for `recordings delete`. */
+  readonly recordingBucket?: string;
+  readonly s3Endpoint?: string;
 }
 
 async function resolveTarget(opts: { stack?: string; region?: string; secretId?: string }): Promise<Target> {
@@ -68,6 +75,8 @@ async function resolveTarget(opts: { stack?: string; region?: string; secretId?:
     urls: { rtmpUrl: state.rtmpUrl, playbackBaseUrl: state.playbackBaseUrl, playerBaseUrl: state.playerBaseUrl },
     where: 'the local stack',
     playbackKey: () => localPlaybackSecret(dir),
+    ...(state.recordingBucket ? { recordingBucket: state.recordingBucket } : {}),
+    ...(state.s3Endpoint ? { s3Endpoint: state.s3Endpoint } : {}),
   };
 }
 
@@ -80,6 +89,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       stack: { type: 'string' },
       region: { type: 'string' },
       private: { type: 'boolean', default: false },
+      record: { type: 'boolean', default: false },
+      'no-record': { type: 'boolean', default: false },
       ttl: { type: 'string' },
       'secret-id': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -97,14 +108,29 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     if (arg !== undefined || extra.length > 0) throw new UsageError(`unexpected arguments: ${[arg, ...extra].join(' ')}`);
     const { channelStatus, formatStatus } = await import('./status');
     const target = await resolveTarget(targetOpts);
-    const statuses = await channelStatus(target.store, command);
+    const statuses = await channelStatus(target.store, command, Date.now(), target.urls.playbackBaseUrl);
     print(formatStatus(statuses, target.where), statuses);
     return 0;
   }
   if (group === 'recordings') {
     const { runRecordings } = await import('./recordings');
     const target = await resolveTarget(targetOpts);
-    return runRecordings({ command, arg, extra, json: values.json, target, settings: cliSettings.load(), region: values.region }, out);
+    const settings = cliSettings.load();
+    // The environment wins; else what the target knows (the local stack's state, a stack's outputs).
+    const bucket = settings.recordingBucket ?? target.recordingBucket;
+    const s3 = settings.recordingBucket ? settings.s3Endpoint : (target.s3Endpoint ?? settings.s3Endpoint);
+    return runRecordings(
+      {
+        command,
+        arg,
+        extra,
+        json: values.json,
+        target,
+        settings: { ...settings, recordingBucket: bucket, s3Endpoint: s3 },
+        region: values.region,
+      },
+      out,
+    );
   }
   if (group === 'playback-url') {
     if (!command) throw new UsageError('playback-url needs a channel name or playback ID, e.g. keyframe playback-url my-channel');
@@ -123,6 +149,9 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     return 0;
   }
   if (values.private && command !== 'create') throw new UsageError('--private applies to keys create only');
+  if (values.record && values['no-record']) throw new UsageError('pick one of --record and --no-record');
+  if (values.record && command !== 'create' && command !== 'update') throw new UsageError('--record applies to keys create and keys update only');
+  if (values['no-record'] && command !== 'update') throw new UsageError('--no-record applies to keys update only');
   if (group !== 'keys' || !command) throw new UsageError(`unknown command ${JSON.stringify(positionals.join(' '))}\n\n${USAGE}`);
   if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
 
@@ -130,7 +159,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     case 'create': {
       if (!arg) throw new UsageError('keys create needs a channel name, e.g. keyframe keys create my-channel');
       const target = await resolveTarget(targetOpts);
-      const c = await createKey(target.store, target.urls, arg, { private: values.private });
+      const c = await createKey(target.store, target.urls, arg, { private: values.private, record: values.record });
       print(
         [
           `Created channel "${c.name}" on ${target.where}.`,
@@ -146,6 +175,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
           `  Playback URL:          ${c.playbackUrl}`,
           ...(c.playerUrl ? [`  Player:                ${c.playerUrl}`] : []),
           ...(c.private ? ['', `  Private: playlists need a token. Mint a URL with: keyframe playback-url ${c.name} [--ttl 3600]`] : []),
+          ...(c.record ? ['', `  Recording: on. Each publish is recorded; see: keyframe recordings list ${c.name}`] : []),
           '',
         ].join('\n'),
         c,
@@ -157,13 +187,26 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       const target = await resolveTarget(targetOpts);
       const channels = await listKeys(target.store, target.urls);
       const rows = channels.map(
-        (c) => `  ${c.name.padEnd(24)} ${c.playbackId}  ${c.state.padEnd(8)} ${c.playbackUrl}${c.private ? '  (private)' : ''}`,
+        (c) =>
+          `  ${c.name.padEnd(24)} ${c.playbackId}  ${c.state.padEnd(8)} ${c.playbackUrl}${c.private ? '  (private)' : ''}${c.record ? '  (recorded)' : ''}`,
       );
       print(
         channels.length
           ? `${['  NAME'.padEnd(26) + ' PLAYBACK ID   STATE    PLAYBACK URL', ...rows].join('\n')}\n`
           : `No channels on ${target.where} yet. Create one: keyframe keys create <name>\n`,
         channels,
+      );
+      return 0;
+    }
+    case 'update': {
+      if (!arg) throw new UsageError('keys update needs a channel name or playback ID, e.g. keyframe keys update my-channel --record');
+      const record = values.record ? true : values['no-record'] ? false : undefined;
+      const target = await resolveTarget(targetOpts);
+      const u = await updateKey(target.store, arg, { record });
+      print(
+        `Channel "${u.name}" (${u.playbackId}): recording ${u.record ? 'on' : 'off'}, from its next publish${u.record ? '' : ' (recordings made so far are kept)'}.
+`,
+        u,
       );
       return 0;
     }

@@ -4,7 +4,7 @@
  * the same locally and against a deployed stack). For operators and streamers; the public `/api/streams` shows
  * none of it.
  */
-import { isRouteLive, type Channel, type Route, type StreamHealthReport } from '../core/model';
+import { isRouteLive, type Channel, type Route, type StreamHealthReport, THUMBNAIL_FILE } from '../core/model';
 import type { ChannelStore, RouteStore } from '../core/store';
 import { UsageError } from '../core/channels';
 
@@ -13,18 +13,25 @@ export interface ChannelStatus {
   readonly playbackId: string;
   readonly state: 'live' | 'offline' | 'revoked';
   readonly private: boolean;
+  /** Recording on (from the next publish, if changed while live). */
+  readonly record: boolean;
   /** While live. */
   readonly since?: string;
   readonly task?: string;
   readonly mediaSequence?: number;
   readonly lastHeartbeat?: string;
   readonly health?: StreamHealthReport;
+  /** While live: the stream's current JPEG (`<playbackBase>/<playbackId>/thumbnail.jpg`; a private channel's needs a token). */
+  readonly thumbnailUrl?: string;
+  /** While live and recorded: the recording this publish writes to. */
+  readonly recordingId?: string;
 }
 
 export async function channelStatus(
   store: Pick<ChannelStore, 'listChannels'> & Pick<RouteStore, 'listRoutes'>,
   nameOrPlaybackId?: string,
   now: number = Date.now(),
+  playbackBaseUrl?: string,
 ): Promise<ChannelStatus[]> {
   const [channels, routes] = await Promise.all([store.listChannels(), store.listRoutes()]);
   const picked = nameOrPlaybackId === undefined ? channels : channels.filter((c) => c.name === nameOrPlaybackId || c.playbackId === nameOrPlaybackId);
@@ -35,11 +42,11 @@ export async function channelStatus(
   for (const r of routes) if (isRouteLive(r, now)) live.set(r.playbackId, r);
   // A revoked name can be reused: show the active channel of a name first.
   const ordered = [...picked].sort((a, b) => a.name.localeCompare(b.name) || (a.state === 'active' ? -1 : 1));
-  return ordered.map((c) => statusOf(c, c.state === 'active' ? live.get(c.playbackId) : undefined));
+  return ordered.map((c) => statusOf(c, c.state === 'active' ? live.get(c.playbackId) : undefined, playbackBaseUrl));
 }
 
-function statusOf(c: Channel, route: Route | undefined): ChannelStatus {
-  const base = { name: c.name, playbackId: c.playbackId, private: c.private === true };
+function statusOf(c: Channel, route: Route | undefined, playbackBaseUrl: string | undefined): ChannelStatus {
+  const base = { name: c.name, playbackId: c.playbackId, private: c.private === true, record: c.record === true };
   if (c.state === 'revoked') return { ...base, state: 'revoked' };
   if (!route) return { ...base, state: 'offline' };
   return {
@@ -50,6 +57,8 @@ function statusOf(c: Channel, route: Route | undefined): ChannelStatus {
     mediaSequence: route.mediaSequence,
     lastHeartbeat: new Date(route.heartbeatAt).toISOString(),
     ...(route.health ? { health: route.health } : {}),
+    ...(playbackBaseUrl ? { thumbnailUrl: `${playbackBaseUrl.replace(/\/+$/, '')}/${c.playbackId}/${THUMBNAIL_FILE}` } : {}),
+    ...(route.recordingId ? { recordingId: route.recordingId } : {}),
   };
 }
 
@@ -59,10 +68,13 @@ export function formatStatus(statuses: readonly ChannelStatus[], where: string, 
   const lines: string[] = [];
   for (const s of statuses) {
     const label = s.state === 'live' ? 'LIVE' : s.state === 'offline' ? 'offline' : 'revoked';
-    lines.push(`${s.name} (${s.playbackId})  ${label}${s.private ? '  private' : ''}`);
+    lines.push(`${s.name} (${s.playbackId})  ${label}${s.private ? '  private' : ''}${s.record ? '  recorded' : ''}`);
     if (s.state !== 'live') continue;
     const age = s.since ? Math.max(0, Math.round((now - Date.parse(s.since)) / 1000)) : 0;
     lines.push(`  since        ${s.since} (${duration(age)}), task ${s.task}, segment ${s.mediaSequence}`);
+    if (s.recordingId) lines.push(`  recording    ${s.recordingId} (see: keyframe recordings list ${s.name})`);
+    else if (s.record) lines.push('  recording    on from the next publish');
+    if (s.thumbnailUrl) lines.push(`  thumbnail    ${s.thumbnailUrl}`);
     const h = s.health;
     if (!h) {
       lines.push('  health       not reported yet (the task reports with each heartbeat)');

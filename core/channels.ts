@@ -24,6 +24,8 @@ export interface CreatedChannel {
   readonly playerUrl?: string;
   /** Playlists need a token: mint playback URLs with `keyframe playback-url <name>`. */
   readonly private: boolean;
+  /** Each publish is recorded (docs/recording.md). */
+  readonly record: boolean;
 }
 
 export class UsageError extends Error {
@@ -38,13 +40,24 @@ export function playerUrl(urls: StackUrls, playbackId: string): string | undefin
   return urls.playerBaseUrl ? `${urls.playerBaseUrl.replace(/\/$/, '')}/watch/${playbackId}` : undefined;
 }
 
-export async function createKey(store: ChannelStore, urls: StackUrls, name: string, opts: { private?: boolean } = {}): Promise<CreatedChannel> {
+export async function createKey(
+  store: ChannelStore,
+  urls: StackUrls,
+  name: string,
+  opts: { private?: boolean; record?: boolean } = {},
+): Promise<CreatedChannel> {
   const invalid = validateChannelName(name);
   if (invalid) throw new UsageError(invalid);
   const streamKey = newStreamKey();
   const playbackId = newPlaybackId();
   try {
-    await store.createChannel({ name, keyHash: hashStreamKey(streamKey), playbackId, ...(opts.private ? { private: true } : {}) });
+    await store.createChannel({
+      name,
+      keyHash: hashStreamKey(streamKey),
+      playbackId,
+      ...(opts.private ? { private: true } : {}),
+      ...(opts.record ? { record: true } : {}),
+    });
   } catch (err) {
     if (err instanceof ChannelExistsError) {
       throw new UsageError(`${err.message}; pick another name, or revoke it first with: keyframe keys revoke ${name}`);
@@ -62,6 +75,7 @@ export async function createKey(store: ChannelStore, urls: StackUrls, name: stri
     playbackUrl: playbackUrl(urls, playbackId),
     ...(player ? { playerUrl: player } : {}),
     private: opts.private === true,
+    record: opts.record === true,
   };
 }
 
@@ -72,6 +86,7 @@ export interface ListedChannel {
   readonly createdAt: string;
   readonly playbackUrl: string;
   readonly private: boolean;
+  readonly record: boolean;
 }
 
 /** Every channel, without key hashes: the listing is safe to paste anywhere. */
@@ -85,6 +100,7 @@ export async function listKeys(store: ChannelStore, urls: StackUrls): Promise<Li
       createdAt: c.createdAt,
       playbackUrl: playbackUrl(urls, c.playbackId),
       private: c.private === true,
+      record: c.record === true,
     }))
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }
@@ -93,6 +109,18 @@ export async function revokeKey(store: ChannelStore, nameOrPlaybackId: string): 
   const revoked = await store.revokeChannel(nameOrPlaybackId);
   if (!revoked) throw new UsageError(`no active channel named or with playback ID ${JSON.stringify(nameOrPlaybackId)}; see: keyframe keys list`);
   return { name: revoked.name, playbackId: revoked.playbackId };
+}
+
+/** Changes an active channel's options; they take effect from its next publish. */
+export async function updateKey(
+  store: ChannelStore,
+  nameOrPlaybackId: string,
+  options: { record?: boolean },
+): Promise<{ name: string; playbackId: string; record: boolean; private: boolean }> {
+  if (options.record === undefined) throw new UsageError('keys update needs an option to change: --record or --no-record');
+  const updated = await store.updateChannel(nameOrPlaybackId, options);
+  if (!updated) throw new UsageError(`no active channel named or with playback ID ${JSON.stringify(nameOrPlaybackId)}; see: keyframe keys list`);
+  return { name: updated.name, playbackId: updated.playbackId, record: updated.record === true, private: updated.private === true };
 }
 
 export interface MintedPlaybackUrl {

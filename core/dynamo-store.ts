@@ -61,6 +61,7 @@ function channelFromItem(item: Item): Channel {
     state: str(item, 'state') === 'revoked' ? 'revoked' : 'active',
     createdAt: str(item, 'createdAt'),
     ...(item.private?.BOOL === true ? { private: true } : {}),
+    ...(item.record?.BOOL === true ? { record: true } : {}),
   };
 }
 
@@ -77,6 +78,7 @@ function routeFromItem(item: Item): Route {
     mediaSequence: num(item, 'mediaSequence'),
     discontinuitySequence: num(item, 'discontinuitySequence'),
     ...(item.private?.BOOL === true ? { private: true } : {}),
+    ...(item.recordingId?.S ? { recordingId: item.recordingId.S } : {}),
     ...healthOf(item),
   };
 }
@@ -120,6 +122,7 @@ function routeToItem(route: Route): Item {
     mediaSequence: n(route.mediaSequence),
     discontinuitySequence: n(route.discontinuitySequence),
     ...(route.private === true ? { private: { BOOL: true } } : {}),
+    ...(route.recordingId ? { recordingId: s(route.recordingId) } : {}),
     [TABLE_SCHEMA.ttlAttribute]: n(Math.ceil(route.expiresAt / 1000) + ROUTE_TTL_GRACE_SECONDS),
   };
 }
@@ -235,7 +238,7 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
   }
 
   return {
-    async createChannel({ name, keyHash, playbackId, private: isPrivate }) {
+    async createChannel({ name, keyHash, playbackId, private: isPrivate, record }) {
       const createdAt = new Date().toISOString();
       const locked = await conditional(() =>
         client.send(
@@ -247,7 +250,15 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
         ),
       );
       if (locked === LOST) throw new ChannelExistsError(name);
-      const channel: Channel = { playbackId, name, keyHash, state: 'active', createdAt, ...(isPrivate ? { private: true } : {}) };
+      const channel: Channel = {
+        playbackId,
+        name,
+        keyHash,
+        state: 'active',
+        createdAt,
+        ...(isPrivate ? { private: true } : {}),
+        ...(record ? { record: true } : {}),
+      };
       const written = await conditional(() =>
         client.send(
           new PutItemCommand({
@@ -262,6 +273,7 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
               state: s('active'),
               createdAt: s(createdAt),
               ...(isPrivate ? { private: { BOOL: true } } : {}),
+              ...(record ? { record: { BOOL: true } } : {}),
             },
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
@@ -317,6 +329,29 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
         ),
       );
       return { ...target, state: 'revoked' };
+    },
+
+    async updateChannel(nameOrPlaybackId, options) {
+      const channels = await this.listChannels();
+      const target = channels.find((c) => c.state === 'active' && (c.name === nameOrPlaybackId || c.playbackId === nameOrPlaybackId));
+      if (!target) return undefined;
+      if (options.record === undefined) return target;
+      const updated = await conditional(() =>
+        client.send(
+          new UpdateItemCommand({
+            TableName,
+            Key: toKey(keys.channel(target.keyHash)),
+            // Absent means off, as for `private`: the item stays as a channel created without the option.
+            UpdateExpression: options.record ? 'SET #record = :on' : 'REMOVE #record',
+            ConditionExpression: '#state = :active',
+            ExpressionAttributeNames: { '#state': 'state', '#record': 'record' },
+            ExpressionAttributeValues: { ':active': s('active'), ...(options.record ? { ':on': { BOOL: true } } : {}) },
+          }),
+        ),
+      );
+      if (updated === LOST) return undefined;
+      const { record: _old, ...rest } = target;
+      return { ...rest, ...(options.record ? { record: true } : {}) };
     },
 
     async putRoute(route) {

@@ -1,13 +1,17 @@
 import type { Server } from 'node:http';
 import type { Logger } from '../core/logger';
-import type { ChannelStore, RouteStore } from '../core/store';
+import type { ChannelStore, RecordingStore, RouteStore } from '../core/store';
 import { AuthThrottle } from './auth-throttle';
 import type { IngestConfig } from './config';
 import { createHealthServer, createHlsServer, listen } from './hls-server';
 import type { TaskIdentity } from './identity';
 import { createRtmpServer, type RtmpServer } from './rtmp/server';
 import type { RtmpLogger, RtmpServerOptions } from './rtmp/options';
+import { createRecordingServiceFromSettings, type RecorderEvent, type RecordingService } from './recorder/index.js';
 import { StreamManager } from './streams';
+
+/** Of a drain's deadline, what is kept for the recordings' last uploads (at most half of it). */
+export const RECORDING_DRAIN_RESERVE_MS = 15_000;
 
 export interface IngestApp {
   readonly rtmpPort: number;
@@ -16,6 +20,8 @@ export interface IngestApp {
   readonly streams: StreamManager;
   readonly rtmp: RtmpServer;
   readonly authThrottle: AuthThrottle;
+  /** The task's recordings, when a bucket is configured. */
+  readonly recordings?: RecordingService;
   /** SIGTERM: stop taking publishes, let live ones finish until the deadline, end the rest, close. */
   drain(deadlineMs: number): Promise<void>;
   /** Ends everything now. */
@@ -36,8 +42,11 @@ const closeServer = (s: Server) =>
 export async function startIngest(
   config: IngestConfig,
   deps: {
-    store: ChannelStore & RouteStore;
+    /** With RecordingStore methods (the DynamoDB store has them), recordings get their metadata items. */
+    store: ChannelStore & RouteStore & Partial<RecordingStore>;
     identity: TaskIdentity;
+    /** What the recorder reports (tests, metrics). */
+    onRecorderEvent?: (event: RecorderEvent) => void;
     logger?: Logger;
     /** Overrides `config.rtmp` (timeouts and caps from the environment) and the server's other defaults. */
     rtmpOptions?: Partial<Omit<RtmpServerOptions, 'onPublish' | 'logger'>>;
@@ -47,6 +56,22 @@ export async function startIngest(
   const hls = createHlsServer({ resolve: (p) => streams.resolveObject(p), segmentSeconds: config.segmentSeconds });
   const hlsAddress = await listen(hls, config.hlsPort, config.hlsHost);
   const authThrottle = new AuthThrottle(config.authThrottle);
+  const { putRecording, getRecording, listRecordingsOfChannel, deleteRecording } = deps.store;
+  const recordingStore: RecordingStore | undefined =
+    putRecording && getRecording && listRecordingsOfChannel && deleteRecording
+      ? {
+          putRecording: putRecording.bind(deps.store),
+          getRecording: getRecording.bind(deps.store),
+          listRecordingsOfChannel: listRecordingsOfChannel.bind(deps.store),
+          deleteRecording: deleteRecording.bind(deps.store),
+        }
+      : undefined;
+  const recordings = createRecordingServiceFromSettings(config.recording, {
+    store: recordingStore,
+    log: deps.logger ? { info: (m, e) => deps.logger?.info(m, e ?? {}), warn: (m, e) => deps.logger?.warn(m, e ?? {}) } : undefined,
+    onEvent: deps.onRecorderEvent,
+  });
+  if (recordings) deps.logger?.info('recording enabled', { bucket: config.recording.recordingBucket, spoolDir: config.recording.recordingSpoolDir });
   const streams = new StreamManager({
     store: deps.store,
     logger: deps.logger,
@@ -63,6 +88,7 @@ export async function startIngest(
     endLingerSeconds: config.endLingerSeconds,
     onActiveStreamsChanged: deps.onActiveStreamsChanged,
     authThrottle,
+    ...(recordings ? { recordings } : {}),
   });
   const rtmp = createRtmpServer({
     ...config.rtmp,
@@ -88,6 +114,8 @@ export async function startIngest(
   const close = () =>
     (closed ??= (async () => {
       await streams.close();
+      // Publishes ended above: their recordings are finalized; give their last uploads a bounded moment.
+      await recordings?.drain({ timeoutMs: 5000 });
       await rtmp.close('server-close');
       await Promise.all([closeServer(hls), closeServer(health)]);
     })());
@@ -99,11 +127,16 @@ export async function startIngest(
     streams,
     rtmp,
     authThrottle,
+    ...(recordings ? { recordings } : {}),
     async drain(deadlineMs) {
       // The RTMP listener stays open while draining: a publisher that still lands here (the load balancer takes
       // a moment to see /healthz answer 503) is refused with "Server is draining; reconnect to another server",
       // which OBS shows, rather than a bare connection refusal.
-      await streams.drain(deadlineMs);
+      const reserve = recordings ? Math.min(RECORDING_DRAIN_RESERVE_MS, deadlineMs / 2) : 0;
+      const started = Date.now();
+      await streams.drain(deadlineMs - reserve);
+      // A draining task finishes its recordings' uploads before it exits (what is left at the deadline is a gap).
+      await recordings?.drain({ timeoutMs: Math.max(1000, deadlineMs - (Date.now() - started)) });
       await close();
     },
     close,

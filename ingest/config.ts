@@ -41,6 +41,11 @@ export interface IngestConfig {
   readonly rtmp: RtmpLimits;
   /** Rate limit on failed publishes per source IP (ingest/auth-throttle.ts). */
   readonly authThrottle: AuthThrottleConfig;
+  /** Recording (docs/recording.md): on when a bucket is set; each channel opts in with `keys create|update --record`. */
+  readonly recording: Pick<
+    IngestSettings,
+    'recordingBucket' | 's3Endpoint' | 'region' | 'recordingSpoolDir' | 'recordingSpoolMiB' | 'recordingReconnectWindowSeconds' | 'segmentSeconds'
+  >;
 }
 
 export interface RtmpLimits {
@@ -106,6 +111,15 @@ export function loadIngestConfig(env?: Env): IngestConfig {
       windowSeconds: s.authFailureWindowSeconds,
       backoffSeconds: s.authBackoffSeconds,
       maxTrackedSources: s.authMaxTrackedSources,
+    },
+    recording: {
+      recordingBucket: s.recordingBucket,
+      s3Endpoint: s.s3Endpoint,
+      region: s.region,
+      recordingSpoolDir: s.recordingSpoolDir,
+      recordingSpoolMiB: s.recordingSpoolMiB,
+      recordingReconnectWindowSeconds: s.recordingReconnectWindowSeconds,
+      segmentSeconds: s.segmentSeconds,
     },
   };
 }

@@ -19,6 +19,7 @@ import {
   type StreamHealth,
   timeBasedSequence,
 } from './packager/index.js';
+import { fromPackagerSegment, type Recorder, type RecordingService } from './recorder/index.js';
 import type { FlvSink, PublishDecision as RtmpPublishDecision, SessionEndReason } from './rtmp/index.js';
 
 /** Why a publish's media stopped, as the RTMP layer reports it. */
@@ -61,6 +62,8 @@ export interface StreamManagerOptions {
   readonly onActiveStreamsChanged?: (count: number) => void;
   /** Refuses publishes from a source with too many recent failures, before any key look-up. */
   readonly authThrottle?: AuthThrottle;
+  /** Records the publishes of channels with recording on (docs/recording.md); unset: no recording on this task. */
+  readonly recordings?: RecordingService;
 }
 
 type StreamState = 'live' | 'grace' | 'ending' | 'ended' | 'superseded';
@@ -103,6 +106,8 @@ interface LiveStream {
   readonly waiters: Set<() => void>;
   readonly discontinuitySequence: number;
   readonly warned: Set<PackagerWarning['code']>;
+  /** This publish's handle on its recording (recorded channels only). Never blocks, never throws. */
+  readonly recorder?: Recorder;
   refused: boolean;
   heartbeat?: NodeJS.Timeout;
   grace?: NodeJS.Timeout;
@@ -280,19 +285,29 @@ export class StreamManager {
     const previousLocal = this.streams.get(playbackId);
     if (previousLocal) this.supersede(previousLocal, 'a newer publish of the same channel started on this task');
 
+    // A recorded channel's publish joins its recording (the same one after a reconnect within the window); the
+    // route names it, for live rewind. Started before the route so the route carries its id.
+    const recorder =
+      channel.record && this.opts.recordings
+        ? this.opts.recordings.start({ playbackId, channelName: channel.name, private: channel.private === true })
+        : undefined;
+    if (channel.record && !this.opts.recordings) {
+      log?.warn('channel has recording on, but this task has no recording bucket: not recorded', { playbackId, session });
+    }
     let continuation: Route | undefined;
     let numbering: SequenceNumbering | Omit<SequenceNumbering, 'sequenceQuantumMs'>;
     try {
       continuation = await this.opts.store.getRoute(playbackId);
       numbering = this.numberingFor(continuation);
       const now = Date.now();
-      const route = this.routeFor({ playbackId, session, now, numbering, private: channel.private === true });
+      const route = this.routeFor({ playbackId, session, now, numbering, private: channel.private === true, recordingId: recorder?.recordingId });
       const replaced = await this.opts.store.putRoute(route);
       if (replaced && (!continuation || replaced.mediaSequence > continuation.mediaSequence)) {
         continuation = replaced;
         numbering = this.numberingFor(continuation);
       }
     } catch (err) {
+      recorder?.end();
       log?.error('publish refused: route write failed', { playbackId, error: (err as Error).message });
       return { accept: false, code: 'NetStream.Publish.Denied', description: 'Routing unavailable; retry later' };
     }
@@ -319,6 +334,7 @@ export class StreamManager {
       discontinuitySequence: numbering.discontinuitySequenceBase,
       warned: new Set(),
       waiters: new Set(),
+      ...(recorder ? { recorder } : {}),
       refused: false,
       done,
       resolveDone,
@@ -340,6 +356,7 @@ export class StreamManager {
           const key = `${playbackId}/${init.session}`;
           objectKeys.add(key);
           this.sessionObjects.set(key, objects);
+          recorder?.onInit(init.name, init.bytes);
         },
         onFragment: (fragment) => {
           // LL-HLS parts, served from memory as they are cut; they go with their segment.
@@ -356,6 +373,8 @@ export class StreamManager {
             for (let i = 0; i < old.parts; i++) objects.delete(partUri(old.name, i));
           }
           stream.mediaSequence = segment.msn;
+          // After the live store has it: the recorder copies it to its spool and never makes the live edge wait.
+          recorder?.onSegment(fromPackagerSegment(segment));
         },
         onPlaylist: (text) => {
           // Served from the first complete segment on, as without LL-HLS: a playlist of parts alone would be an
@@ -382,6 +401,7 @@ export class StreamManager {
       startNumber: numbering.mediaSequenceBase,
       discontinuitySequence: numbering.discontinuitySequenceBase,
       continuesFrom: continuation ? { taskArn: continuation.taskArn, session: continuation.session } : undefined,
+      ...(recorder ? { recordingId: recorder.recordingId } : {}),
     });
 
     const reader = new FlvTagReader();
@@ -452,6 +472,7 @@ export class StreamManager {
     now: number;
     numbering: Omit<SequenceNumbering, 'sequenceQuantumMs'>;
     private?: boolean;
+    recordingId?: string;
   }): Route {
     return {
       playbackId: input.playbackId,
@@ -466,6 +487,7 @@ export class StreamManager {
       // The first segment's discontinuity number (the packager gives it base + 1).
       discontinuitySequence: input.numbering.discontinuitySequenceBase + 1,
       ...(input.private ? { private: true } : {}),
+      ...(input.recordingId ? { recordingId: input.recordingId } : {}),
     };
   }
 
@@ -538,6 +560,10 @@ export class StreamManager {
     stream.state = 'superseded';
     this.wake(stream);
     this.stopTimers(stream);
+    // Flush what the packager holds into the recording; a takeover on this task has already joined the
+    // recording through start(), which makes this handle inert, so this ends only a recording that moved away.
+    this.endPackager(stream);
+    stream.recorder?.end();
     stream.attempt.kick('kicked');
     if (this.streams.get(stream.channel.playbackId) === stream) this.streams.delete(stream.channel.playbackId);
     this.scheduleCleanup(stream);
@@ -575,6 +601,8 @@ export class StreamManager {
     const { playbackId } = stream.channel;
     if (stream.grace) clearTimeout(stream.grace);
     this.endPackager(stream);
+    // The recording becomes VOD now, not after the linger: a replay is `ready` as soon as its uploads are done.
+    stream.recorder?.end();
     stream.endListed = true;
     const ended = stream.playlist !== undefined;
     if (opts.linger !== false && ended && this.opts.endLingerSeconds > 0) {

@@ -18,6 +18,7 @@ import { ingestSettings } from '../core/settings/ingest';
 import { localSettings } from '../core/settings/local';
 import { originSettings } from '../core/settings/origin';
 import { taskEventsSettings } from '../core/settings/task-events';
+import { type LocalS3, startLocalS3 } from './s3';
 import { stateDir } from './state';
 import { LocalTaskFleet, type LocalTask } from './tasks';
 
@@ -57,7 +58,12 @@ export interface LocalStackOptions {
   readonly playbackSecret?: string;
   /** Where the generated playback secret is kept. Default `.keyframe` (KEYFRAME_STATE_DIR). */
   readonly stateDir?: string;
+  /** Directory for the local S3 server's data (recordings); in a temporary directory when unset. */
+  readonly s3Path?: string;
 }
+
+/** The local stack's recordings bucket, on its S3-compatible server. */
+export const LOCAL_RECORDING_BUCKET = 'keyframe-recordings';
 
 export interface LocalStack {
   readonly rtmpUrl: string;
@@ -73,7 +79,10 @@ export interface LocalStack {
   readonly playbackSecret: string;
   /** What the local functions published (origin, task-events); nothing is printed. */
   readonly metrics: MemoryMetrics;
-  createChannel(name: string, opts?: { private?: boolean }): Promise<CreatedChannel>;
+  /** The S3-compatible server recordings go to (s3rver on loopback), and its bucket. */
+  readonly s3: LocalS3;
+  readonly recordingBucket: string;
+  createChannel(name: string, opts?: { private?: boolean; record?: boolean }): Promise<CreatedChannel>;
   startTask(): Promise<LocalTask>;
   /**
    * A new version of the fleet, the way an ECS deployment rolls one out: begins a new deployment, starts `tasks`
@@ -117,6 +126,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     await mkdir(hlsRoot, { recursive: true });
     cleanups.push(() => rm(hlsRoot, { recursive: true, force: true }));
 
+    // S3 stand-in for recordings: a real S3-compatible server on loopback, data under .keyframe/ or temporary.
+    const s3 = await startLocalS3({ host, buckets: [LOCAL_RECORDING_BUCKET], ...(opts.s3Path ? { directory: opts.s3Path } : { memory: true }) });
+    cleanups.push(() => s3.close());
+
     // EventBridge stand-in: task lifecycle → ECS-shaped events → the task-events function, run as Lambda would.
     const taskEventsFunction = await loadLocalFunction(
       'taskEvents',
@@ -153,6 +166,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         // a shorter key-guessing backoff than AWS's default, so a few typos do not lock `npm start` out for long.
         authBackoffSeconds: 60,
         logLevel,
+        recordingBucket: LOCAL_RECORDING_BUCKET,
+        s3Endpoint: s3.endpoint,
+        // Each task its own spool (the recorder names its files uniquely, but a task's spool is its own disk).
+        recordingSpoolDir: join(hlsRoot, 'recording-spool'),
       }),
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...opts.taskEnv,
@@ -224,6 +241,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       taskEvents,
       playbackSecret,
       metrics,
+      s3,
+      recordingBucket: LOCAL_RECORDING_BUCKET,
       createChannel: (name, channelOpts) => createKey(store, urls, name, channelOpts),
       startTask: () => fleet.start(),
       async rollTasks(rollOpts = {}) {

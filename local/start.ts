@@ -120,7 +120,7 @@ async function main(): Promise<void> {
   const step = (s: string) => process.stdout.write(`${dim('›')} ${s}\n`);
   step(`ffmpeg: ${await checkFfmpeg(ffmpegPath)}`);
   step(
-    `starting the embedded DynamoDB (${values.memory ? 'in memory' : `data in ${join(dir, 'db')}`}), ${tasks} ingest task(s), balancer and origin…`,
+    `starting the embedded DynamoDB and S3 (${values.memory ? 'in memory' : `data in ${join(dir, 'db')} and ${join(dir, 's3')}`}), ${tasks} ingest task(s), balancer and origin…`,
   );
   if (!values.memory) await mkdir(join(dir, 'db'), { recursive: true });
 
@@ -137,6 +137,7 @@ async function main(): Promise<void> {
     httpPort,
     segmentSeconds,
     dynamoPath: values.memory ? undefined : join(dir, 'db'),
+    s3Path: values.memory ? undefined : join(dir, 's3'),
     logger: {
       info: (m: string, a?: Record<string, unknown>) => console.log(formatTaskLine('stack ', JSON.stringify({ message: m, ...a }))),
       warn: (m: string, a?: Record<string, unknown>) => console.log(formatTaskLine('stack ', JSON.stringify({ level: 'WARN', message: m, ...a }))),
@@ -153,6 +154,8 @@ async function main(): Promise<void> {
     rtmpUrl: stack.rtmpUrl,
     playbackBaseUrl: stack.urls.playbackBaseUrl,
     playerBaseUrl: stack.urls.playerBaseUrl,
+    recordingBucket: stack.recordingBucket,
+    s3Endpoint: stack.s3.endpoint,
   });
   const demo = await ensureDemoChannel(stack, dir);
   const player = playerUrl(stack.urls, demo.playbackId);
@@ -176,6 +179,7 @@ async function main(): Promise<void> {
       '',
       bold('Channels'),
       `  npx keyframe keys create <name>    npx keyframe keys list    npx keyframe keys revoke <name>`,
+      `  npx keyframe keys update <name> --record    npx keyframe recordings list    npx keyframe status`,
       '',
       dim(
         `Ingest tasks: ${stack.fleet

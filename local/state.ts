@@ -11,6 +11,9 @@ export interface LocalStackState {
   readonly rtmpUrl: string;
   readonly playbackBaseUrl: string;
   readonly playerBaseUrl?: string;
+  /** The local recordings bucket and its S3-compatible server (for `keyframe recordings delete`). */
+  readonly recordingBucket?: string;
+  readonly s3Endpoint?: string;
 }
 
 /** The local state directory (KEYFRAME_STATE_DIR, default `.keyframe`), absolute. */

@@ -27,6 +27,7 @@ import { type RecorderLog, type RecorderEvent, RecordingService } from './record
 export {
   createRecordingS3Client,
   RECORDING_PLAYLIST,
+  RECORDING_POSTER,
   type RecordingObjects,
   recordingPrefix,
   RECORDINGS_PREFIX,

@@ -1,7 +1,7 @@
 import { newRecordingId, type Recording, type RecordingGap, type RecordingState } from '../../core/model';
 import type { RecordingStore } from '../../core/store';
 import type { SegmentOutput } from '../packager/index.js';
-import { RECORDING_PLAYLIST, type RecordingObjects, recordingPrefix } from './objects';
+import { RECORDING_PLAYLIST, RECORDING_POSTER, type RecordingObjects, recordingPrefix } from './objects';
 import { type RecordedSegment, renderRecordingPlaylist } from './playlist';
 import { Spool } from './spool';
 
@@ -28,6 +28,8 @@ export interface Recorder {
   /** The packager's init (`<session>_init.mp4`), first and after every init change. */
   onInit(name: string, bytes: Buffer): void;
   onSegment(segment: RecorderSegmentInput): void;
+  /** A thumbnail of the stream (JPEG): the first one of the recording becomes its poster; later ones are ignored. */
+  onPoster(jpeg: Buffer): void;
   /** The publish ended: the playlist becomes VOD and the recording `ready` once its uploads are done. */
   end(): void;
 }
@@ -81,12 +83,15 @@ type Item =
       initUri: string;
     }
   | { kind: 'dropped'; session: string; msn: number; durationSeconds: number; programDateTime: number; reason: RecordingGap['reason'] }
+  | { kind: 'poster'; size: number; file: Promise<string | undefined> }
   | { kind: 'finalize' }
   | { kind: 'reopen' };
 
 const SEGMENT_NAME = /^(.*)_(\d+)\.m4s$/;
 const CACHE_IMMUTABLE = 'public, max-age=31536000, immutable';
 const CACHE_VOD_PLAYLIST = 'public, max-age=60';
+/** A poster is written once per recording; a day at the edge is plenty. */
+const CACHE_POSTER = 'public, max-age=86400';
 
 function concat(bytes: Buffer | readonly Buffer[]): Buffer {
   // A copy either way: the spool owns it from here, whatever the caller does with its buffers.
@@ -119,6 +124,7 @@ class RecordingJob {
   private idleWaiters: (() => void)[] = [];
   private sleeping: (() => void) | undefined;
   private sinceMetadata = 0;
+  private posterTaken = false;
   abandoned = false;
 
   constructor(
@@ -186,6 +192,14 @@ class RecordingJob {
     }
     const file = this.spooled(concat(seg.bytes));
     this.enqueue({ kind: 'segment', name: seg.name, size, file, ...base, discontinuity: seg.discontinuity, initUri: this.currentInit });
+  }
+
+  acceptPoster(jpeg: Buffer): void {
+    if (this.posterTaken) return;
+    // Best effort: a poster that does not fit in the spool now is taken from a later thumbnail.
+    if (!this.svc.spool.reserve(jpeg.length)) return;
+    this.posterTaken = true;
+    this.enqueue({ kind: 'poster', size: jpeg.length, file: this.spooled(Buffer.from(jpeg)) });
   }
 
   end(now: number): void {
@@ -282,6 +296,13 @@ class RecordingJob {
       case 'dropped':
         this.markDropped(item, item.reason);
         return;
+      case 'poster': {
+        const path = await item.file;
+        const ok = path !== undefined && (await this.upload(RECORDING_POSTER, path, item.size, 'image/jpeg', CACHE_POSTER));
+        if (!path) await this.svc.spool.release(undefined, item.size);
+        if (!ok) this.posterTaken = false;
+        return;
+      }
       case 'reopen':
         this.state = 'recording';
         await this.putMetadata(false);
@@ -333,11 +354,11 @@ class RecordingJob {
   }
 
   /** Uploads a spooled file until it succeeds (or the drain deadline abandons it); frees its spool space either way. */
-  private async upload(name: string, path: string, size: number, contentType: string): Promise<boolean> {
+  private async upload(name: string, path: string, size: number, contentType: string, cacheControl = CACHE_IMMUTABLE): Promise<boolean> {
     const key = this.prefix + name;
     try {
       const body = await this.svc.spool.read(path);
-      const ok = await this.retry(key, () => this.svc.objects.put(key, body, contentType, CACHE_IMMUTABLE));
+      const ok = await this.retry(key, () => this.svc.objects.put(key, body, contentType, cacheControl));
       if (ok) this.svc.emit({ type: 'uploaded', recordingId: this.id, key });
       return ok;
     } catch (err) {
@@ -502,6 +523,7 @@ export class RecordingService implements RecordingServiceCore {
       recordingId: job.id,
       onInit: (name, bytes) => guard('onInit', () => current.acceptInit(name, bytes)),
       onSegment: (segment) => guard('onSegment', () => current.acceptSegment(segment)),
+      onPoster: (jpeg) => guard('onPoster', () => current.acceptPoster(jpeg)),
       end: () => guard('end', () => current.end(this.clock())),
     };
   }

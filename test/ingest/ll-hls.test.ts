@@ -42,6 +42,7 @@ function fakeStore(playbackId: string): ChannelStore & RouteStore {
     getChannelByKeyHash: async (h) => (h === channel.keyHash ? channel : undefined),
     listChannels: async () => [channel],
     revokeChannel: async () => undefined,
+    updateChannel: async () => undefined,
     putRoute: async (r) => {
       const old = route;
       route = r;
