@@ -4,6 +4,8 @@
  * prefix the player owns on the distribution and on the local stack.
  */
 
+import { replayTemplate } from './src/urls';
+
 export const ASSET_PREFIX = '/watch/';
 
 const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
@@ -24,6 +26,10 @@ export function watchPage(opts: { streamsHref: string }): string {
     <video id="video" playsinline autoplay controls></video>
     <p id="message" class="message"></p>
   </div>
+  <div id="seek-row" class="seek" hidden>
+    <input id="seek" type="range" min="0" max="0" step="0.1" value="0" aria-label="Seek">
+    <span id="seek-time" class="time"></span>
+  </div>
   <div class="bar">
     <span id="state" class="badge">Offline</span>
     <span id="latency" class="latency" title="Seconds between capture and what you see, from the stream's program date-time (corrected)"></span>
@@ -37,7 +43,12 @@ export function watchPage(opts: { streamsHref: string }): string {
 `;
 }
 
-export function streamsPage(opts: { playerLink: string; api: string }): string {
+/**
+ * `playerLink`: a live channel's player, `{id}` the playback ID. `replayLink`: a recording's, `{recording}` its
+ * id; by default the player link with `recording={recording}` added (watch.ts reads either form).
+ */
+export function streamsPage(opts: { playerLink: string; api: string; replayLink?: string }): string {
+  const replayLink = opts.replayLink ?? replayTemplate(opts.playerLink);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -46,11 +57,15 @@ export function streamsPage(opts: { playerLink: string; api: string }): string {
 <title>Live now · Keyframe</title>
 <link rel="stylesheet" href="${ASSET_PREFIX}player.css">
 </head>
-<body data-player-link="${escapeAttr(opts.playerLink)}" data-api="${escapeAttr(opts.api)}">
+<body data-player-link="${escapeAttr(opts.playerLink)}" data-replay-link="${escapeAttr(replayLink)}" data-api="${escapeAttr(opts.api)}">
 <header><span class="brand">Keyframe</span><h1>Live now</h1></header>
 <main class="list">
   <ul id="streams" data-count="0"></ul>
   <p id="status" class="message">Loading…</p>
+  <section id="recent" hidden>
+    <h2>Recent recordings</h2>
+    <ul id="recordings" class="recordings" data-count="0"></ul>
+  </section>
 </main>
 <script src="${ASSET_PREFIX}streams.js"></script>
 </body>
@@ -82,4 +97,19 @@ button:hover { border-color: var(--accent); }
 .list li a { color: var(--accent); font-weight: 600; text-decoration: none; }
 .list li a::before { content: ""; display: inline-block; width: .55rem; height: .55rem; margin-right: .5rem; border-radius: 50%; background: var(--live); }
 .list .meta { color: var(--dim); font-size: .9rem; }
+.list .thumb { width: 160px; aspect-ratio: 16 / 9; object-fit: cover; background: #000; border-radius: 3px; align-self: center; }
+.list .thumb:not([src]) { visibility: hidden; }
+.list li .rewind { color: var(--dim); font-size: .8rem; }
+.list h2 { font-size: 1rem; margin: 1.5rem 0 .5rem; }
+.list section[hidden] { display: none; }
+.recordings li a::before { display: none; }
+.recordings li a { display: flex; align-items: center; gap: 1rem; }
+.recordings .poster { position: relative; width: 160px; aspect-ratio: 16 / 9; background: #000; border-radius: 3px; overflow: hidden; flex: none; }
+.recordings .poster img { width: 100%; height: 100%; object-fit: cover; display: block; }
+.recordings .duration { position: absolute; right: .3rem; bottom: .3rem; padding: 0 .3rem; border-radius: 2px; background: rgba(0,0,0,.75); color: #fff; font-size: .75rem; font-variant-numeric: tabular-nums; }
+.seek { display: flex; align-items: center; gap: .75rem; padding: .4rem 0 0; }
+.seek[hidden] { display: none; }
+.seek input { flex: 1; accent-color: var(--live); }
+.seek .time { color: var(--dim); font-variant-numeric: tabular-nums; min-width: 7.5rem; text-align: right; }
+[data-mode="replay"] .badge, [data-mode="rewind"] .badge { background: #3a3f4b; color: var(--fg); }
 `;

@@ -160,3 +160,26 @@ export function selectTuning(playlist: TunedPlaylist, overrides: Partial<HlsConf
  * `window.KEYFRAME_PLAYER_CONFIG = { pdtOffsetSeconds }`.
  */
 export const DEFAULT_PDT_OFFSET_SECONDS = 0.3;
+
+/**
+ * hls.js for a recording (docs/recording.md): live rewind over its growing `EVENT` playlist, or a replay of
+ * its `VOD` one. No low-latency catch-up (a viewer who rewound wants to stay where they went, at normal speed),
+ * no seek back to the live edge however far behind it they are, and room to buffer ahead: a recording's
+ * segments are immutable and cacheable. Playback starts at `startPosition` (media seconds; 0 for a replay).
+ * Playlists are fetched past the browser's cache, as for live, so a growing one is never a second stale.
+ */
+export function recordingTuning(startPosition: number): Partial<HlsConfig> {
+  return {
+    lowLatencyMode: false,
+    maxLiveSyncPlaybackRate: 1,
+    liveSyncDurationCount: 3,
+    liveMaxLatencyDurationCount: Number.POSITIVE_INFINITY,
+    liveDurationInfinity: false,
+    startPosition: Math.max(0, startPosition),
+    backBufferLength: 30,
+    maxBufferLength: 30,
+    maxMaxBufferLength: 60,
+    startFragPrefetch: true,
+    fetchSetup: (context, init) => new Request(context.url, { ...init, cache: 'no-store' }),
+  };
+}

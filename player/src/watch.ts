@@ -1,9 +1,26 @@
-import { createPlayer, type PlayerState } from './player';
-import { playbackIdFromLocation, type WatchPageApi } from './page-config';
+import { playbackIdFromLocation, type PageState, type WatchPageApi } from './page-config';
+import { createPlayer, type KeyframePlayer, pickEngine, type PlayerState } from './player';
+import type { RecordingPlayerState } from './recording-player';
+import { formatClock } from './timeline';
+import { createTimeshift } from './timeshift';
+import { DEFAULT_PDT_OFFSET_SECONDS } from './tuning';
+import {
+  livePlaylistUrl,
+  recordingFromPlaybackUrl,
+  recordingFromSearch,
+  recordingPlaylistUrl,
+  recordingPosterUrl,
+  resolveUrl,
+  thumbnailUrl,
+  tokenFromSearch,
+  withToken,
+} from './urls';
 
-/** The `/watch/<playbackId>` page: the player, its state, and the latency readout. */
-
-const PLAYBACK_TOKEN = /^[0-9]{1,12}\.[A-Za-z0-9_-]{43}$/;
+/**
+ * The player page: `/watch/<playbackId>` (live, with rewind when the session is recorded), or a recording,
+ * `?recording=<playbackId>/<recordingId>` (or `?recording=<recordingId>` beside the playback ID): its replay, or
+ * the rewind of a session still live. Its state, the seek bar, the latency readout and "Go live".
+ */
 
 const LABELS: Record<PlayerState, string> = {
   offline: 'Offline',
@@ -17,11 +34,31 @@ const MESSAGES: Record<PlayerState, string> = {
   live: '',
   ended: 'The stream has ended. It will start again here by itself if the streamer comes back.',
 };
+/** A recording's player state, as `#player[data-state]`. */
+const RECORDING_STATES: Record<RecordingPlayerState, PageState> = {
+  starting: 'starting',
+  playing: 'playing',
+  ended: 'ended',
+  error: 'error',
+};
+const RECORDING_MESSAGES: Record<RecordingPlayerState, string> = {
+  starting: 'Loading…',
+  playing: '',
+  ended: 'End of the replay.',
+  error: 'This recording cannot be played right now.',
+};
+/** While live and the session's recording is not known yet (it is listed once its first segment is stored). */
+const RECORDING_LOOKUP_MS = 10_000;
 
 function $(id: string): HTMLElement {
   const el = document.getElementById(id);
   if (!el) throw new Error(`the page has no #${id}`);
   return el;
+}
+
+interface Listing {
+  streams?: Array<{ playbackId?: string; name?: string; recording?: { id?: string; playbackUrl?: string } }>;
+  recordings?: Array<{ id?: string; playbackId?: string; channel?: string }>;
 }
 
 function main(): void {
@@ -33,99 +70,235 @@ function main(): void {
   const goLive = $('go-live') as HTMLButtonElement;
   const unmute = $('unmute') as HTMLButtonElement;
   const title = $('title');
+  const seekRow = $('seek-row');
+  const seekBar = $('seek') as HTMLInputElement;
+  const seekTime = $('seek-time');
 
   const cfg = window.KEYFRAME_PLAYER_CONFIG ?? {};
-  const playbackId = playbackIdFromLocation(location);
+  const fromLocation = playbackIdFromLocation(location);
+  const recordingRef = recordingFromSearch(location.search, fromLocation);
+  const playbackId = fromLocation ?? recordingRef?.playbackId;
   if (!playbackId) {
     root.dataset.state = 'offline';
     badge.textContent = 'Not found';
-    message.textContent = 'This is not a player address: expected /watch/<playback ID>.';
+    message.textContent = 'This is not a player address: expected /watch/<playback ID>, or ?recording=<playback ID>/<recording ID>.';
     return;
   }
   const base = (cfg.playbackBaseUrl ?? location.origin).replace(/\/$/, '');
   const query = new URLSearchParams(location.search);
-  // A private channel's page is opened with its signed playback token; only playlists need it.
-  const token = query.get('token');
-  const src = `${base}/${playbackId}/index.m3u8${token && PLAYBACK_TOKEN.test(token) ? `?token=${token}` : ''}`;
+  // A private channel's page is opened with its signed playback token: playlists, posters and thumbnails need it.
+  const token = tokenFromSearch(location.search);
+  const src = livePlaylistUrl(base, playbackId, token);
   const engineParam = query.get('engine');
   const engine = engineParam === 'native' || engineParam === 'hls.js' ? engineParam : cfg.engine;
+  const kind = pickEngine(video, engine);
+  const pdtOffsetSeconds = cfg.pdtOffsetSeconds ?? DEFAULT_PDT_OFFSET_SECONDS;
 
-  let named = false;
-  const showName = async () => {
-    if (named) return;
-    named = true;
+  const readListing = async (): Promise<Listing | undefined> => {
     try {
       const res = await fetch(new URL('/api/streams', `${base}/`), { credentials: 'omit' });
-      if (!res.ok) return;
-      const body = (await res.json()) as { streams?: Array<{ playbackId: string; name: string }> };
-      const name = body.streams?.find((s) => s.playbackId === playbackId)?.name;
-      if (name) {
-        title.textContent = name;
-        document.title = `${name} · Keyframe`;
-      }
+      return res.ok ? ((await res.json()) as Listing) : undefined;
     } catch {
-      // The name is decoration; the stream plays without it.
+      return undefined;
+    }
+  };
+  const setName = (name: string | undefined) => {
+    if (!name || title.textContent === name) return;
+    title.textContent = name;
+    document.title = `${name} · Keyframe`;
+  };
+
+  let lookup: ReturnType<typeof setTimeout> | undefined;
+  let looking = false;
+  /** Live: the name, and whether the session is recorded (its recording playlist, for rewind). */
+  const learnLiveSession = async () => {
+    if (looking) return;
+    looking = true;
+    clearTimeout(lookup);
+    const body = await readListing();
+    looking = false;
+    const stream = body?.streams?.find((s) => s.playbackId === playbackId);
+    setName(stream?.name);
+    const url = resolveUrl(stream?.recording?.playbackUrl, base);
+    const ref = recordingFromPlaybackUrl(url);
+    if (url && ref && ref.playbackId === playbackId) timeshift.setLiveRecording(withToken(url, token));
+    else if (timeshift.mode === 'live' && timeshift.live?.state === 'live') {
+      lookup = setTimeout(() => void learnLiveSession(), RECORDING_LOOKUP_MS);
     }
   };
 
-  const render = (state: PlayerState) => {
-    root.dataset.state = state;
-    badge.textContent = LABELS[state];
-    message.textContent = MESSAGES[state];
-    message.hidden = state === 'live';
-    if (state !== 'live') {
-      latencyEl.textContent = '';
-      goLive.hidden = true;
-    } else {
-      void showName();
+  let liveSession: string | undefined;
+  /** The live player now, or the latest one (its stats stay readable after rewinding). */
+  let lastLive: KeyframePlayer | null = null;
+  const onLiveState = (state: PlayerState) => {
+    if (state === 'live') {
+      // A new publish is a new recording: look again.
+      const session = timeshift.live?.stats().session;
+      if (session !== liveSession || !timeshift.liveRecordingSrc) {
+        if (session !== liveSession && liveSession !== undefined) timeshift.setLiveRecording(undefined);
+        liveSession = session;
+        void learnLiveSession();
+      }
     }
+    render();
   };
 
-  const player = createPlayer({
+  const timeshift = createTimeshift({
     video,
-    src,
-    engine,
-    // hls.js's transmuxer worker, served beside this page (the ESM build has no inline worker).
-    hlsConfig: { workerPath: '/watch/hls.worker.js', ...cfg.hlsConfig },
-    pdtOffsetSeconds: cfg.pdtOffsetSeconds,
-    pollMs: cfg.pollMs,
-    onStateChange: render,
+    engine: kind === 'none' ? 'hls.js' : kind,
+    startLive: () =>
+      (lastLive = createPlayer({
+        video,
+        src,
+        engine,
+        // hls.js's transmuxer worker, served beside this page (the ESM build has no inline worker).
+        hlsConfig: { workerPath: '/watch/hls.worker.js', ...cfg.hlsConfig },
+        pdtOffsetSeconds,
+        pollMs: cfg.pollMs,
+        onStateChange: onLiveState,
+        onAutoplayMuted: () => {
+          unmute.hidden = false;
+        },
+      })),
+    recordingHlsConfig: { workerPath: '/watch/hls.worker.js', ...cfg.recordingHlsConfig },
+    pdtOffsetSeconds,
+    onChange: () => render(),
     onAutoplayMuted: () => {
       unmute.hidden = false;
     },
   });
-  root.dataset.engine = player.engine;
-  if (player.engine === 'none') {
+
+  const pageState = (): PageState => {
+    if (timeshift.mode === 'live') return timeshift.live?.state ?? 'offline';
+    return RECORDING_STATES[timeshift.recordingState ?? 'starting'];
+  };
+
+  let dragging = false;
+  const render = () => {
+    const mode = timeshift.mode;
+    const state = pageState();
+    root.dataset.mode = mode;
+    root.dataset.state = state;
+    if (mode === 'live') {
+      const s = state as PlayerState;
+      badge.textContent = LABELS[s];
+      message.textContent = MESSAGES[s];
+      message.hidden = s === 'live';
+      if (s !== 'live') {
+        latencyEl.textContent = '';
+        goLive.hidden = true;
+      }
+    } else {
+      const r = timeshift.recordingState ?? 'starting';
+      badge.textContent = mode === 'replay' ? 'Replay' : 'Rewind';
+      message.textContent = RECORDING_MESSAGES[r];
+      message.hidden = r === 'playing';
+      goLive.hidden = mode !== 'rewind';
+      if (mode === 'replay') latencyEl.textContent = '';
+    }
+    renderBar();
+  };
+
+  const renderBar = () => {
+    const bar = timeshift.bar();
+    seekRow.hidden = bar === null;
+    root.dataset.seekable = String(bar !== null);
+    if (!bar || dragging) return;
+    seekBar.max = bar.max.toFixed(1);
+    seekBar.value = bar.value.toFixed(1);
+    seekTime.textContent = `${formatClock(bar.value)} / ${formatClock(bar.max)}`;
+  };
+
+  root.dataset.engine = kind;
+  if (kind === 'none') {
     message.textContent = 'This browser cannot play HLS.';
   }
-  render(player.state);
 
   unmute.addEventListener('click', () => {
     video.muted = false;
     unmute.hidden = true;
   });
-  goLive.addEventListener('click', () => player.goLive());
+  goLive.addEventListener('click', () => timeshift.goLive());
+  seekBar.addEventListener('input', () => {
+    dragging = true;
+    const max = Number(seekBar.max);
+    seekTime.textContent = `${formatClock(Number(seekBar.value))} / ${formatClock(max)}`;
+  });
+  seekBar.addEventListener('change', () => {
+    dragging = false;
+    void timeshift.seek(Number(seekBar.value));
+  });
 
   setInterval(() => {
-    if (player.state !== 'live') return;
-    const seconds = player.latency();
-    latencyEl.textContent = seconds === null ? '' : `${seconds.toFixed(1)} s behind live`;
-    const edge = player.edgeLatency();
-    const target = player.hls?.targetLatency ?? null;
-    goLive.hidden = !(edge !== null && target !== null && edge > target + 3);
+    const mode = timeshift.mode;
+    if (mode === 'live') {
+      const player = timeshift.live;
+      if (player?.state === 'live') {
+        const seconds = player.latency();
+        latencyEl.textContent = seconds === null ? '' : `${seconds.toFixed(1)} s behind live`;
+        const edge = player.edgeLatency();
+        const target = player.hls?.targetLatency ?? null;
+        goLive.hidden = !(edge !== null && target !== null && edge > target + 3);
+      }
+    } else if (mode === 'rewind') {
+      const seconds = timeshift.behindLive();
+      latencyEl.textContent = seconds === null ? '' : `${seconds.toFixed(1)} s behind live`;
+    }
+    renderBar();
   }, 250);
+
+  if (recordingRef) {
+    // A recording: its poster until the first frame, and its channel's name.
+    video.poster = recordingPosterUrl(base, recordingRef, token);
+    const recordingSrc = recordingPlaylistUrl(base, recordingRef, token);
+    // Going live from this recording's rewind: the live session's recording is this one.
+    timeshift.setLiveRecording(recordingSrc);
+    timeshift.playRecording(recordingSrc);
+    void readListing().then((body) => {
+      const rec = body?.recordings?.find((r) => r.id === recordingRef.recordingId);
+      setName(rec?.channel ?? body?.streams?.find((s) => s.playbackId === playbackId)?.name);
+    });
+  } else {
+    // The live thumbnail until the first frame (a stable URL with a short cache; absent on older origins).
+    video.poster = thumbnailUrl(base, playbackId, token);
+    timeshift.startLive();
+  }
+  render();
 
   const api: WatchPageApi = {
     playbackId,
     src,
-    get state() {
-      return player.state;
+    get mode() {
+      return timeshift.mode;
     },
-    latency: () => player.latency(),
-    pdtLatency: () => player.pdtLatency(),
-    edgeLatency: () => player.edgeLatency(),
-    stats: () => player.stats(),
-    player,
+    get state() {
+      return pageState();
+    },
+    get recordingSrc() {
+      return timeshift.recording?.src ?? timeshift.liveRecordingSrc;
+    },
+    latency: () => timeshift.behindLive(),
+    pdtLatency: () => timeshift.live?.pdtLatency() ?? null,
+    edgeLatency: () => timeshift.live?.edgeLatency() ?? null,
+    stats: () =>
+      lastLive?.stats() ?? {
+        state: 'offline',
+        engine: kind,
+        errors: 0,
+        fatalErrors: 0,
+        mediaRecoveries: 0,
+        restarts: 0,
+        stalls: 0,
+        probes: 0,
+        history: [],
+      },
+    recordingStats: () => timeshift.recording?.stats() ?? null,
+    bar: () => timeshift.bar(),
+    seek: (value) => timeshift.seek(value),
+    goLive: () => timeshift.goLive(),
+    get player() {
+      return timeshift.live;
+    },
   };
   window.keyframePlayer = api;
 }
