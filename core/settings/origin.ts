@@ -36,6 +36,15 @@ export const originSettings = defineSettings('origin', {
     max: 20_000,
     integer: true,
   }),
+  /**
+   * Recordings (docs/recording.md, "Serving"): the bucket the origin reads `recordings/…` objects from. Unset:
+   * every recordings path answers 404 (and the origin logs why).
+   */
+  recordingBucket: optionalText('KEYFRAME_RECORDING_BUCKET'),
+  /** S3 endpoint: unset in AWS; the local stack and tests set their local S3-compatible server's. */
+  s3Endpoint: optionalText('KEYFRAME_S3_ENDPOINT'),
+  /** The bucket's region: in AWS the function's own (Lambda sets AWS_REGION); locally, the local server's default. */
+  region: optionalText('AWS_REGION'),
   /** Share of successful requests that get a log line (errors and 4xx always do): 1 logs all, 0.01 one in a hundred. */
   logSampleRate: number('KEYFRAME_LOG_SAMPLE_RATE', { default: 1, min: 0, max: 1 }),
   ...security,

@@ -1,4 +1,4 @@
-import type { RouteStore } from '../../core/store';
+import type { RecordingStore, RouteStore } from '../../core/store';
 import { createDynamoStore } from '../../core/dynamo-store';
 import { createLogger } from '../../core/logger';
 import { playbackKeyFromSettings } from '../../core/playback-secret';
@@ -7,6 +7,7 @@ import { createFunctionUrlHandler, type OriginFunctionUrlHandler } from './lambd
 import { emfMetrics, type MetricSink } from '../../core/metrics';
 import { sinkOriginMetrics } from './metrics';
 import { createOrigin, type Origin } from './origin';
+import { type RecordingObjectSource, s3RecordingObjects } from './recording-objects';
 import type { FetchUpstream } from './upstream';
 import type { StreamListing } from './streams';
 import { createUpstreamGuard } from './upstream-guard';
@@ -19,8 +20,10 @@ import { createUpstreamGuard } from './upstream-guard';
 export function createOriginFromEnv(
   opts: {
     env?: Record<string, string | undefined>;
-    routes?: Pick<RouteStore, 'getRoute'> & StreamListing;
+    routes?: Pick<RouteStore, 'getRoute'> & StreamListing & Partial<Pick<RecordingStore, 'getRecording'>>;
     fetchUpstream?: FetchUpstream;
+    /** Default: the bucket KEYFRAME_RECORDING_BUCKET names (at KEYFRAME_S3_ENDPOINT if set); none if unset. */
+    recordingObjects?: RecordingObjectSource;
     segmentCacheMs?: number;
     /** Default: CloudWatch EMF on stdout. */
     metrics?: MetricSink;
@@ -30,10 +33,23 @@ export function createOriginFromEnv(
   const logger = createLogger('origin', config.logLevel);
   const metrics = opts.metrics ?? emfMetrics('origin');
   const store = opts.routes ?? createDynamoStore({ tableName: config.tableName, endpoint: config.dynamoEndpoint });
+  const recordingObjects =
+    opts.recordingObjects ??
+    (config.recordingBucket !== undefined
+      ? s3RecordingObjects({ bucket: config.recordingBucket, endpoint: config.s3Endpoint, region: config.region })
+      : undefined);
+  if (!recordingObjects) logger.warn('recordings are off: KEYFRAME_RECORDING_BUCKET is unset, so /recordings/ paths answer 404', {});
+  const listRecordingsOfChannel = store.listRecordingsOfChannel?.bind(store);
   const origin = createOrigin({
     routes: store,
     // Private channels stay out of the public stream list (their playback IDs are not advertised).
-    listing: { listRoutes: () => store.listRoutes(), listChannels: async () => (await store.listChannels()).filter((c) => !c.private) },
+    listing: {
+      listRoutes: () => store.listRoutes(),
+      listChannels: async () => (await store.listChannels()).filter((c) => !c.private),
+      ...(listRecordingsOfChannel ? { listRecordingsOfChannel } : {}),
+    },
+    ...(store.getRecording ? { recordings: { getRecording: (id: string) => store.getRecording!(id) } } : {}),
+    ...(recordingObjects ? { recordingObjects } : {}),
     fetchUpstream: opts.fetchUpstream,
     routeCacheMs: config.routeCacheMs,
     upstreamTimeoutMs: config.upstreamTimeoutMs,

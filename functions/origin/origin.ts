@@ -3,25 +3,28 @@ import { HttpError, NotFoundError } from '../../core/errors';
 import { MAX_BUFFERED_BODY_BYTES } from '../../core/limits';
 import type { Route } from '../../core/model';
 import type { PlaybackKeySource } from '../../core/playback-secret';
-import type { RouteStore } from '../../core/store';
+import type { RecordingStore, RouteStore } from '../../core/store';
 import type { OriginMetrics } from './metrics';
 import { createAuthorizer } from './pipeline/authorize';
 import { createBodyFetcher, isRefused, isTaskGone } from './pipeline/fetch';
 import { type OriginLogger, recordRequest } from './pipeline/log';
 import { parseRequest } from './pipeline/parse';
+import { createRecordingServer } from './pipeline/recording';
 import { createResolver, sameRoute } from './pipeline/resolve';
 import { CORS_HEADERS, errorResponse, fileResponse, preflightResponse, withToken } from './pipeline/respond';
 import type { OriginRequest, OriginResponse, RequestInfo } from './pipeline/types';
+import type { RecordingObjectSource } from './recording-objects';
 import { createStreamLister, streamsResponse, type StreamListing } from './streams';
 import { createHttpUpstream, type FetchUpstream } from './upstream';
 import type { UpstreamGuard } from './upstream-guard';
 
 /**
  * The origin, free of AWS, as a request pipeline: parse (method, strict path, query) → resolve (playback ID →
- * route, cached and coalesced) → authorize (private playlists) → fetch (from the route's task; coalesced,
- * segments kept briefly in memory) → respond (Cache-Control per type) → log (one line, metrics). Each stage is
- * its own module under pipeline/. Every error response is built from an HttpError, with a body that names no
- * host, port or stack.
+ * route, cached and coalesced) → authorize (private playlists and thumbnails) → fetch (from the route's task;
+ * coalesced, segments kept briefly in memory) → respond (Cache-Control per type) → log (one line, metrics).
+ * Recordings paths take their own stage after parse (pipeline/recording.ts: the recording's item, its token
+ * rule, the object from the recordings bucket). Each stage is its own module under pipeline/. Every error
+ * response is built from an HttpError, with a body that names no host, port, bucket or stack.
  *
  * A task that refuses or resets the connection is gone or going: its route is dropped from the cache and
  * resolved once more from the table, so a viewer gets the stream's new task, or a 404 once the route has been
@@ -57,6 +60,12 @@ export interface OriginDeps {
   readonly upstreamGuard?: UpstreamGuard;
   /** The playback-token key, for private channels. Without it a private channel's playlists are 503. */
   readonly playbackKey?: PlaybackKeySource;
+  /** Recording items (their playback ID and private flag decide who may read a playlist or poster). */
+  readonly recordings?: Pick<RecordingStore, 'getRecording'>;
+  /** The recordings bucket (recording-objects.ts). Unset: recordings are off, and their paths are 404. */
+  readonly recordingObjects?: RecordingObjectSource;
+  /** How long a recording item is reused. @default routeCacheMs */
+  readonly recordingCacheMs?: number;
   /** Share of successful requests logged (every 4xx and 5xx is). @default 1 */
   readonly logSampleRate?: number;
   /** For the log sampling. @default Math.random */
@@ -80,6 +89,15 @@ export function createOrigin(deps: OriginDeps): Origin {
     now,
   });
 
+  const serveRecording = createRecordingServer({
+    objects: deps.recordingObjects,
+    recordings: deps.recordings,
+    cacheMs: deps.recordingCacheMs ?? deps.routeCacheMs,
+    maxBodyBytes: deps.maxBodyBytes ?? MAX_BUFFERED_BODY_BYTES,
+    now,
+    authorize,
+  });
+
   const sampling = { logger: deps.logger, metrics: deps.metrics, sampleRate: deps.logSampleRate ?? 1, random: deps.random ?? Math.random };
 
   async function serve(req: OriginRequest, info: RequestInfo): Promise<OriginResponse> {
@@ -90,10 +108,12 @@ export function createOrigin(deps: OriginDeps): Origin {
         throw new HttpError(503, 'ServiceUnavailable', 'Stream listing failed', { cause: err });
       });
     }
+    if (parsed.kind === 'recording') return serveRecording(parsed.target, parsed.token, parsed.head, info);
     const { target, token, head } = parsed;
     let route = await resolver.resolve(target.playbackId, info);
+    // A private channel's thumbnail follows its playlists' rule: no valid token, no picture.
     const privatePlaylist = route.private === true && target.kind === 'playlist';
-    if (privatePlaylist) await authorize(target, token, info);
+    if (privatePlaylist || (route.private === true && target.kind === 'thumbnail')) await authorize(target, token, info);
     let body: Buffer;
     try {
       body = await getBody(route, target, info);

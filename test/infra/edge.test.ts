@@ -72,6 +72,7 @@ const originStatus = async (url: string, method = 'GET') =>
 
 const ID = 'AbCdEfGhIjKl';
 const TOKEN = `1767225600.${'A'.repeat(43)}`;
+const REC = 'mh3k2j1a0bcdefgh';
 
 describe('the viewer-request function at the edge', () => {
   const edge = loadHandler();
@@ -95,6 +96,13 @@ describe('the viewer-request function at the edge', () => {
     `/${ID}/index.m3u8?_HLS_msn=42&_HLS_part=2`,
     `/${ID}/index.m3u8?_HLS_part=2&_HLS_msn=42&_HLS_skip=YES&token=${TOKEN}`,
     `/${ID}/index.m3u8?_HLS_skip=v2`,
+    `/${ID}/thumbnail.jpg`,
+    `/${ID}/thumbnail.jpg?token=${TOKEN}`,
+    `/recordings/${ID}/${REC}/index.m3u8`,
+    `/recordings/${ID}/${REC}/index.m3u8?token=${TOKEN}`,
+    `/recordings/${ID}/${REC}/poster.jpg?token=${TOKEN}`,
+    `/recordings/${ID}/${REC}/k3j9x0a1b2_init.mp4`,
+    `/recordings/${ID}/${REC}/k3j9x0a1b2_42.m4s`,
     STREAMS_PATH,
   ])('passes %s on to the origin unchanged', (url) => {
     const out = edge(viewerRequest(url));
@@ -120,6 +128,18 @@ describe('the viewer-request function at the edge', () => {
     [`/${ID}/k3j9x0a1b2_42.m4s?_HLS_msn=1`, 'Invalid query string'],
     [`/${ID}/k3j9x0a1b2_42.01.m4s`, 'Invalid path'],
     [`${STREAMS_PATH}?all=1`, 'Invalid query string'],
+    [`/${ID}/thumbnail.jpg?_HLS_msn=1`, 'Invalid query string'],
+    [`/${ID}/thumbnail.jpg?token=${TOKEN}&v=1`, 'Invalid query string'],
+    [`/${ID}/thumbnail.jpeg`, 'Invalid path'],
+    [`/recordings/${ID}/${REC}/k3j9x0a1b2_42.m4s?token=${TOKEN}`, 'Invalid query string'],
+    [`/recordings/${ID}/${REC}/k3j9x0a1b2_init.mp4?x=1`, 'Invalid query string'],
+    [`/recordings/${ID}/${REC}/index.m3u8?_HLS_msn=1`, 'Invalid query string'],
+    [`/recordings/${ID}/${REC}/index.m3u8?token=${TOKEN}&token=${TOKEN}`, 'Invalid query string'],
+    [`/recordings/${ID}/${REC}/../index.m3u8`, 'Invalid path'],
+    [`/recordings/${ID}/${REC}/%2e%2e/index.m3u8`, 'Invalid path'],
+    [`/recordings/${ID}/${REC.slice(1)}/index.m3u8`, 'Invalid path'],
+    [`/recordings/${ID}/${REC}/k3j9x0a1b2_1.0.m4s`, 'Invalid path'],
+    [`/recordings/${ID}/${REC}/thumbnail.jpg`, 'Invalid path'],
   ])("answers %s with the origin's 400 (%s), cached for a second", async (url, message) => {
     const out = edge(viewerRequest(url));
     expect(isResponse(out)).toBe(true);
@@ -167,8 +187,25 @@ describe('the viewer-request function at the edge', () => {
         .map(([n1, v1, n2, v2, both]) => (both ? `?${n1}=${v1}&${n2}=${v2}` : `?${n1}=${v1}`)),
       fc.stringMatching(/^\?[a-z=&.0-9]{0,20}$/),
     );
+    const recordingId = fc.oneof(fc.constant(REC), fc.stringMatching(/^[a-z0-9]{15,17}$/), fc.constant(REC.toUpperCase()));
+    const recordingFile = fc.oneof(
+      fc.constantFrom(
+        'index.m3u8',
+        'poster.jpg',
+        'thumbnail.jpg',
+        'k3j9x0a1b2_init.mp4',
+        'k3j9x0a1b2_7.m4s',
+        'k3j9x0a1b2_7.1.m4s',
+        'k3j9x0a1b2_7.ts',
+      ),
+      fc.stringMatching(/^[a-z0-9_.%/-]{0,24}$/),
+    );
     const url = fc.oneof(
       fc.tuple(playbackId, file, query).map(([p, f, q]) => `/${p}/${f}${q}`),
+      fc.tuple(playbackId, fc.constantFrom('thumbnail.jpg', 'thumbnail.jpeg'), query).map(([p, f, q]) => `/${p}/${f}${q}`),
+      fc
+        .tuple(fc.constantFrom('recordings', 'recording', 'Recordings'), playbackId, recordingId, recordingFile, query)
+        .map(([prefix, p, r, f, q]) => `/${prefix}/${p}/${r}/${f}${q}`),
       fc.stringMatching(/^\/[ -~]{0,60}$/).filter((u) => !u.includes('#')),
       fc.constantFrom(STREAMS_PATH, `${STREAMS_PATH}?`, `${STREAMS_PATH}/`),
     );

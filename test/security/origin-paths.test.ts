@@ -21,11 +21,14 @@ import { makeRoute, memoryLogger, startFakeTask, type FakeTask } from '../functi
 const KNOWN = 'AbCdEf123456';
 const PRIVATE = 'PrIvAtE12345';
 const SESSION = 'k3j9x0a1b2';
+const RECORDING = 'mh3k2j1a0bcdefgh';
 const SECRET = 'origin-fuzz-playback-secret-0123456789';
 const TOKEN = signPlaybackToken(playbackKey(SECRET), PRIVATE, Math.floor(Date.now() / 1000) + 3600);
 
 /** The contract of docs/architecture.md, written independently of functions/origin/paths.ts. */
-const VALID_PATH = /^\/[A-Za-z0-9]{12}\/(?:[a-z0-9_]{1,32}\.m3u8|[a-z0-9]{10}_[0-9]{1,15}\.(?:ts|m4s)|[a-z0-9]{10}_init\.mp4)$/;
+const VALID_PATH = /^\/[A-Za-z0-9]{12}\/(?:[a-z0-9_]{1,32}\.m3u8|[a-z0-9]{10}_[0-9]{1,15}\.(?:ts|m4s)|[a-z0-9]{10}_init\.mp4|thumbnail\.jpg)$/;
+const VALID_RECORDING_PATH =
+  /^\/recordings\/[A-Za-z0-9]{12}\/[a-z0-9]{16}\/(?:index\.m3u8|poster\.jpg|[a-z0-9]{10}_init\.mp4|[a-z0-9]{10}_[0-9]{1,15}\.m4s)$/;
 const VALID_QUERY = /^token=[0-9]{1,12}\.[A-Za-z0-9_-]{43}$/;
 
 /** Would a correct origin ever fetch this from a task? (Then it is not a malformed request: skip it.) */
@@ -34,12 +37,18 @@ function couldReachTask(method: string, path: string): boolean {
   if (m !== 'GET' && m !== 'HEAD') return false;
   const q = path.indexOf('?');
   const p = q === -1 ? path : path.slice(0, q);
-  if (!VALID_PATH.test(p)) return false;
   const query = q === -1 ? '' : path.slice(q + 1);
-  // An empty query (`…m3u8?`) is no query: the function URL's rawQueryString is empty.
-  if (query !== '' && !(p.endsWith('.m3u8') && VALID_QUERY.test(query))) return false;
+  // An empty query (`…m3u8?`) is no query: the function URL's rawQueryString is empty. The token is admitted on
+  // playlists and thumbnails (live), and on recordings' playlists and posters.
+  if (query !== '' && !((p.endsWith('.m3u8') || p.endsWith('.jpg')) && VALID_QUERY.test(query))) return false;
+  // A well-formed recordings path may reach the recording look-up and the bucket: a valid request, skipped.
+  if (VALID_RECORDING_PATH.test(p)) return true;
+  if (!VALID_PATH.test(p)) return false;
   return p.startsWith(`/${KNOWN}/`) || p.startsWith(`/${PRIVATE}/`);
 }
+
+/** Recording look-ups and bucket reads: a malformed request must cause none. */
+let storageReads = 0;
 
 let task: FakeTask;
 let handler: (e: LambdaFunctionURLEvent) => Promise<Exclude<LambdaFunctionURLResult, string>>;
@@ -68,6 +77,19 @@ beforeAll(async () => {
     metrics: createMemoryMetrics(),
     upstreamGuard: createUpstreamGuard({ cidrs: '127.0.0.0/8', ports: '1024-65535' }),
     playbackKey: staticPlaybackKey(SECRET),
+    recordings: {
+      async getRecording() {
+        storageReads++;
+        return undefined;
+      },
+    },
+    // Counts at the thin S3 adapter: recordings' serving against a real S3 server is test/functions/origin/recordings.test.ts.
+    recordingObjects: {
+      async get() {
+        storageReads++;
+        return undefined;
+      },
+    },
   });
   const h: OriginFunctionUrlHandler = createFunctionUrlHandler(origin);
   handler = async (e) => (await h(e)) as Exclude<LambdaFunctionURLResult, string>;
@@ -115,6 +137,11 @@ const VALID_TARGETS = [
   `/${KNOWN}/720p.m3u8`,
   `/${PRIVATE}/index.m3u8`,
   `/${PRIVATE}/${SESSION}_3.ts`,
+  `/${KNOWN}/thumbnail.jpg`,
+  `/recordings/${KNOWN}/${RECORDING}/index.m3u8`,
+  `/recordings/${KNOWN}/${RECORDING}/poster.jpg`,
+  `/recordings/${KNOWN}/${RECORDING}/${SESSION}_init.mp4`,
+  `/recordings/${KNOWN}/${RECORDING}/${SESSION}_12.m4s`,
 ];
 
 const traversal = fc.constantFrom(
@@ -146,6 +173,22 @@ const traversal = fc.constantFrom(
   '/etc/passwd',
   '/proc/self/environ',
   `/${KNOWN}/${SESSION}_1.ts/../../../../etc/shadow`,
+  `/recordings/${KNOWN}/${RECORDING}/../../../etc/passwd`,
+  `/recordings/${KNOWN}/../${KNOWN}/${RECORDING}/index.m3u8`,
+  `/recordings/${KNOWN}/${RECORDING}/%2e%2e/index.m3u8`,
+  `/recordings/${KNOWN}/${RECORDING}/..%2f..%2findex.m3u8`,
+  `/recordings/${KNOWN}/${RECORDING}//index.m3u8`,
+  `/recordings//${KNOWN}/${RECORDING}/index.m3u8`,
+  `/recordings/${KNOWN}/${RECORDING}/index.m3u8/`,
+  `/recordings/${KNOWN}/${RECORDING}`,
+  `/recordings/${KNOWN}/${RECORDING}/`,
+  `/recordings/${KNOWN}/`,
+  '/recordings/',
+  '/recordings',
+  `/recordings/${KNOWN}/${RECORDING}/${SESSION}_1.0.m4s`,
+  `/recordings/${KNOWN}/${RECORDING}/thumbnail.jpg`,
+  `/${KNOWN}/thumbnail.jpg/..`,
+  `/${KNOWN}/../thumbnail.jpg`,
 );
 
 /** Percent-encode some characters of a valid target (a decoding origin would fetch it: ours must not). */
@@ -208,6 +251,13 @@ const queries = fc.oneof(
     `/${PRIVATE}/index.m3u8?token=${TOKEN}#frag`,
     `/${KNOWN}/index.m3u8?../../etc/passwd`,
     `/api/streams?x=1`,
+    `/${KNOWN}/thumbnail.jpg?x=1`,
+    `/${KNOWN}/thumbnail.jpg?_HLS_msn=1`,
+    `/${PRIVATE}/thumbnail.jpg?token=${TOKEN}&token=${TOKEN}`,
+    `/recordings/${KNOWN}/${RECORDING}/${SESSION}_12.m4s?token=${TOKEN}`,
+    `/recordings/${KNOWN}/${RECORDING}/${SESSION}_init.mp4?x=1`,
+    `/recordings/${KNOWN}/${RECORDING}/index.m3u8?_HLS_msn=1`,
+    `/recordings/${KNOWN}/${RECORDING}/poster.jpg?token=abc`,
   ),
   fc.tuple(fc.constantFrom(...VALID_TARGETS), fc.string({ maxLength: 80 })).map(([t, q]) => `${t}?${q}`),
 );
@@ -272,6 +322,7 @@ describe('origin path fuzz', () => {
     expect(sent).toBeGreaterThanOrEqual(1000);
     const reached = [...task.requests.values()].reduce((a, b) => a + b, 0);
     expect(reached).toBe(0);
+    expect(storageReads).toBe(0);
     console.log(
       `origin path fuzz: ${sent} requests (${skipped} generated valid ones skipped), statuses ${JSON.stringify(statuses)}, task requests ${reached}, route look-ups ${routeLookups}`,
     );
@@ -295,6 +346,7 @@ describe('origin path fuzz', () => {
     }
     expect(sent).toBeGreaterThanOrEqual(200);
     expect([...task.requests.values()].reduce((a, b) => a + b, 0)).toBe(0);
+    expect(storageReads).toBe(0);
   });
 
   it('still serves the valid requests (the fuzz did not break it)', async () => {

@@ -1,15 +1,15 @@
 import { HttpError } from '../../../core/errors';
-import type { OriginPath } from '../../../core/hls/paths';
 import type { PlaybackKeySource } from '../../../core/playback-secret';
 import { verifyPlaybackToken } from '../../../core/playback-token';
 import type { RequestInfo } from './types';
 
 /**
- * Stage 3, authorize: a private channel's playlist needs a valid token for its playback ID (403 otherwise).
- * Segments need none: their names carry the session id, learnt from a playlist.
+ * Stage 3, authorize: a private channel's playlist or thumbnail, and a private recording's playlist or poster,
+ * need a valid token for its playback ID (403 otherwise). Segments need none: their names carry the session id
+ * (and a recording's, its id), learnt from a playlist.
  */
 export function createAuthorizer(opts: { readonly playbackKey?: PlaybackKeySource; readonly now: () => number }) {
-  return async function authorize(target: OriginPath, token: string | undefined, info: RequestInfo): Promise<void> {
+  return async function authorize(target: { readonly playbackId: string }, token: string | undefined, info: RequestInfo): Promise<void> {
     if (!opts.playbackKey) {
       info.token = 'unconfigured';
       throw new HttpError(503, 'ServiceUnavailable', 'Private playback is unavailable', {

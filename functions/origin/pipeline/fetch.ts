@@ -90,7 +90,8 @@ export function createBodyFetcher(opts: BodyFetcherOptions) {
     guard(route, target);
     // Viewers blocked on the same msn/part share one upstream request: the canonical query is part of the key.
     const key = `${route.host}:${route.port}${upstreamPath(target)}`;
-    const immutable = target.kind !== 'playlist';
+    // Segments, parts and inits never change; playlists and the thumbnail do, so they are never kept here.
+    const immutable = target.kind === 'segment' || target.kind === 'part' || target.kind === 'init';
     if (immutable) {
       const cached = segments.get(key);
       if (cached) {

@@ -40,6 +40,8 @@ export function recordRequest(
     routeCache: info.routeCache,
     bodyCache: info.bodyCache,
     ...(info.token ? { token: info.token } : {}),
+    ...(info.recordingId ? { recordingId: info.recordingId } : {}),
+    ...(info.recordings ? { recordings: info.recordings } : {}),
     ...(info.reresolved ? { reresolved: info.reresolved } : {}),
     ...(sampled ? { sampled: deps.sampleRate } : {}),
   };

@@ -1,5 +1,5 @@
 import type { HttpError } from '../../../core/errors';
-import { CACHE_SEGMENT, errorCacheControl, isMultivariantPlaylist, playlistCacheControl } from '../../../core/hls/cache-control';
+import { CACHE_SEGMENT, CACHE_THUMBNAIL, errorCacheControl, isMultivariantPlaylist, playlistCacheControl } from '../../../core/hls/cache-control';
 import type { OriginPath } from '../../../core/hls/paths';
 import type { OriginResponse } from './types';
 
@@ -21,13 +21,13 @@ export function preflightResponse(): OriginResponse {
   };
 }
 
-/** Stage 5, respond: a file with the Cache-Control of its type; a private multivariant playlist passes its token on. */
+/** Stage 5, respond: a file with the Cache-Control of its type (the thumbnail's short); a private multivariant playlist passes its token on. */
 export function fileResponse(
   target: OriginPath,
   body: Buffer,
   opts: { readonly head: boolean; readonly token?: string; readonly segmentSeconds: number },
 ): OriginResponse {
-  let cacheControl = CACHE_SEGMENT;
+  let cacheControl = target.kind === 'thumbnail' ? CACHE_THUMBNAIL : CACHE_SEGMENT;
   if (target.kind === 'playlist') {
     // Decode the playlist once for both uses.
     const text = body.toString('utf8');

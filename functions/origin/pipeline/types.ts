@@ -2,7 +2,7 @@ import type { Route } from '../../../core/model';
 
 export interface OriginRequest {
   readonly method: string;
-  /** Raw path, plus `?query` if the request had one (refused, except `token` and `_HLS_*` on a playlist). */
+  /** Raw path, plus `?query` if the request had one (refused, except those of `ORIGIN_QUERY_RULE`, core/hls/paths.ts). */
   readonly path: string;
   readonly headers: Readonly<Record<string, string | undefined>>;
 }
@@ -23,6 +23,9 @@ export interface RequestInfo {
   bodyCache?: BodySource;
   /** Private channel playlists: the outcome of the token check. */
   token?: string;
+  /** Recordings paths: the recording asked for, and what became of the request. */
+  recordingId?: string;
+  recordings?: 'unconfigured' | 'unknown' | 'no-object' | 'storage-failed' | 'served';
   /** The task stopped answering: its route was dropped from the cache and resolved once more. */
   reresolved?: 'gone' | 'moved' | 'same';
 }
