@@ -4,7 +4,8 @@
  * the same locally and against a deployed stack). For operators and streamers; the public `/api/streams` shows
  * none of it.
  */
-import { isRouteLive, type Channel, type Route, type StreamHealthReport, THUMBNAIL_FILE } from '../core/model';
+import { THUMBNAIL_FILE } from '../core/hls/paths';
+import { isRouteLive, type Channel, type Route, type StreamHealthReport } from '../core/model';
 import type { ChannelStore, RouteStore } from '../core/store';
 import { UsageError } from '../core/channels';
 

@@ -186,10 +186,6 @@ export function newRecordingId(now: number = Date.now()): string {
 export const RECORDINGS_PREFIX = 'recordings/';
 /** A recording's playlist, in its folder. */
 export const RECORDING_PLAYLIST = 'index.m3u8';
-/** A live stream's current JPEG: `/<playbackId>/thumbnail.jpg` (served by its task, short cache). */
-export const THUMBNAIL_FILE = 'thumbnail.jpg';
-/** A recording's poster (its first thumbnail), in its folder. */
-export const RECORDING_POSTER = 'poster.jpg';
 
 /** `recordings/<playbackId>/<recordingId>/`: a recording's folder in the bucket, and its path under the playback base. */
 export function recordingPrefix(playbackId: string, recordingId: string): string {

@@ -9,6 +9,7 @@ import { createRtmpServer, type RtmpServer } from './rtmp/server';
 import type { RtmpLogger, RtmpServerOptions } from './rtmp/options';
 import { createRecordingServiceFromSettings, type RecorderEvent, type RecordingService } from './recorder/index.js';
 import { StreamManager } from './streams';
+import { ThumbnailPool } from './thumbnails/index.js';
 
 /** Of a drain's deadline, what is kept for the recordings' last uploads (at most half of it). */
 export const RECORDING_DRAIN_RESERVE_MS = 15_000;
@@ -72,6 +73,10 @@ export async function startIngest(
     onEvent: deps.onRecorderEvent,
   });
   if (recordings) deps.logger?.info('recording enabled', { bucket: config.recording.recordingBucket, spoolDir: config.recording.recordingSpoolDir });
+  const thumbnailPool =
+    config.thumbnails.intervalSeconds > 0
+      ? new ThumbnailPool({ ffmpegPath: config.ffmpegPath, maxConcurrent: config.thumbnails.concurrency })
+      : undefined;
   const streams = new StreamManager({
     store: deps.store,
     logger: deps.logger,
@@ -89,6 +94,9 @@ export async function startIngest(
     onActiveStreamsChanged: deps.onActiveStreamsChanged,
     authThrottle,
     ...(recordings ? { recordings } : {}),
+    ...(thumbnailPool
+      ? { thumbnails: { pool: thumbnailPool, intervalSeconds: config.thumbnails.intervalSeconds, maxWidth: config.thumbnails.maxWidth } }
+      : {}),
   });
   const rtmp = createRtmpServer({
     ...config.rtmp,
@@ -117,6 +125,7 @@ export async function startIngest(
       // Publishes ended above: their recordings are finalized; give their last uploads a bounded moment.
       await recordings?.drain({ timeoutMs: 5000 });
       await rtmp.close('server-close');
+      await thumbnailPool?.close();
       await Promise.all([closeServer(hls), closeServer(health)]);
     })());
 

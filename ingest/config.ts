@@ -41,6 +41,8 @@ export interface IngestConfig {
   readonly rtmp: RtmpLimits;
   /** Rate limit on failed publishes per source IP (ingest/auth-throttle.ts). */
   readonly authThrottle: AuthThrottleConfig;
+  /** Thumbnails (docs/recording.md, "Thumbnails"): one keyframe decoded per interval of media; 0 s turns them off. */
+  readonly thumbnails: { readonly intervalSeconds: number; readonly maxWidth: number; readonly concurrency: number };
   /** Recording (docs/recording.md): on when a bucket is set; each channel opts in with `keys create|update --record`. */
   readonly recording: Pick<
     IngestSettings,
@@ -112,6 +114,7 @@ export function loadIngestConfig(env?: Env): IngestConfig {
       backoffSeconds: s.authBackoffSeconds,
       maxTrackedSources: s.authMaxTrackedSources,
     },
+    thumbnails: { intervalSeconds: s.thumbnailSeconds, maxWidth: s.thumbnailWidth, concurrency: s.thumbnailConcurrency },
     recording: {
       recordingBucket: s.recordingBucket,
       s3Endpoint: s.s3Endpoint,

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CACHE_SEGMENT, errorCacheControl, playlistCacheControl } from '../core/hls/cache-control';
+import { CACHE_SEGMENT, CACHE_THUMBNAIL, errorCacheControl, playlistCacheControl } from '../core/hls/cache-control';
 import { type OriginPath, parseOriginRequest } from '../core/hls/paths';
 import { HttpError } from '../core/errors';
 
@@ -53,7 +53,12 @@ export function createHlsServer(opts: HlsServerOptions): Server {
     }
     if (res.destroyed) return;
     if (!body) return sendError(res, 404, 'Not found');
-    const cacheControl = path.kind === 'playlist' ? playlistCacheControl(body.toString('utf8'), opts.segmentSeconds) : CACHE_SEGMENT;
+    const cacheControl =
+      path.kind === 'playlist'
+        ? playlistCacheControl(body.toString('utf8'), opts.segmentSeconds)
+        : path.kind === 'thumbnail'
+          ? CACHE_THUMBNAIL
+          : CACHE_SEGMENT;
     res.writeHead(200, { 'content-type': path.contentType, 'content-length': body.length, 'cache-control': cacheControl });
     res.end(req.method === 'HEAD' ? undefined : body);
   }

@@ -21,6 +21,7 @@ import {
 } from './packager/index.js';
 import { fromPackagerSegment, type Recorder, type RecordingService } from './recorder/index.js';
 import type { FlvSink, PublishDecision as RtmpPublishDecision, SessionEndReason } from './rtmp/index.js';
+import { type Thumbnail, Thumbnailer, type ThumbnailPool } from './thumbnails/index.js';
 
 /** Why a publish's media stopped, as the RTMP layer reports it. */
 export type EndReason = SessionEndReason;
@@ -64,6 +65,8 @@ export interface StreamManagerOptions {
   readonly authThrottle?: AuthThrottle;
   /** Records the publishes of channels with recording on (docs/recording.md); unset: no recording on this task. */
   readonly recordings?: RecordingService;
+  /** Each live stream's current JPEG (`/<playbackId>/thumbnail.jpg`), one keyframe decode per interval; unset: none. */
+  readonly thumbnails?: { readonly pool: ThumbnailPool; readonly intervalSeconds: number; readonly maxWidth: number };
 }
 
 type StreamState = 'live' | 'grace' | 'ending' | 'ended' | 'superseded';
@@ -108,6 +111,9 @@ interface LiveStream {
   readonly warned: Set<PackagerWarning['code']>;
   /** This publish's handle on its recording (recorded channels only). Never blocks, never throws. */
   readonly recorder?: Recorder;
+  readonly thumbnailer?: Thumbnailer;
+  /** The newest thumbnail (kept after the publisher is gone, while the stream is still listed). */
+  thumbnail?: Thumbnail;
   refused: boolean;
   heartbeat?: NodeJS.Timeout;
   grace?: NodeJS.Timeout;
@@ -156,6 +162,10 @@ export class StreamManager {
    * than two segments ahead is a 400.
    */
   resolveObject = (path: OriginPath): Buffer | undefined | Promise<Buffer | undefined> => {
+    if (path.kind === 'thumbnail') {
+      const stream = this.streams.get(path.playbackId);
+      return stream && stream.state !== 'superseded' ? stream.thumbnail?.jpeg : undefined;
+    }
     if (path.kind === 'playlist') {
       if (path.file !== 'index.m3u8') return undefined;
       const stream = this.streams.get(path.playbackId);
@@ -321,6 +331,27 @@ export class StreamManager {
     // The playlist window plus the linger, so a fetch that read the playlist just before a segment left it still succeeds.
     const keepSegments = this.opts.playlistSize + Math.ceil((this.opts.segmentLingerSeconds ?? 10) / this.opts.segmentSeconds);
     const initOrder: string[] = [];
+    const thumbs = this.opts.thumbnails;
+    const thumbnailer = thumbs
+      ? new Thumbnailer({
+          intervalSeconds: thumbs.intervalSeconds,
+          maxWidth: thumbs.maxWidth,
+          pool: thumbs.pool,
+          onThumbnail: (t) => {
+            stream.thumbnail = t;
+            // The recording's poster is its first thumbnail (later ones are ignored by the recorder).
+            recorder?.onPoster(t.jpeg);
+          },
+          ...(log
+            ? {
+                log: {
+                  info: (m: string, e?: Record<string, unknown>) => log.info(m, { ...logContext, ...e }),
+                  warn: (m: string, e?: Record<string, unknown>) => log.warn(m, { ...logContext, ...e }),
+                },
+              }
+            : {}),
+        })
+      : undefined;
     const stream: LiveStream = {
       channel,
       session,
@@ -335,6 +366,7 @@ export class StreamManager {
       warned: new Set(),
       waiters: new Set(),
       ...(recorder ? { recorder } : {}),
+      ...(thumbnailer ? { thumbnailer } : {}),
       refused: false,
       done,
       resolveDone,
@@ -417,13 +449,15 @@ export class StreamManager {
         for (const tag of tags) {
           const err = stream.packager.push(tag.type, tag.timestamp, tag.payload);
           if (err) return this.refuse(stream, err);
+          thumbnailer?.push(tag.type, tag.timestamp, tag.payload);
         }
       },
       // The RTMP layer hands each media message over as it is: no FLV framing to build and parse back.
       message: (type, timestamp, payload) => {
         if (stream.state !== 'live') return;
         const err = stream.packager.push(type, timestamp, payload);
-        if (err) this.refuse(stream, err);
+        if (err) return this.refuse(stream, err);
+        thumbnailer?.push(type, timestamp, payload);
       },
       end: (reason) => void this.onMediaEnd(stream, reason),
     };
@@ -643,6 +677,7 @@ export class StreamManager {
   private stopTimers(stream: LiveStream): void {
     if (stream.heartbeat) clearInterval(stream.heartbeat);
     if (stream.grace) clearTimeout(stream.grace);
+    stream.thumbnailer?.close();
   }
 
   private scheduleCleanup(stream: LiveStream): void {

@@ -211,6 +211,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         upstreamPorts: '1024-65535',
         playbackSecret,
         logLevel: functionLogLevel,
+        // Locally the origin serves recordings too (no CloudFront to send segments straight to S3).
+        recordingBucket: LOCAL_RECORDING_BUCKET,
+        s3Endpoint: s3.endpoint,
       }),
       { metrics },
     );

@@ -42,4 +42,5 @@ export function s3RecordingObjects(client: S3Client, bucket: string): RecordingO
   };
 }
 
-export { RECORDING_PLAYLIST, RECORDING_POSTER, RECORDINGS_PREFIX, recordingPrefix } from '../../core/model';
+export { RECORDING_POSTER } from '../../core/hls/paths';
+export { RECORDING_PLAYLIST, RECORDINGS_PREFIX, recordingPrefix } from '../../core/model';

@@ -1,3 +1,9 @@
+import {
+  CACHE_RECORDING_EVENT_PLAYLIST,
+  CACHE_RECORDING_POSTER,
+  CACHE_RECORDING_SEGMENT,
+  CACHE_RECORDING_VOD_PLAYLIST,
+} from '../../core/hls/cache-control';
 import { newRecordingId, type Recording, type RecordingGap, type RecordingState } from '../../core/model';
 import type { RecordingStore } from '../../core/store';
 import type { SegmentOutput } from '../packager/index.js';
@@ -88,10 +94,9 @@ type Item =
   | { kind: 'reopen' };
 
 const SEGMENT_NAME = /^(.*)_(\d+)\.m4s$/;
-const CACHE_IMMUTABLE = 'public, max-age=31536000, immutable';
-const CACHE_VOD_PLAYLIST = 'public, max-age=60';
-/** A poster is written once per recording; a day at the edge is plenty. */
-const CACHE_POSTER = 'public, max-age=86400';
+const CACHE_IMMUTABLE = CACHE_RECORDING_SEGMENT;
+const CACHE_VOD_PLAYLIST = CACHE_RECORDING_VOD_PLAYLIST;
+const CACHE_POSTER = CACHE_RECORDING_POSTER;
 
 function concat(bytes: Buffer | readonly Buffer[]): Buffer {
   // A copy either way: the spool owns it from here, whatever the caller does with its buffers.
@@ -371,7 +376,7 @@ class RecordingJob {
 
   private async putPlaylist(ended: boolean): Promise<void> {
     const key = this.prefix + RECORDING_PLAYLIST;
-    const cache = ended ? CACHE_VOD_PLAYLIST : 'public, max-age=1';
+    const cache = ended ? CACHE_VOD_PLAYLIST : CACHE_RECORDING_EVENT_PLAYLIST;
     // Rendered again on each attempt: a retry sends the newest state.
     const render = () => renderRecordingPlaylist(this.listed, { ended, targetDurationSeconds: this.svc.targetDurationSeconds });
     const ok = await this.retry(key, () => this.svc.objects.put(key, render(), 'application/vnd.apple.mpegurl', cache), ended ? 1 : 3);
