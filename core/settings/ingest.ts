@@ -85,5 +85,11 @@ export const ingestSettings = defineSettings('ingest', {
   recordingSpoolMiB: number('KEYFRAME_RECORDING_SPOOL_MIB', { default: 8192, min: 1, max: 1_048_576, integer: true }),
   /** A publish within this long after the last one ended continues the same recording (Amazon IVS: 0-300 s). */
   recordingReconnectWindowSeconds: number('KEYFRAME_RECORDING_RECONNECT_WINDOW_SECONDS', { default: 60, min: 0, max: 300 }),
+  /** Thumbnails (docs/recording.md, "Thumbnails"): one keyframe decoded per this many seconds of media; 0 turns them off. */
+  thumbnailSeconds: number('KEYFRAME_THUMBNAIL_SECONDS', { default: 10, min: 0, max: 3600, integer: true }),
+  /** Thumbnail width in pixels: larger pictures are scaled down to it (aspect kept, never up). */
+  thumbnailWidth: number('KEYFRAME_THUMBNAIL_WIDTH', { default: 640, min: 64, max: 1920, integer: true }),
+  /** Thumbnail decodes (one short ffmpeg each) running at once on the task, across all its streams. */
+  thumbnailConcurrency: number('KEYFRAME_THUMBNAIL_CONCURRENCY', { default: 2, min: 1, max: 16, integer: true }),
 });
 export type IngestSettings = ReturnType<typeof ingestSettings.load>;
