@@ -17,6 +17,8 @@ export default defineConfig({
       'test/ingest/{config,identity,ffmpeg-args,playlist,protection}.test.ts',
       'test/ingest/rtmp/{amf0,chunk,flv,handshake}.test.ts',
       'test/ingest/packager/{codecs,fuzz,packager,playlist,refusals,sequence}.test.ts',
+      'test/ingest/thumbnails/avc.test.ts',
+      'test/ingest/recorder/playlist.test.ts',
       'test/infra/config.test.ts',
       'test/player/{watchdog,engines,playlist}.test.ts',
       'test/security/{config,playback-token,auth-throttle}.test.ts',
