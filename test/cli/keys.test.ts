@@ -71,6 +71,25 @@ describe('keyframe keys', () => {
     await expect(run('keys', 'revoke', 'studio-c')).rejects.toThrow('no active channel named or with playback ID "studio-c"');
   });
 
+  it('create --record and update --record|--no-record; list and the text say so', async () => {
+    const created = JSON.parse((await run('keys', 'create', 'rec-a', '--record', '--json')).out);
+    expect(created.record).toBe(true);
+    expect((await t.store.getChannelByKeyHash(hashStreamKey(created.streamKey)))?.record).toBe(true);
+    expect((await run('keys', 'list')).out).toMatch(/rec-a .*\(recorded\)/);
+    const off = await run('keys', 'update', 'rec-a', '--no-record');
+    expect(off.out).toContain('recording off, from its next publish (recordings made so far are kept)');
+    expect((await t.store.getChannelByKeyHash(hashStreamKey(created.streamKey)))?.record).toBeUndefined();
+    const on = JSON.parse((await run('keys', 'update', created.playbackId, '--record', '--json')).out);
+    expect(on).toMatchObject({ name: 'rec-a', record: true });
+    const text = (await run('keys', 'create', 'rec-b', '--record')).out;
+    expect(text).toContain('Recording: on. Each publish is recorded; see: keyframe recordings list rec-b');
+    await expect(run('keys', 'update', 'rec-a')).rejects.toThrow('keys update needs an option to change: --record or --no-record');
+    await expect(run('keys', 'update', 'rec-a', '--record', '--no-record')).rejects.toThrow('pick one of --record and --no-record');
+    await expect(run('keys', 'update', 'nope', '--record')).rejects.toThrow('no active channel named or with playback ID "nope"');
+    await expect(run('keys', 'create', 'rec-c', '--no-record')).rejects.toThrow('--no-record applies to keys update only');
+    await expect(run('keys', 'list', '--record')).rejects.toThrow('--record applies to keys create and keys update only');
+  });
+
   it('refuses bad names and duplicates with the fix in the message', async () => {
     await expect(run('keys', 'create', '../etc')).rejects.toThrow('channel name "../etc" is invalid');
     await run('keys', 'create', 'dup');

@@ -34,7 +34,7 @@ beforeAll(async () => {
     tableName: t.tableName,
     ...urls,
   });
-  const live = await createKey(t.store, urls, 'live-one');
+  const live = await createKey(t.store, urls, 'live-one', { record: true });
   await createKey(t.store, urls, 'quiet-one');
   const now = Date.now();
   const route: Route = {
@@ -48,6 +48,7 @@ beforeAll(async () => {
     expiresAt: now + 15_000,
     mediaSequence: 123,
     discontinuitySequence: 1,
+    recordingId: 'mh2k3l4q0abcdefg',
   };
   await t.store.putRoute(route);
   // The health arrives with a heartbeat, as the ingest writes it.
@@ -78,7 +79,9 @@ describe('keyframe status', () => {
   it('shows each channel, live or offline, with the health the task reported and its warnings', async () => {
     const { code, out } = await run('status');
     expect(code).toBe(0);
-    expect(out).toMatch(/^live-one \([A-Za-z0-9]{12}\) {2}LIVE$/m);
+    expect(out).toMatch(/^live-one \([A-Za-z0-9]{12}\) {2}LIVE {2}recorded$/m);
+    expect(out).toContain('recording    mh2k3l4q0abcdefg (see: keyframe recordings list live-one)');
+    expect(out).toMatch(/thumbnail {4}http:\/\/127\.0\.0\.1:8080\/[A-Za-z0-9]{12}\/thumbnail\.jpg/);
     expect(out).toMatch(/since .*\(1 min \d+ s\), task task-1, segment 124/);
     expect(out).toContain('video        avc1.640028 1920x1080, 30 fps, 6012 kbit/s, keyframe every 8.333 s');
     expect(out).toContain('audio        mp4a.40.2 48000 Hz, 2 ch, 128 kbit/s');
@@ -91,7 +94,15 @@ describe('keyframe status', () => {
     expect(code).toBe(0);
     const statuses = JSON.parse(out) as ChannelStatus[];
     expect(statuses).toHaveLength(1);
-    expect(statuses[0]).toMatchObject({ name: 'live-one', state: 'live', mediaSequence: 124, health: HEALTH });
+    expect(statuses[0]).toMatchObject({
+      name: 'live-one',
+      state: 'live',
+      mediaSequence: 124,
+      health: HEALTH,
+      record: true,
+      recordingId: 'mh2k3l4q0abcdefg',
+    });
+    expect(statuses[0].thumbnailUrl).toBe(`${urls.playbackBaseUrl}/${statuses[0].playbackId}/thumbnail.jpg`);
   });
 
   it('says which channel it could not find', async () => {

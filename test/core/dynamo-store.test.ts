@@ -52,6 +52,34 @@ describe('channels', () => {
   });
 });
 
+describe('channel options', () => {
+  it('record is stored, changed by updateChannel (on and off), and only for an active channel', async () => {
+    const key = newStreamKey();
+    const created = await t.store.createChannel({ name: 'rec', keyHash: hashStreamKey(key), playbackId: newPlaybackId(), record: true });
+    expect(created.record).toBe(true);
+    expect((await t.store.getChannelByKeyHash(hashStreamKey(key)))?.record).toBe(true);
+    const off = await t.store.updateChannel('rec', { record: false });
+    expect(off?.record).toBeUndefined();
+    expect((await t.store.getChannelByKeyHash(hashStreamKey(key)))?.record).toBeUndefined();
+    const on = await t.store.updateChannel(created.playbackId, { record: true });
+    expect(on?.record).toBe(true);
+    expect((await t.store.listChannels()).find((c) => c.playbackId === created.playbackId)?.record).toBe(true);
+    await t.store.revokeChannel('rec');
+    expect(await t.store.updateChannel(created.playbackId, { record: false })).toBeUndefined();
+    expect((await t.store.getChannelByKeyHash(hashStreamKey(key)))?.record).toBe(true);
+    expect(await t.store.updateChannel('no-such', { record: true })).toBeUndefined();
+  });
+
+  it('a route carries its recording id', async () => {
+    const r = route({ recordingId: 'abcdefghi0123456' });
+    await t.store.putRoute(r);
+    expect((await t.store.getRoute(r.playbackId))?.recordingId).toBe('abcdefghi0123456');
+    const plain = route();
+    await t.store.putRoute(plain);
+    expect((await t.store.getRoute(plain.playbackId))?.recordingId).toBeUndefined();
+  });
+});
+
 describe('routes', () => {
   it('returns the route it replaced when a newer publish takes over', async () => {
     const a = route();
