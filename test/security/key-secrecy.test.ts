@@ -17,7 +17,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { main } from '../../cli/main';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { createDynamoClient } from '../../core/dynamo-store';
+import { createRecordingS3Client } from '../../ingest/recorder';
 import { hashStreamKey, keyFingerprint, PLAYBACK_ID_PATTERN } from '../../core/model';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import { writeLocalState } from '../../local/state';
@@ -114,8 +116,9 @@ afterAll(async () => {
 describe('key secrecy, end to end', () => {
   it('no key, key hash or encoded key in any log line, metric, URL, playback ID, HTTP response or RTMP answer', async () => {
     // 1. Channels through the CLI. This output is the one place a key is shown: kept out of the corpus.
-    const pub = JSON.parse(await cli('keys', 'create', 'grep-public', '--json'));
-    const priv = JSON.parse(await cli('keys', 'create', 'grep-private', '--private', '--json'));
+    // Both are recorded, so the recordings, posters and thumbnails are searched too.
+    const pub = JSON.parse(await cli('keys', 'create', 'grep-public', '--record', '--json'));
+    const priv = JSON.parse(await cli('keys', 'create', 'grep-private', '--private', '--record', '--json'));
     const keys = [pub.streamKey as string, priv.streamKey as string];
     for (const c of [pub, priv]) {
       expect(c.playbackId).toMatch(PLAYBACK_ID_PATTERN);
@@ -195,9 +198,34 @@ describe('key secrecy, end to end', () => {
       expect(items).not.toContain(k.slice(3));
     }
 
+    // Thumbnails and status while live.
+    await waitFor('the public thumbnail', async () => ((await http(`/${pub.playbackId}/thumbnail.jpg`)).status === 200 ? true : undefined));
+    note('cli status', await cli('status', '--json'));
+    note('cli status', await cli('status'));
+
     // 5. The end: publishers finish, streams end, the stack shuts down (the tasks flush their metrics).
     for (const p of publishers) expect((await p.exited).code).toBe(0);
     await waitFor('the routes to be removed', async () => ((await stack!.store.listRoutes()).length === 0 ? true : undefined), 15_000);
+    // Every recording output: the CLI's listing, the playlists and posters through the origin, and every object
+    // in the bucket (bodies and headers).
+    const recordings = await waitFor('both recordings ready', async () => {
+      const list = JSON.parse(await cli('recordings', 'list', '--json')) as { id: string; playbackId: string; state: string }[];
+      return list.length === 2 && list.every((r) => r.state === 'ready') ? list : undefined;
+    });
+    note('cli recordings list', JSON.stringify(recordings));
+    note('cli recordings list', await cli('recordings', 'list'));
+    const pubRecording = recordings.find((r) => r.playbackId === pub.playbackId)!;
+    expect((await http(`/recordings/${pub.playbackId}/${pubRecording.id}/index.m3u8`)).status).toBe(200);
+    await http(`/recordings/${pub.playbackId}/${pubRecording.id}/poster.jpg`);
+    const s3 = createRecordingS3Client({ endpoint: stack!.s3.endpoint });
+    const objects = (await s3.send(new ListObjectsV2Command({ Bucket: stack!.recordingBucket }))).Contents ?? [];
+    expect(objects.length).toBeGreaterThan(10);
+    for (const o of objects) {
+      const got = await s3.send(new GetObjectCommand({ Bucket: stack!.recordingBucket, Key: o.Key! }));
+      const body = Buffer.from(await got.Body!.transformToByteArray());
+      note(`s3 ${o.Key}`, `${o.Key} ${got.ContentType} ${got.CacheControl} ${JSON.stringify(got.Metadata)}\n${body.toString('latin1')}`);
+    }
+    s3.destroy();
     await stack!.stop();
     // The local functions publish their metrics to memory (nothing printed): they are part of the corpus.
     note('metrics', JSON.stringify(stack!.metrics.published));
@@ -215,6 +243,7 @@ describe('key secrecy, end to end', () => {
       taskLines: corpus.filter((c) => c.source.startsWith('task')).length,
       httpResponses: corpus.filter((c) => c.source.startsWith('http')).length,
       rtmpAnswers: corpus.filter((c) => c.source === 'rtmp answer').length,
+      recordingObjects: corpus.filter((c) => c.source.startsWith('s3 ')).length,
       emfMetricLines: (text.match(/"CloudWatchMetrics"/g) ?? []).length,
       fingerprintsLogged: (text.match(new RegExp(wrong.map(keyFingerprint).join('|'), 'g')) ?? []).length,
       matches: matches.length,
