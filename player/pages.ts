@@ -97,11 +97,13 @@ button:hover { border-color: var(--accent); }
 .list li a { color: var(--accent); font-weight: 600; text-decoration: none; }
 .list li a::before { content: ""; display: inline-block; width: .55rem; height: .55rem; margin-right: .5rem; border-radius: 50%; background: var(--live); }
 .list .meta { color: var(--dim); font-size: .9rem; }
+.list li:has(.thumb) { align-items: center; }
 .list .thumb { width: 160px; aspect-ratio: 16 / 9; object-fit: cover; background: #000; border-radius: 3px; align-self: center; }
 .list .thumb:not([src]) { visibility: hidden; }
 .list li .rewind { color: var(--dim); font-size: .8rem; }
 .list h2 { font-size: 1rem; margin: 1.5rem 0 .5rem; }
 .list section[hidden] { display: none; }
+.recordings li { align-items: center; }
 .recordings li a::before { display: none; }
 .recordings li a { display: flex; align-items: center; gap: 1rem; }
 .recordings .poster { position: relative; width: 160px; aspect-ratio: 16 / 9; background: #000; border-radius: 3px; overflow: hidden; flex: none; }

@@ -37,6 +37,8 @@ export interface RecordingPlayerStats {
   readonly errors: number;
   readonly retries: number;
   readonly lastError?: string;
+  /** The HTTP status of the last failed load. */
+  readonly lastStatus?: number;
   readonly ended: boolean;
   readonly durationSeconds?: number;
 }
@@ -57,6 +59,8 @@ export interface RecordingPlayer {
 
 /** Fatal errors retried before the player gives up and says `error`. */
 export const RECORDING_MAX_RETRIES = 4;
+/** HTTP answers that end the attempt at once. */
+const REFUSED = new Set([400, 401, 403, 404, 410]);
 
 export function createRecordingPlayer(opts: RecordingPlayerOptions): RecordingPlayer {
   const { video, src } = opts;
@@ -68,6 +72,7 @@ export function createRecordingPlayer(opts: RecordingPlayerOptions): RecordingPl
   let retries = 0;
   let mediaRecoveries = 0;
   let lastError: string | undefined;
+  let lastStatus: number | undefined;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let destroyed = false;
   let pendingSeek: number | undefined;
@@ -136,6 +141,7 @@ export function createRecordingPlayer(opts: RecordingPlayerOptions): RecordingPl
   function onError(err: EngineError): void {
     errors++;
     lastError = err.label;
+    if (err.status !== undefined) lastStatus = err.status;
     if (!err.fatal && err.kind !== 'element') return;
     log('recording fatal error', { details: err.details });
     if (err.kind === 'media' && mediaRecoveries < 2) {
@@ -143,7 +149,8 @@ export function createRecordingPlayer(opts: RecordingPlayerOptions): RecordingPl
       engine?.recoverMediaError(mediaRecoveries === 2);
       return;
     }
-    if (retries >= RECORDING_MAX_RETRIES) {
+    // Refused (a private channel's recording without a valid token) or not there: retrying cannot help.
+    if (retries >= RECORDING_MAX_RETRIES || (err.status !== undefined && REFUSED.has(err.status))) {
       engine?.destroy();
       engine = null;
       setState('error');
@@ -205,6 +212,7 @@ export function createRecordingPlayer(opts: RecordingPlayerOptions): RecordingPl
         errors,
         retries,
         ...(lastError ? { lastError } : {}),
+        ...(lastStatus !== undefined ? { lastStatus } : {}),
         ended: timeline?.ended ?? false,
         ...(timeline ? { durationSeconds: timeline.durationSeconds } : {}),
       };

@@ -28,7 +28,7 @@ export interface RecordingCard {
   readonly href: string;
   readonly state: RecordingCardState;
   readonly poster?: string;
-  /** `12:34`, from durationSeconds. */
+  /** `12:34`, from durationSeconds; `LIVE` while recording (the stored duration is only updated now and then). */
   readonly duration: string;
   /** `2030-01-01 12:00 · incomplete`. */
   readonly meta: string;
@@ -114,7 +114,7 @@ export function listView(body: unknown, links: ListLinks, now: number): ListView
       href: fillLink(links.replayLink, r.playbackId, r.id),
       state: r.state,
       ...(poster ? { poster } : {}),
-      duration: formatClock(seconds),
+      duration: r.state === 'recording' ? 'LIVE' : formatClock(seconds),
       meta: notes,
       at: at ?? 0,
     });

@@ -191,7 +191,8 @@ function main(): void {
     } else {
       const r = timeshift.recordingState ?? 'starting';
       badge.textContent = mode === 'replay' ? 'Replay' : 'Rewind';
-      message.textContent = RECORDING_MESSAGES[r];
+      const refused = r === 'error' && [401, 403].includes(timeshift.recording?.stats().lastStatus ?? 0);
+      message.textContent = refused ? 'This recording needs a valid playback link (the channel is private).' : RECORDING_MESSAGES[r];
       message.hidden = r === 'playing';
       goLive.hidden = mode !== 'rewind';
       if (mode === 'replay') latencyEl.textContent = '';

@@ -230,7 +230,7 @@ describe('the stream list', () => {
       },
     ]);
     expect(view.recordings.map((r) => [r.id, r.state, r.duration, r.meta])).toEqual([
-      [RID, 'recording', '1:28', '2030-01-01 12:08 · live now'],
+      [RID, 'recording', 'LIVE', '2030-01-01 12:08 · live now'],
       ['0lzq3k5x2aaaaaaa', 'incomplete', '2:05', '2030-01-01 12:00 · incomplete'],
       ['0lzq3k5x1aaaaaaa', 'ready', '2:05', '2030-01-01 12:00'],
     ]);

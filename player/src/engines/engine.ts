@@ -46,6 +46,8 @@ export interface EngineError {
   readonly label: string;
   /** hls.js's error type, for the log. */
   readonly type?: string;
+  /** The HTTP status of a failed load (hls.js's `response.code`), when there was one. */
+  readonly status?: number;
 }
 
 /** How an attached engine reports back to the player core. */

@@ -37,6 +37,7 @@ export function createHlsJsEngine(opts: HlsJsEngineOptions): EngineAdapter {
           details: data.details,
           label: `${data.type}/${data.details}${data.fatal ? ' (fatal)' : ''}`,
           type: data.type,
+          ...(typeof data.response?.code === 'number' && data.response.code > 0 ? { status: data.response.code } : {}),
         }),
       );
       h.attachMedia(video);
