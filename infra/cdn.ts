@@ -3,6 +3,7 @@ import { CfnWebACL } from 'aws-cdk-lib/aws-wafv2';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import {
   AllowedMethods,
+  type BehaviorOptions,
   CachedMethods,
   CacheCookieBehavior,
   CacheHeaderBehavior,
@@ -17,6 +18,7 @@ import {
   type FunctionAssociation,
   FunctionUrlOriginAccessControl,
   HttpVersion,
+  type IOrigin,
   type PriceClass,
   ResponseHeadersPolicy,
   S3OriginAccessControl,
@@ -27,7 +29,8 @@ import { FunctionUrlOrigin, S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-or
 import type { IFunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ORIGIN_QUERY_RULE } from '../core/hls/paths';
+import { CACHE_THUMBNAIL } from '../core/hls/cache-control';
+import { ORIGIN_QUERY_RULE, THUMBNAIL_FILE } from '../core/hls/paths';
 import { playlistMaxTtlSeconds } from './config';
 import { viewerRequestFunctionCode } from './edge/viewer-request';
 import { PLAYER_PATH_PREFIX } from './player-site';
@@ -47,6 +50,19 @@ export const PLAYLIST_QUERY_STRINGS = ['token', ...Object.keys(ORIGIN_QUERY_RULE
  * the longest LL-HLS blocking request (the task's hold, 3 s, plus the upstream timeout, 2 s).
  */
 export const ORIGIN_READ_TIMEOUT_SECONDS = 15;
+/** Live thumbnails: `/<playbackId>/thumbnail.jpg`, to the origin. */
+export const THUMBNAIL_PATH_PATTERN = `/*/${THUMBNAIL_FILE}`;
+/** The thumbnail's max-age at the origin (core/hls/cache-control.ts `CACHE_THUMBNAIL`), which the edge honours. */
+export const THUMBNAIL_MAX_AGE_SECONDS = Number(/max-age=(\d+)/.exec(CACHE_THUMBNAIL)?.[1]);
+
+/** What the Cdn hands a `leadingBehaviors` callback: the pieces of its own behaviours. */
+export interface LeadingBehaviorContext {
+  /** The origin function's URL, signed with OAC. */
+  readonly functionOrigin: IOrigin;
+  readonly responseHeadersPolicy: ResponseHeadersPolicy;
+  /** The viewer-request function every behaviour carries. */
+  readonly functionAssociations: FunctionAssociation[];
+}
 
 export interface CdnProps {
   /** The origin function's URL (AWS_IAM auth). */
@@ -70,6 +86,11 @@ export interface CdnProps {
   readonly wafRateLimit?: number;
   /** An existing web ACL (CLOUDFRONT scope, us-east-1) to attach instead. @default - none */
   readonly webAclArn?: string;
+  /**
+   * Behaviours that come before all of the Cdn's own (CloudFront takes the first pattern that matches), in the
+   * order given: the recordings' (infra/recordings.ts `Recordings.behaviors`). @default - none
+   */
+  readonly leadingBehaviors?: (ctx: LeadingBehaviorContext) => Record<string, BehaviorOptions>;
 }
 
 /**
@@ -77,13 +98,15 @@ export interface CdnProps {
  * invoke the function URL). Segments (the default behavior) cache long and honour the origin's
  * `immutable` max-age, and so do LL-HLS parts (`*.m4s` too); `*.m3u8` playlists cache at most half a segment
  * (LL-HLS ones 1 s); errors cache for about 1 s. Cache keys carry no cookies or headers, and query strings only
- * on playlists (token, `_HLS_msn`, `_HLS_part`, `_HLS_skip`): otherwise the path names the object. CORS allows any origin
- * (GET/HEAD/OPTIONS) so any web player can play.
+ * on playlists (token, `_HLS_msn`, `_HLS_part`, `_HLS_skip`) and thumbnails (token): otherwise the path names the
+ * object. Live thumbnails (`/<playbackId>/thumbnail.jpg`) have their own short policy. Leading behaviours (the
+ * recordings') come first. CORS allows any origin (GET/HEAD/OPTIONS) so any web player can play.
  */
 export class Cdn extends Construct {
   readonly distribution: Distribution;
   readonly segmentCachePolicy: CachePolicy;
   readonly playlistCachePolicy: CachePolicy;
+  readonly thumbnailCachePolicy: CachePolicy;
   readonly corsPolicy: ResponseHeadersPolicy;
   readonly accessLogBucket?: Bucket;
   /** Viewer-request function on every behavior: the origin's path rule at the edge, and the player's routes. */
@@ -120,6 +143,20 @@ export class Cdn extends Construct {
       queryStringBehavior: CacheQueryStringBehavior.allowList(...PLAYLIST_QUERY_STRINGS),
       enableAcceptEncodingGzip: true,
       enableAcceptEncodingBrotli: true,
+    });
+
+    this.thumbnailCachePolicy = new CachePolicy(this, 'ThumbnailCachePolicy', {
+      comment: `Keyframe live thumbnails: a few seconds (the origin sends ${CACHE_THUMBNAIL}); token in the key`,
+      minTtl: Duration.seconds(0),
+      defaultTtl: Duration.seconds(THUMBNAIL_MAX_AGE_SECONDS),
+      maxTtl: Duration.seconds(THUMBNAIL_MAX_AGE_SECONDS),
+      cookieBehavior: CacheCookieBehavior.none(),
+      headerBehavior: CacheHeaderBehavior.none(),
+      // A private channel's thumbnail needs its token, as its playlists do: one viewer's picture is never another's.
+      queryStringBehavior: CacheQueryStringBehavior.allowList('token'),
+      // JPEG does not compress.
+      enableAcceptEncodingGzip: false,
+      enableAcceptEncodingBrotli: false,
     });
 
     this.corsPolicy = new ResponseHeadersPolicy(this, 'CorsPolicy', {
@@ -195,6 +232,7 @@ export class Cdn extends Construct {
     }
     const webAclId = this.webAcl?.attrArn ?? props.webAclArn;
 
+    const leading = props.leadingBehaviors?.({ functionOrigin: origin, responseHeadersPolicy: this.corsPolicy, functionAssociations }) ?? {};
     const customDomain = props.domainName !== undefined && props.domainCertificateArn !== undefined;
     this.distribution = new Distribution(this, 'Distribution', {
       comment: 'Keyframe live HLS',
@@ -208,7 +246,19 @@ export class Cdn extends Construct {
         compress: false,
         functionAssociations,
       },
+      // In this order (CloudFront takes the first pattern that matches; object keys keep insertion order).
       additionalBehaviors: {
+        ...leading,
+        [THUMBNAIL_PATH_PATTERN]: {
+          origin,
+          viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+          allowedMethods: AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+          cachedMethods: CachedMethods.CACHE_GET_HEAD_OPTIONS,
+          cachePolicy: this.thumbnailCachePolicy,
+          responseHeadersPolicy: this.corsPolicy,
+          compress: false,
+          functionAssociations,
+        },
         '*.m3u8': {
           origin,
           viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,

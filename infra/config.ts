@@ -47,6 +47,13 @@ export const WAF_RATE_LIMIT = { min: 10, max: 2_000_000_000 } as const;
 /** Reserved concurrency of the task-events function (0: none). Lambda keeps 100 of the account's quota unreserved. */
 export const TASK_EVENTS_RESERVED_CONCURRENCY = { default: 5, max: 100 } as const;
 export const REMOVAL_POLICIES = ['retain', 'destroy'] as const;
+/** Recordings are kept this many days (a lifecycle expiry on the bucket's recordings/ prefix). */
+export const RECORDING_RETENTION_DAYS = { min: 1, max: 3650 } as const;
+/** Fargate ephemeral storage, GiB: 20 included; 21–200 configurable (and charged beyond 20). */
+export const FARGATE_EPHEMERAL_STORAGE_GIB = { included: 20, min: 21, max: 200 } as const;
+/** Ephemeral storage the task needs besides the recording spool: its image layers, logs and temporary files. */
+export const EPHEMERAL_STORAGE_HEADROOM_GIB = 4;
+export const RECORDING_SPOOL_GIB = { min: 1, max: FARGATE_EPHEMERAL_STORAGE_GIB.max - EPHEMERAL_STORAGE_HEADROOM_GIB } as const;
 
 export interface KeyframeConfig {
   /** CloudFormation stack name. @default 'Keyframe' */
@@ -122,6 +129,13 @@ export interface KeyframeConfig {
   readonly cdnAccessLogs: boolean;
   /** Email subscribed to the alarm topic. @default - no subscription */
   readonly alarmEmail?: string;
+  /** Days a recording is kept in the recordings bucket (lifecycle expiry). @default 30 */
+  readonly recordingRetentionDays: number;
+  /**
+   * The ingest task's recording upload spool, GiB (KEYFRAME_RECORDING_SPOOL_MIB): what the task holds while S3
+   * is slow or down. The task's ephemeral storage is sized from it (`ingestEphemeralStorageGiB`). @default 8
+   */
+  readonly recordingSpoolGiB: number;
 }
 
 export const DEFAULT_CONFIG: KeyframeConfig = {
@@ -147,6 +161,8 @@ export const DEFAULT_CONFIG: KeyframeConfig = {
   tableRemovalPolicy: 'retain',
   tableDeletionProtection: false,
   cdnAccessLogs: false,
+  recordingRetentionDays: 30,
+  recordingSpoolGiB: 8,
 };
 
 export type ConfigKey = keyof KeyframeConfig;
@@ -183,6 +199,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   'tableDeletionProtection',
   'cdnAccessLogs',
   'alarmEmail',
+  'recordingRetentionDays',
+  'recordingSpoolGiB',
 ];
 
 export class ConfigError extends Error {
@@ -210,6 +228,20 @@ export const MAX_KBPS_SECONDS = Math.floor((ORIGIN_MAX_SEGMENT_BYTES * 100) / (1
 export function playlistMaxTtlSeconds(config: Pick<KeyframeConfig, 'segmentSeconds'>): number {
   // The same rule as the origin's media-playlist max-age, so the edge never holds a playlist longer.
   return mediaPlaylistMaxAge(config.segmentSeconds);
+}
+
+/**
+ * The ingest task's ephemeral storage, GiB: the recording spool plus headroom for the image and logs; undefined
+ * when that fits in the 20 GiB Fargate includes (the task definition then leaves the size unset).
+ */
+export function ingestEphemeralStorageGiB(config: Pick<KeyframeConfig, 'recordingSpoolGiB'>): number | undefined {
+  const needed = config.recordingSpoolGiB + EPHEMERAL_STORAGE_HEADROOM_GIB;
+  return needed <= FARGATE_EPHEMERAL_STORAGE_GIB.included ? undefined : Math.max(FARGATE_EPHEMERAL_STORAGE_GIB.min, needed);
+}
+
+/** The spool cap the ingest task is given (KEYFRAME_RECORDING_SPOOL_MIB), MiB. */
+export function recordingSpoolMiB(config: Pick<KeyframeConfig, 'recordingSpoolGiB'>): number {
+  return config.recordingSpoolGiB * 1024;
 }
 
 /** The architecture the stack builds and runs: the configured one, or the host's for `host` (Node's `os.arch()`). */
@@ -337,6 +369,18 @@ export function loadConfig(context: Readonly<Record<string, unknown>>, options: 
       /^[^\s@]+@[^\s@]+\.[^\s@]+$/,
       'not an email address',
       'set an address such as ops@example.com, or remove it',
+    ),
+    recordingRetentionDays: r.integer(
+      'recordingRetentionDays',
+      RECORDING_RETENTION_DAYS.min,
+      RECORDING_RETENTION_DAYS.max,
+      '; recordings older than this are deleted from the bucket',
+    ),
+    recordingSpoolGiB: r.integer(
+      'recordingSpoolGiB',
+      RECORDING_SPOOL_GIB.min,
+      RECORDING_SPOOL_GIB.max,
+      `; the task's ephemeral storage is this + ${EPHEMERAL_STORAGE_HEADROOM_GIB} GiB, and Fargate allows at most ${FARGATE_EPHEMERAL_STORAGE_GIB.max}`,
     ),
   };
 

@@ -24,6 +24,7 @@ import { Metric, Stats } from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import { STOP_TIMEOUT_HEADROOM_SECONDS } from './config';
 import { PATHS, REPO_ROOT } from './paths';
+import type { Recordings } from './recordings';
 import type { RoutingTable } from './routing-table';
 import { METRICS_NAMESPACE } from '../core/metrics';
 import { ingestSettings } from '../core/settings/ingest';
@@ -69,6 +70,17 @@ export interface IngestServiceProps {
   readonly imageDirectory?: string;
   /** ECS Exec into the tasks (`aws ecs execute-command`). @default false */
   readonly ecsExec?: boolean;
+  /**
+   * Recording (docs/recording.md): the bucket the tasks upload to (put/delete under recordings/ only), the
+   * upload spool's cap, and the ephemeral storage that holds it. @default - recording off on the tasks
+   */
+  readonly recording?: {
+    readonly recordings: Recordings;
+    /** KEYFRAME_RECORDING_SPOOL_MIB. */
+    readonly spoolMiB: number;
+    /** The task's ephemeral storage, GiB (21–200); unset keeps Fargate's included 20 GiB. */
+    readonly ephemeralStorageGiB?: number;
+  };
 }
 
 /**
@@ -112,12 +124,15 @@ export class IngestService extends Construct {
     this.taskDefinition = new FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: props.cpu,
       memoryLimitMiB: props.memoryLimitMiB,
+      // The recording spool lives on the task's ephemeral storage: sized from the same config value.
+      ...(props.recording?.ephemeralStorageGiB !== undefined ? { ephemeralStorageGiB: props.recording.ephemeralStorageGiB } : {}),
       runtimePlatform: {
         cpuArchitecture: arm ? CpuArchitecture.ARM64 : CpuArchitecture.X86_64,
         operatingSystemFamily: OperatingSystemFamily.LINUX,
       },
     });
     props.table.grant(this.taskDefinition.taskRole, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query']);
+    props.recording?.recordings.grantTaskWrites(this.taskDefinition.taskRole);
     // A task with live publishers protects itself from scale-in through the ECS agent (ingest/protection.ts),
     // which calls UpdateTaskProtection with the task role: allowed on this cluster's tasks only.
     const clusterTasks = Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${this.cluster.clusterName}/*` });
@@ -151,6 +166,8 @@ export class IngestService extends Construct {
         // The task sees the NLB's addresses, not the publishers' (client IP preservation is off), so a
         // per-address cap would cap every publisher behind one NLB node together; the total cap stays.
         maxConnectionsPerIp: Infinity,
+        // Recordings: uploads to the bucket in the task's own region (S3 through the VPC's gateway endpoint).
+        ...(props.recording ? { recordingBucket: props.recording.recordings.bucket.bucketName, recordingSpoolMiB: props.recording.spoolMiB } : {}),
         // taskArn / taskIp: read by the task from the ECS metadata endpoint v4.
       }),
       portMappings: [

@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import { INGEST_PORTS } from './ingest-service';
 import { KeyframeFunction } from './node-function';
 import { PATHS } from './paths';
+import type { Recordings } from './recordings';
 import type { RoutingTable } from './routing-table';
 import { originSettings } from '../core/settings/origin';
 
@@ -19,6 +20,8 @@ export interface OriginProps {
   readonly logRetention: RetentionDays;
   /** Share of successful requests logged (keyframe:originLogSampleRate); errors always are. */
   readonly logSampleRate: number;
+  /** The recordings bucket: the origin serves recordings' playlists and posters from it. @default - recordings off (404) */
+  readonly recordings?: Recordings;
 }
 
 /**
@@ -44,7 +47,7 @@ export class Origin extends Construct {
       description: 'Keyframe origin function: HTTPS to AWS APIs, HLS to the ingest tasks',
       allowAllOutbound: false,
     });
-    // DynamoDB through its gateway endpoint (whose prefix list is not known offline): HTTPS out.
+    // DynamoDB and S3 through their gateway endpoints (whose prefix lists are not known offline): HTTPS out.
     this.securityGroup.addEgressRule(Peer.anyIpv4(), Port.tcp(443), 'HTTPS to DynamoDB');
 
     this.playbackSecret = new Secret(this, 'PlaybackSecret', {
@@ -79,8 +82,12 @@ export class Origin extends Construct {
         upstreamPorts: String(INGEST_PORTS.hls),
         // Read with the AWS SDK on the first private request, kept in memory and refreshed (core/playback-secret.ts).
         playbackSecretArn: this.playbackSecret.secretArn,
+        // Recordings' playlists and posters (S3 through the VPC's gateway endpoint, in the function's own region:
+        // Lambda sets AWS_REGION itself).
+        ...(props.recordings ? { recordingBucket: props.recordings.bucket.bucketName } : {}),
       }),
     });
+    props.recordings?.grantOriginReads(this.handler.role);
     this.playbackSecret.grantRead(this.handler.role);
     // Route look-ups (GetItem); Query and Scan for the public stream list (GET /api/streams, which lists
     // live routes and active channels: functions/origin/streams.ts). Read-only either way.

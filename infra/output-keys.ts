@@ -14,4 +14,6 @@ export const OUTPUT_KEYS = {
   dashboardUrl: 'DashboardUrl',
   alarmTopicArn: 'AlarmTopicArn',
   playbackSecretArn: 'PlaybackSecretArn',
+  /** The recordings bucket (`keyframe recordings delete --stack` removes a recording's objects from it). */
+  recordingBucketName: 'RecordingBucketName',
 } as const;

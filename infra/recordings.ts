@@ -1,4 +1,4 @@
-import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AllowedMethods,
   type BehaviorOptions,
@@ -7,7 +7,8 @@ import {
   CacheHeaderBehavior,
   CachePolicy,
   CacheQueryStringBehavior,
-  type Distribution,
+  type FunctionAssociation,
+  type IOrigin,
   type IResponseHeadersPolicy,
   S3OriginAccessControl,
   ViewerProtocolPolicy,
@@ -25,17 +26,40 @@ export interface RecordingsProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-/** The CloudFront path patterns of recordings, playlist first (CloudFront takes the first pattern that matches). */
-export const RECORDING_PATH_PATTERNS = { playlist: `/${RECORDINGS_PREFIX}*.m3u8`, objects: `/${RECORDINGS_PREFIX}*` } as const;
+/**
+ * The CloudFront path patterns of recordings, in the order they must come (CloudFront takes the first pattern
+ * that matches): playlists and posters go to the origin function (a private recording's need a token, and the
+ * origin checks the recording's item), everything else under the prefix (segments, inits) to the bucket.
+ */
+export const RECORDING_PATH_PATTERNS = {
+  playlist: `/${RECORDINGS_PREFIX}*.m3u8`,
+  poster: `/${RECORDINGS_PREFIX}*.jpg`,
+  objects: `/${RECORDINGS_PREFIX}*`,
+} as const;
+
+/** What a leading behaviour needs of the distribution it goes on (the Cdn passes it). */
+export interface RecordingBehaviorContext {
+  /** The origin function's URL origin (OAC-signed). */
+  readonly functionOrigin: IOrigin;
+  readonly responseHeadersPolicy?: IResponseHeadersPolicy;
+  /** The viewer-request function (the path rule at the edge) that every behaviour carries. */
+  readonly functionAssociations?: FunctionAssociation[];
+}
+
+/** The largest poster max-age the edge honours (the recorder sets a day). */
+export const RECORDING_ORIGIN_MAX_TTL = Duration.days(1);
 
 /**
- * Recordings (docs/recording.md): a private bucket the ingest tasks write under `recordings/` and CloudFront reads
- * through Origin Access Control, with its own cache policies (a playlist that grows while live: seconds; segments
- * and inits that never change: a year).
+ * Recordings (docs/recording.md): a private bucket the ingest tasks write under `recordings/`; CloudFront reads
+ * segments and inits from it through Origin Access Control (its own long cache policy), and sends playlists and
+ * posters to the origin function (its own cache policy, keyed on the playback token), which reads them with
+ * s3:GetObject under the prefix.
  */
 export class Recordings extends Construct {
   readonly bucket: Bucket;
-  readonly playlistCachePolicy: CachePolicy;
+  /** Recordings' playlists and posters, through the origin: honour its max-age; the token is in the key. */
+  readonly originCachePolicy: CachePolicy;
+  /** Segments and inits, from the bucket: written once, never changed. */
   readonly objectCachePolicy: CachePolicy;
 
   constructor(scope: Construct, id: string, props: RecordingsProps) {
@@ -53,22 +77,23 @@ export class Recordings extends Construct {
     Validations.of(this.bucket).acknowledge({
       id: 'AwsSolutions-S1',
       reason:
-        'Written only by the ingest task role (put/delete under recordings/) and read only by CloudFront (OAC); reads show in the CloudFront metrics and, when enabled, its access logs, and a server access log bucket would cost per recording segment.',
+        'Written only by the ingest task role (put/delete under recordings/) and read only by CloudFront (OAC) and the origin function (get under recordings/); reads show in the CloudFront and origin metrics and, when enabled, the CloudFront access logs, and a server access log bucket would cost per recording segment.',
     });
 
-    this.playlistCachePolicy = new CachePolicy(this, 'PlaylistCachePolicy', {
-      comment: 'Keyframe recording playlists: grow while live; honour the max-age the recorder sets (1 s live, 60 s VOD)',
+    this.originCachePolicy = new CachePolicy(this, 'OriginCachePolicy', {
+      comment: 'Keyframe recording playlists and posters (origin): honour its max-age (1 s live, 60 s VOD, 1 day posters); token in the key',
       minTtl: Duration.seconds(0),
       defaultTtl: Duration.seconds(1),
-      maxTtl: Duration.seconds(60),
+      maxTtl: RECORDING_ORIGIN_MAX_TTL,
       cookieBehavior: CacheCookieBehavior.none(),
       headerBehavior: CacheHeaderBehavior.none(),
-      queryStringBehavior: CacheQueryStringBehavior.none(),
+      // Private recordings: a playlist or poster fetched with one viewer's token is never served without one.
+      queryStringBehavior: CacheQueryStringBehavior.allowList('token'),
       enableAcceptEncodingGzip: true,
       enableAcceptEncodingBrotli: true,
     });
     this.objectCachePolicy = new CachePolicy(this, 'ObjectCachePolicy', {
-      comment: 'Keyframe recording segments and inits: written once, never changed',
+      comment: 'Keyframe recording segments and inits (S3): written once, never changed',
       minTtl: Duration.days(1),
       defaultTtl: Duration.days(365),
       maxTtl: Duration.days(365),
@@ -80,28 +105,49 @@ export class Recordings extends Construct {
     });
   }
 
+  private objectsArn(): string {
+    return this.bucket.arnForObjects(`${RECORDINGS_PREFIX}*`);
+  }
+
+  private acknowledgePrefix(role: IRole, reason: string): void {
+    const bucketId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnElement);
+    Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${RECORDINGS_PREFIX}*]`, reason });
+  }
+
   /**
    * The task may put and delete recordings' objects, and nothing else in the bucket: no read, no list, no other
    * prefix, no multipart (the recorder's objects are single PUTs).
    */
   grantTaskWrites(role: IRole): void {
-    const objects = this.bucket.arnForObjects(`${RECORDINGS_PREFIX}*`);
-    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:PutObject', 's3:DeleteObject'], resources: [objects] }));
-    const bucketId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnElement);
-    Validations.of(role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${RECORDINGS_PREFIX}*]`,
-      reason:
-        'PutObject and DeleteObject under the recordings/ prefix of the recordings bucket only: object keys are <playbackId>/<recordingId>/<segment>, generated while streaming, so the key part of the ARN is a wildcard.',
-    });
+    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:PutObject', 's3:DeleteObject'], resources: [this.objectsArn()] }));
+    this.acknowledgePrefix(
+      role,
+      'PutObject and DeleteObject under the recordings/ prefix of the recordings bucket only: object keys are <playbackId>/<recordingId>/<segment>, generated while streaming, so the key part of the ARN is a wildcard.',
+    );
   }
 
   /**
-   * Serves `/recordings/*` from the bucket on the distribution, ahead of its other behaviours (its `*.m3u8`
-   * would otherwise send recording playlists to the origin function).
+   * The origin function may read recordings' objects (playlists and posters on a deployed stack), and nothing
+   * else: no list (a missing key is then a 403 from S3, which the origin answers as a 404), no write.
    */
-  serveFrom(distribution: Distribution, opts: { responseHeadersPolicy?: IResponseHeadersPolicy } = {}): void {
-    const origin = S3BucketOrigin.withOriginAccessControl(this.bucket, {
+  grantOriginReads(role: IRole): void {
+    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [this.objectsArn()] }));
+    this.acknowledgePrefix(
+      role,
+      "GetObject under the recordings/ prefix of the recordings bucket only: the origin serves recordings' playlists and posters, whose keys are <playbackId>/<recordingId>/<file>, so the key part of the ARN is a wildcard.",
+    );
+  }
+
+  /**
+   * The distribution behaviours for recordings, in order (they must come before the distribution's own
+   * `*.m3u8` and default behaviours: the Cdn puts them first). Playlists and posters to the origin function,
+   * the rest to the bucket through OAC.
+   */
+  behaviors(ctx: RecordingBehaviorContext): Record<string, BehaviorOptions> {
+    const bucketOrigin = S3BucketOrigin.withOriginAccessControl(this.bucket, {
       originAccessControl: new S3OriginAccessControl(this, 'AccessControl', {
+        // Account-wide names: unique to this construct and suffixed with the region (as the Cdn's).
+        originAccessControlName: `${Names.uniqueResourceName(this, { maxLength: 40 })}-recordings-${Stack.of(this).region}`,
         description: 'Keyframe: CloudFront reads the recordings bucket',
       }),
     });
@@ -109,17 +155,14 @@ export class Recordings extends Construct {
       viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
       allowedMethods: AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
       cachedMethods: CachedMethods.CACHE_GET_HEAD_OPTIONS,
-      ...(opts.responseHeadersPolicy ? { responseHeadersPolicy: opts.responseHeadersPolicy } : {}),
+      ...(ctx.responseHeadersPolicy ? { responseHeadersPolicy: ctx.responseHeadersPolicy } : {}),
+      ...(ctx.functionAssociations ? { functionAssociations: ctx.functionAssociations } : {}),
     };
-    distribution.addBehavior(RECORDING_PATH_PATTERNS.playlist, origin, { ...common, cachePolicy: this.playlistCachePolicy, compress: true });
-    distribution.addBehavior(RECORDING_PATH_PATTERNS.objects, origin, { ...common, cachePolicy: this.objectCachePolicy, compress: false });
-    // addBehavior appends, and CloudFront takes the first pattern that matches, so these two move to the front.
-    // The list is the distribution's own (rendered lazily at synth; a plain array or, in current CDK, a box
-    // around one). test/infra/recordings.test.ts checks the order; the clean fix is a Cdn prop for behaviours
-    // that come first.
-    const held = (distribution as unknown as { additionalBehaviors?: unknown }).additionalBehaviors;
-    const behaviors = Array.isArray(held) ? held : (held as { getMutable?: () => unknown } | undefined)?.getMutable?.();
-    if (!Array.isArray(behaviors)) throw new Error('Recordings.serveFrom: cannot order the distribution behaviours (CDK changed?)');
-    behaviors.unshift(...behaviors.splice(-2, 2));
+    const viaOrigin: BehaviorOptions = { ...common, origin: ctx.functionOrigin, cachePolicy: this.originCachePolicy, compress: true };
+    return {
+      [RECORDING_PATH_PATTERNS.playlist]: viaOrigin,
+      [RECORDING_PATH_PATTERNS.poster]: { ...viaOrigin, compress: false },
+      [RECORDING_PATH_PATTERNS.objects]: { ...common, origin: bucketOrigin, cachePolicy: this.objectCachePolicy, compress: false },
+    };
   }
 }

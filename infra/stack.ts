@@ -3,7 +3,7 @@ import { Aws, CfnOutput, CfnRule, Fn, Stack, type StackProps } from 'aws-cdk-lib
 import { Port } from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { Cdn } from './cdn';
-import { type IngestArchitecture, type KeyframeConfig, resolveIngestArchitecture } from './config';
+import { type IngestArchitecture, ingestEphemeralStorageGiB, type KeyframeConfig, recordingSpoolMiB, resolveIngestArchitecture } from './config';
 import { IngestLoadBalancer } from './ingest-load-balancer';
 import { INGEST_PORTS, IngestService } from './ingest-service';
 import { Network } from './network';
@@ -12,6 +12,7 @@ import { Origin } from './origin';
 import { OUTPUT_KEYS } from './output-keys';
 import { REPO_ROOT } from './paths';
 import { PLAYER_PATH, PlayerSite } from './player-site';
+import { Recordings } from './recordings';
 import { arnRegion, FUNCTION_URL_UNSUPPORTED_REGIONS } from './regions';
 import { RoutingTable } from './routing-table';
 import { TaskStateSync } from './task-state-sync';
@@ -33,6 +34,7 @@ export interface KeyframeStackProps extends StackProps {
 export class KeyframeStack extends Stack {
   readonly network: Network;
   readonly routingTable: RoutingTable;
+  readonly recordings: Recordings;
   readonly ingest: IngestService;
   readonly ingestLoadBalancer: IngestLoadBalancer;
   readonly taskStateSync: TaskStateSync;
@@ -66,6 +68,9 @@ export class KeyframeStack extends Stack {
       deletionProtection: config.tableDeletionProtection,
     });
 
+    // Recordings (docs/recording.md): the bucket is kept on `cdk destroy` (the streamers' data).
+    this.recordings = new Recordings(this, 'Recordings', { retentionDays: config.recordingRetentionDays });
+
     this.ingest = new IngestService(this, 'Ingest', {
       vpc,
       table: this.routingTable,
@@ -81,6 +86,11 @@ export class KeyframeStack extends Stack {
       drainSeconds: config.drainSeconds,
       logRetention,
       imageDirectory: props.repoRoot ?? REPO_ROOT,
+      recording: {
+        recordings: this.recordings,
+        spoolMiB: recordingSpoolMiB(config),
+        ephemeralStorageGiB: ingestEphemeralStorageGiB(config),
+      },
     });
 
     this.ingestLoadBalancer = new IngestLoadBalancer(this, 'IngestLoadBalancer', {
@@ -104,6 +114,7 @@ export class KeyframeStack extends Stack {
       playlistSize: config.playlistSize,
       logRetention,
       logSampleRate: config.originLogSampleRate,
+      recordings: this.recordings,
     });
     // The tasks' HLS port is reachable from the origin function and nothing else.
     this.origin.securityGroup.connections.allowTo(this.ingest.securityGroup, Port.tcp(INGEST_PORTS.hls), 'HLS: origin function to ingest tasks');
@@ -123,6 +134,8 @@ export class KeyframeStack extends Stack {
       playerBucket: this.playerSite?.bucket,
       wafRateLimit: config.wafRateLimit,
       webAclArn: config.webAclArn,
+      // /recordings/*: playlists and posters to the origin, segments and inits from the bucket (OAC); first.
+      leadingBehaviors: (ctx) => this.recordings.behaviors(ctx),
     });
     // The player upload invalidates /watch/* on this distribution, so a deploy ships the new page at once.
     this.playerSite?.deployTo(this.cdn.distribution);
@@ -175,6 +188,10 @@ export class KeyframeStack extends Stack {
     new CfnOutput(this, OUTPUT_KEYS.tableName, {
       description: 'Routing table (stream keys, routes, tasks)',
       value: this.routingTable.tableName,
+    });
+    new CfnOutput(this, OUTPUT_KEYS.recordingBucketName, {
+      description: `Recordings bucket (objects under recordings/; kept ${config.recordingRetentionDays} days; keyframe recordings delete --stack)`,
+      value: this.recordings.bucket.bucketName,
     });
     new CfnOutput(this, OUTPUT_KEYS.createStreamKeyCommand, {
       description: 'Creates a channel and prints its secret stream key and playback ID',

@@ -85,9 +85,10 @@ describe('Cdn and LL-HLS', () => {
     const segments = policy(/segments/);
     expect(segments.MaxTTL).toBe(14 * 86400);
     expect(segments.ParametersInCacheKeyAndForwardedToOrigin.QueryStringsConfig.QueryStringBehavior).toBe('none');
-    // Only playlists (and the player) have their own behaviour: a part path falls to the default one.
+    // Only playlists and thumbnails (and the player, and recordings) have their own behaviour: a part path falls
+    // to the default one.
     const patterns = (distribution.CacheBehaviors as { PathPattern: string }[]).map((b) => b.PathPattern);
-    expect(patterns).toEqual(['*.m3u8']);
+    expect(patterns).toEqual(['/*/thumbnail.jpg', '*.m3u8']);
     expect(distribution.DefaultCacheBehavior.CachePolicyId).toEqual({
       Ref: Object.keys(resources).find((k) => resources[k] === policies.find((p) => p.Properties.CachePolicyConfig === segments)),
     });
@@ -97,5 +98,30 @@ describe('Cdn and LL-HLS', () => {
     const timeout = distribution.Origins[0].CustomOriginConfig.OriginReadTimeout;
     const holdMs = originSettings.load({ KEYFRAME_TABLE: 't' }).blockingHoldMs + originSettings.load({ KEYFRAME_TABLE: 't' }).upstreamTimeoutMs;
     expect(timeout * 1000).toBeGreaterThan(holdMs);
+  });
+});
+
+describe('Cdn leading behaviours', () => {
+  it('puts them before its own, in the order given, with the function origin, CORS policy and edge function it passes', () => {
+    let seen: Parameters<NonNullable<ConstructorParameters<typeof Cdn>[2]['leadingBehaviors']>>[0] | undefined;
+    const { template } = cdnWith({
+      leadingBehaviors: (ctx) => {
+        seen = ctx;
+        return {
+          '/first/*': {
+            origin: ctx.functionOrigin,
+            functionAssociations: ctx.functionAssociations,
+            responseHeadersPolicy: ctx.responseHeadersPolicy,
+          },
+          '/second/*': { origin: ctx.functionOrigin },
+        };
+      },
+    });
+    expect(seen?.functionAssociations).toHaveLength(1);
+    const config = Object.values(template.findResources('AWS::CloudFront::Distribution'))[0].Properties.DistributionConfig;
+    const patterns = (config.CacheBehaviors as { PathPattern: string }[]).map((b) => b.PathPattern);
+    expect(patterns).toEqual(['/first/*', '/second/*', '/*/thumbnail.jpg', '*.m3u8']);
+    expect(config.CacheBehaviors[0].TargetOriginId).toBe(config.DefaultCacheBehavior.TargetOriginId);
+    expect(config.CacheBehaviors[0].FunctionAssociations).toEqual(config.DefaultCacheBehavior.FunctionAssociations);
   });
 });

@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
   DEFAULT_CONFIG,
+  ingestEphemeralStorageGiB,
   largestSegmentBytes,
   loadConfig,
   MAX_KBPS_SECONDS,
   ORIGIN_MAX_SEGMENT_BYTES,
   playlistMaxTtlSeconds,
+  recordingSpoolMiB,
   resolveIngestArchitecture,
 } from '../../infra/config';
 import { FUNCTION_URL_UNSUPPORTED_REGIONS, ORIGIN_SHIELD_REGIONS, SUPPORTED_REGIONS } from '../../infra/regions';
@@ -128,7 +130,22 @@ describe('loadConfig', () => {
         'keyframe:originLogSampleRate, keyframe:taskEventsReservedConcurrency, keyframe:lambdaConcurrencyQuota, keyframe:wafRateLimit, keyframe:webAclArn, ' +
         'keyframe:domainName, keyframe:domainCertificateArn, keyframe:originShieldRegion, ' +
         'keyframe:priceClass, keyframe:logRetentionDays, keyframe:tableRemovalPolicy, keyframe:tableDeletionProtection, ' +
-        'keyframe:cdnAccessLogs, keyframe:alarmEmail',
+        'keyframe:cdnAccessLogs, keyframe:alarmEmail, keyframe:recordingRetentionDays, keyframe:recordingSpoolGiB',
+    ],
+    [
+      'a recording retention of zero days',
+      { 'keyframe:recordingRetentionDays': 0 },
+      'keyframe:recordingRetentionDays=0: out of range. Fix: set an integer from 1 to 3650 (default 30); recordings older than this are deleted from the bucket',
+    ],
+    [
+      'a recording retention that is not a whole number of days',
+      { 'keyframe:recordingRetentionDays': '7.5' },
+      'keyframe:recordingRetentionDays="7.5": not an integer. Fix: set an integer from 1 to 3650 (default 30); recordings older than this are deleted from the bucket',
+    ],
+    [
+      'a recording spool larger than Fargate storage',
+      { 'keyframe:recordingSpoolGiB': 197 },
+      "keyframe:recordingSpoolGiB=197: out of range. Fix: set an integer from 1 to 196 (default 8); the task's ephemeral storage is this + 4 GiB, and Fargate allows at most 200",
     ],
     [
       'a Fargate CPU size that does not exist',
@@ -395,5 +412,32 @@ describe('playlistMaxTtlSeconds', () => {
     [10, 5],
   ])('segmentSeconds %i → at most %i s', (segmentSeconds, ttl) => {
     expect(playlistMaxTtlSeconds({ segmentSeconds })).toBe(ttl);
+  });
+});
+
+describe('recording settings', () => {
+  it('default to 30 days of retention and an 8 GiB spool that fits the included 20 GiB of task storage', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ recordingRetentionDays: 30, recordingSpoolGiB: 8 });
+    expect(ingestEphemeralStorageGiB(config)).toBeUndefined();
+    expect(recordingSpoolMiB(config)).toBe(8192);
+  });
+
+  it('read from context, flags as strings', () => {
+    expect(loadConfig({ 'keyframe:recordingRetentionDays': '7', 'keyframe:recordingSpoolGiB': 50 })).toMatchObject({
+      recordingRetentionDays: 7,
+      recordingSpoolGiB: 50,
+    });
+  });
+
+  it.each([
+    [1, undefined],
+    [16, undefined],
+    [17, 21],
+    [50, 54],
+    [196, 200],
+  ])('a %i GiB spool → ephemeral storage %s GiB (spool + 4 GiB headroom, at least 21 once set)', (spool, storage) => {
+    expect(ingestEphemeralStorageGiB({ recordingSpoolGiB: spool })).toBe(storage);
+    expect(recordingSpoolMiB({ recordingSpoolGiB: spool })).toBe(spool * 1024);
   });
 });

@@ -16,7 +16,7 @@ import { functionsWithoutThrottleAlarm, regionKeyedMappings, topicPoliciesBlocki
 /**
  * Every option on: RTMPS on its own domain, a custom domain, Origin Shield, access logs, the player page, longer
  * segments, a shorter drain, x86 tasks, a destroyable table, named AZs, ECS Exec, a WAF rate rule, more reserved
- * concurrency and a larger quota. One synthesis for the whole file, for us-east-1 (where the WAF web ACL can be made).
+ * concurrency and a larger quota, a week of recordings with a 50 GiB spool. One synthesis for the whole file, for us-east-1 (where the WAF web ACL can be made).
  */
 const RTMPS_CERT = 'arn:aws:acm:us-east-1:123456789012:certificate/aaaaaaaa-1111-2222-3333-444444444444';
 const CDN_CERT = 'arn:aws:acm:us-east-1:123456789012:certificate/bbbbbbbb-1111-2222-3333-444444444444';
@@ -56,6 +56,8 @@ beforeAll(() => {
       'keyframe:tableDeletionProtection': 'true',
       'keyframe:cdnAccessLogs': 'true',
       'keyframe:alarmEmail': 'ops@example.com',
+      'keyframe:recordingRetentionDays': '7',
+      'keyframe:recordingSpoolGiB': '50',
     },
     { playerDirectory: playerDir, deployRegion: 'us-east-1' },
   );
@@ -177,6 +179,29 @@ describe('with every option', () => {
       },
     });
     s.template.hasResourceProperties('Custom::CDKBucketDeployment', { DestinationBucketKeyPrefix: 'watch/', Prune: true });
+  });
+
+  it('keeps recordings the configured days, and sizes the task storage and the spool from one value', () => {
+    const bucketId = s.stack.getLogicalId(s.stack.recordings.bucket.node.defaultChild as never);
+    const rules = s.template.toJSON().Resources[bucketId].Properties.LifecycleConfiguration.Rules;
+    expect(rules).toContainEqual(
+      expect.objectContaining({ Id: 'RecordingRetention', Prefix: 'recordings/', ExpirationInDays: 7, Status: 'Enabled' }),
+    );
+    const taskDef = resourcesOf('AWS::ECS::TaskDefinition')[0][1].Properties;
+    // 50 GiB of spool + 4 GiB for the image and logs.
+    expect(taskDef.EphemeralStorage).toEqual({ SizeInGiB: 54 });
+    const env = Object.fromEntries(taskDef.ContainerDefinitions[0].Environment.map((e: { Name: string; Value: unknown }) => [e.Name, e.Value]));
+    expect(env.KEYFRAME_RECORDING_SPOOL_MIB).toBe(String(50 * 1024));
+    // Both recordings behaviours that reach the origin, and the thumbnail's, go through Origin Shield as the rest do.
+    const config = resourcesOf('AWS::CloudFront::Distribution')[0][1].Properties.DistributionConfig;
+    expect(config.CacheBehaviors.map((b: { PathPattern: string }) => b.PathPattern)).toEqual([
+      '/recordings/*.m3u8',
+      '/recordings/*.jpg',
+      '/recordings/*',
+      '/*/thumbnail.jpg',
+      '*.m3u8',
+      '/watch/*',
+    ]);
   });
 
   it('outputs the RTMPS URL on the ingest domain (with its CNAME target) and the player URL on the custom domain', () => {

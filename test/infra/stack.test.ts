@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
 import { App, Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -34,6 +35,7 @@ let ids: {
   corsPolicy: string;
   oac: string;
   targetGroup: string;
+  recordingBucket: string;
 };
 
 beforeAll(() => {
@@ -53,8 +55,9 @@ beforeAll(() => {
     segmentPolicy: s.stack.getLogicalId(s.stack.cdn.segmentCachePolicy.node.defaultChild as never),
     playlistPolicy: s.stack.getLogicalId(s.stack.cdn.playlistCachePolicy.node.defaultChild as never),
     corsPolicy: logicalIdOf(t, 'AWS::CloudFront::ResponseHeadersPolicy'),
-    oac: logicalIdOf(t, 'AWS::CloudFront::OriginAccessControl'),
+    oac: s.stack.getLogicalId(s.stack.node.findChild('Cdn').node.findChild('OriginAccessControl').node.defaultChild as never),
     targetGroup: logicalIdOf(t, 'AWS::ElasticLoadBalancingV2::TargetGroup'),
+    recordingBucket: s.stack.getLogicalId(s.stack.recordings.bucket.node.defaultChild as never),
   };
 }, 180_000);
 
@@ -107,14 +110,14 @@ describe('CloudFront', () => {
           AllowedMethods: ['GET', 'HEAD', 'OPTIONS'],
           Compress: false,
         },
-        CacheBehaviors: [
+        CacheBehaviors: Match.arrayWith([
           Match.objectLike({
             PathPattern: '*.m3u8',
             CachePolicyId: { Ref: ids.playlistPolicy },
             ResponseHeadersPolicyId: { Ref: ids.corsPolicy },
             ViewerProtocolPolicy: 'redirect-to-https',
           }),
-        ],
+        ]),
         HttpVersion: 'http2and3',
         PriceClass: 'PriceClass_100',
       },
@@ -140,7 +143,8 @@ describe('CloudFront', () => {
 
   it('leaves Origin Shield off by default', () => {
     const config = s.template.toJSON().Resources[ids.distribution].Properties.DistributionConfig;
-    expect(config.Origins).toHaveLength(1);
+    // The origin function, and the recordings bucket (segments and inits).
+    expect(config.Origins).toHaveLength(2);
     expect(config.Origins[0].OriginShield).toEqual({ Enabled: false });
   });
 });
@@ -368,7 +372,12 @@ describe('IAM', () => {
       'ecs:DescribeServices',
       'ecs:DescribeTasks',
       'ecs:UpdateTaskProtection',
+      's3:DeleteObject',
+      's3:PutObject',
     ]);
+    // The origin role: the table, the playback secret, and reading recordings.
+    const origin = statements.filter((st) => st.policy.startsWith('OriginHandlerRole')).flatMap((st) => st.actions);
+    expect([...new Set(origin)].filter((a) => a.startsWith('s3:'))).toEqual(['s3:GetObject']);
   });
 
   it('attaches no managed policies to any role', () => {
@@ -660,6 +669,131 @@ describe('every region', () => {
   });
 });
 
+describe('recordings and thumbnails', () => {
+  const distributionConfig = () => resourcesOf('AWS::CloudFront::Distribution')[0][1].Properties.DistributionConfig;
+  const policyConfig = (id: string) => s.template.toJSON().Resources[id].Properties.CachePolicyConfig;
+  const idOf = (c: { node: { defaultChild?: unknown } }) => s.stack.getLogicalId(c.node.defaultChild as never);
+
+  it('puts the recordings and thumbnail behaviours first, in order: origin, origin, bucket (OAC), origin', () => {
+    const config = distributionConfig();
+    const behaviors = config.CacheBehaviors as Array<{ PathPattern: string; TargetOriginId: string; CachePolicyId: unknown; Compress: boolean }>;
+    expect(behaviors.map((b) => b.PathPattern)).toEqual(['/recordings/*.m3u8', '/recordings/*.jpg', '/recordings/*', '/*/thumbnail.jpg', '*.m3u8']);
+    const functionOrigin = config.DefaultCacheBehavior.TargetOriginId;
+    const byPattern = Object.fromEntries(behaviors.map((b) => [b.PathPattern, b]));
+    expect(byPattern['/recordings/*.m3u8'].TargetOriginId).toBe(functionOrigin);
+    expect(byPattern['/recordings/*.jpg'].TargetOriginId).toBe(functionOrigin);
+    expect(byPattern['/*/thumbnail.jpg'].TargetOriginId).toBe(functionOrigin);
+    const bucketOrigin = config.Origins.find((o: { Id: string }) => o.Id === byPattern['/recordings/*'].TargetOriginId);
+    expect(bucketOrigin.DomainName).toEqual({ 'Fn::GetAtt': [ids.recordingBucket, 'RegionalDomainName'] });
+    expect(bucketOrigin.S3OriginConfig).toEqual({ OriginAccessIdentity: '' });
+    const recordingsOac = s.stack.node.findChild('Recordings').node.findChild('AccessControl');
+    expect(bucketOrigin.OriginAccessControlId).toEqual({ 'Fn::GetAtt': [idOf(recordingsOac), 'Id'] });
+    s.template.hasResourceProperties('AWS::CloudFront::OriginAccessControl', {
+      OriginAccessControlConfig: Match.objectLike({ OriginAccessControlOriginType: 's3', SigningBehavior: 'always', SigningProtocol: 'sigv4' }),
+    });
+    // Each type its own cache policy.
+    expect(byPattern['/recordings/*.m3u8'].CachePolicyId).toEqual({ Ref: idOf(s.stack.recordings.originCachePolicy) });
+    expect(byPattern['/recordings/*.jpg'].CachePolicyId).toEqual({ Ref: idOf(s.stack.recordings.originCachePolicy) });
+    expect(byPattern['/recordings/*'].CachePolicyId).toEqual({ Ref: idOf(s.stack.recordings.objectCachePolicy) });
+    expect(byPattern['/*/thumbnail.jpg'].CachePolicyId).toEqual({ Ref: idOf(s.stack.cdn.thumbnailCachePolicy) });
+    expect(byPattern['/recordings/*'].Compress).toBe(false);
+  });
+
+  it('caches thumbnails 5 s keyed on the token, recordings via the origin by its max-age keyed on the token, objects a year', () => {
+    expect(policyConfig(idOf(s.stack.cdn.thumbnailCachePolicy))).toMatchObject({
+      MinTTL: 0,
+      DefaultTTL: 5,
+      MaxTTL: 5,
+      ParametersInCacheKeyAndForwardedToOrigin: {
+        QueryStringsConfig: { QueryStringBehavior: 'whitelist', QueryStrings: ['token'] },
+        CookiesConfig: { CookieBehavior: 'none' },
+        HeadersConfig: { HeaderBehavior: 'none' },
+      },
+    });
+    expect(policyConfig(idOf(s.stack.recordings.originCachePolicy))).toMatchObject({
+      MinTTL: 0,
+      DefaultTTL: 1,
+      MaxTTL: 86_400,
+      ParametersInCacheKeyAndForwardedToOrigin: { QueryStringsConfig: { QueryStringBehavior: 'whitelist', QueryStrings: ['token'] } },
+    });
+    expect(policyConfig(idOf(s.stack.recordings.objectCachePolicy))).toMatchObject({
+      MinTTL: 86_400,
+      MaxTTL: 365 * 86_400,
+      ParametersInCacheKeyAndForwardedToOrigin: { QueryStringsConfig: { QueryStringBehavior: 'none' } },
+    });
+  });
+
+  it('keeps the bucket private, encrypted, TLS-only, retained, with recordings expiring after 30 days', () => {
+    const bucket = s.template.toJSON().Resources[ids.recordingBucket];
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(bucket.Properties).toMatchObject({
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+    });
+    expect(bucket.Properties.LifecycleConfiguration.Rules).toContainEqual(
+      expect.objectContaining({ Id: 'RecordingRetention', Prefix: 'recordings/', ExpirationInDays: 30, Status: 'Enabled' }),
+    );
+    const [policy] = resourcesOf('AWS::S3::BucketPolicy').filter(([, p]) => JSON.stringify(p.Properties.Bucket).includes(ids.recordingBucket));
+    const statements = policy[1].Properties.PolicyDocument.Statement as Array<Record<string, any>>;
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+    // CloudFront may read objects, for this distribution only; nobody else is allowed anything by the policy.
+    const allows = statements.filter((st) => st.Effect === 'Allow');
+    expect(allows).toHaveLength(1);
+    expect(allows[0]).toMatchObject({ Action: 's3:GetObject', Principal: { Service: 'cloudfront.amazonaws.com' } });
+    expect(JSON.stringify(allows[0].Condition)).toContain(ids.distribution);
+  });
+
+  it('gives the task role put/delete and the origin role get, each on <bucket>/recordings/* only', () => {
+    const objects = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [ids.recordingBucket, 'Arn'] }, '/recordings/*']] };
+    const s3Statements = resourcesOf('AWS::IAM::Policy').flatMap(([id, r]) =>
+      (r.Properties.PolicyDocument.Statement as Array<Record<string, any>>)
+        .filter((st) => [st.Action].flat().some((a: string) => a.startsWith('s3:')))
+        .map((st) => ({ policy: id.replace(/[0-9A-F]{8}$/, ''), actions: [st.Action].flat().sort(), resource: st.Resource })),
+    );
+    expect(s3Statements.filter((st) => !st.policy.startsWith('Player') && !st.policy.startsWith('Custom'))).toEqual([
+      { policy: 'IngestTaskDefinitionTaskRoleDefaultPolicy', actions: ['s3:DeleteObject', 's3:PutObject'], resource: objects },
+      { policy: 'OriginHandlerRoleDefaultPolicy', actions: ['s3:GetObject'], resource: objects },
+    ]);
+  });
+
+  it('hands the bucket to the tasks and the origin, and the spool cap within the default task storage', () => {
+    const taskDef = resourcesOf('AWS::ECS::TaskDefinition')[0][1].Properties;
+    const env = Object.fromEntries(taskDef.ContainerDefinitions[0].Environment.map((e: { Name: string; Value: unknown }) => [e.Name, e.Value]));
+    expect(env).toMatchObject({
+      KEYFRAME_RECORDING_BUCKET: { Ref: ids.recordingBucket },
+      KEYFRAME_RECORDING_SPOOL_MIB: '8192',
+      AWS_REGION: { Ref: 'AWS::Region' },
+    });
+    expect(env).not.toHaveProperty('KEYFRAME_S3_ENDPOINT');
+    // 8 GiB of spool fits the 20 GiB Fargate includes: no (charged) size set.
+    expect(taskDef.EphemeralStorage).toBeUndefined();
+    const origin = resourcesOf('AWS::Lambda::Function').find(([id]) => id.startsWith('OriginHandler'))![1].Properties;
+    expect(origin.Environment.Variables.KEYFRAME_RECORDING_BUCKET).toEqual({ Ref: ids.recordingBucket });
+    expect(origin.Environment.Variables).not.toHaveProperty('KEYFRAME_S3_ENDPOINT');
+  });
+
+  it('runs the edge function that admits thumbnails and recordings and refuses their bad shapes', () => {
+    const fnId = s.stack.getLogicalId(s.stack.cdn.viewerRequestFunction.node.defaultChild as never);
+    const code = s.template.toJSON().Resources[fnId].Properties.FunctionCode as string;
+    const sandbox: Record<string, unknown> = {};
+    runInNewContext(`${code}\nthis.handler = handler;`, sandbox);
+    const handler = sandbox.handler as (e: unknown) => { statusCode?: number };
+    const token = { token: { value: `1767225600.${'A'.repeat(43)}` } };
+    const at = (uri: string, querystring: Record<string, { value: string }> = {}) =>
+      handler({ request: { method: 'GET', uri, querystring, headers: {} } }).statusCode ?? 'passed';
+    const R = '/recordings/AbCdEf123456/mh3k2j1a0bcdefgh';
+    expect(at('/AbCdEf123456/thumbnail.jpg', token)).toBe('passed');
+    expect(at(`${R}/index.m3u8`, token)).toBe('passed');
+    expect(at(`${R}/poster.jpg`, token)).toBe('passed');
+    expect(at(`${R}/k3j9x0a1b2_3.m4s`)).toBe('passed');
+    expect(at(`${R}/k3j9x0a1b2_3.m4s`, token)).toBe(400);
+    expect(at(`${R}/../index.m3u8`)).toBe(400);
+    expect(at('/AbCdEf123456/thumbnail.jpg', { _HLS_msn: { value: '1' } })).toBe(400);
+  });
+});
+
 describe('the edge', () => {
   it('runs the generated viewer-request function on every behavior, with no web ACL by default', () => {
     const config = resourcesOf('AWS::CloudFront::Distribution')[0][1].Properties.DistributionConfig;
@@ -687,6 +821,8 @@ describe('outputs', () => {
     expect(outputs).not.toHaveProperty(OUTPUT_KEYS.rtmpsUrl);
     expect(outputs).not.toHaveProperty(OUTPUT_KEYS.ingestDnsTarget);
     expect(outputs).not.toHaveProperty(OUTPUT_KEYS.playerUrl);
+    // The CLI's `recordings delete --stack` removes objects from this bucket.
+    expect(outputs[OUTPUT_KEYS.recordingBucketName].Value).toEqual({ Ref: ids.recordingBucket });
   });
 });
 
