@@ -23,7 +23,7 @@
  *   npx tsx bench/origin.ts [--requests 400] [--viewers 100] [--viewer-seconds 10] [--wrk-seconds 5] [--rounds 2] [--profile] [--smoke] [--json out.json]
  */
 import './lib/quiet';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import http from 'node:http';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,68 +36,9 @@ import { encodeSource, publishFile, SOURCE_720P30, SOURCE_SMOKE } from './lib/me
 import { freePort, nginxAvailable, nginxVersion, proxyCacheConfig, startNginx, type NginxProcess } from './lib/nginx';
 import { median, percentile, round } from './lib/stats';
 import { startCountingProxy } from './lib/taps';
+import { runViewers, startOriginChild } from './lib/origin-child';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-
-interface OriginChild {
-  readonly proc: ChildProcess;
-  /** Wall clock just before the spawn (to cut a profile to a window). */
-  readonly spawnedAt: number;
-  readonly port: number;
-  readonly corePort: number;
-  counts(): Promise<{ playlist: number; segment: number; bySegment: Record<string, number> }>;
-  reset(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-async function startOriginChild(env: Record<string, string>, nodeArgs: string[] = []): Promise<OriginChild> {
-  const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
-  delete childEnv.POWERTOOLS_METRICS_DISABLED; // metrics on, as in production
-  const spawnedAt = Date.now();
-  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(REPO, 'bench/lib/origin-server.ts')], {
-    cwd: REPO,
-    env: childEnv,
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-  });
-  let err = '';
-  proc.stderr?.on('data', (d) => (err = (err + d).slice(-4000)));
-  const ready = await new Promise<{ port: number; corePort: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`origin did not start: ${err}`)), 30_000);
-    proc.on('message', (m: { type?: string; port?: number; corePort?: number }) => {
-      if (m?.type === 'ready') {
-        clearTimeout(timer);
-        resolve({ port: m.port!, corePort: m.corePort! });
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`origin exited ${code}: ${err}`)));
-  });
-  const ask = <T>(type: string) =>
-    new Promise<T>((resolve) => {
-      const on = (m: { type?: string; counts?: T }) => {
-        if (m?.type === type) {
-          proc.off('message', on);
-          resolve((m.counts ?? undefined) as T);
-        }
-      };
-      proc.on('message', on);
-      proc.send({ type });
-    });
-  return {
-    proc,
-    spawnedAt,
-    ...ready,
-    counts: () => ask('counts'),
-    reset: () => ask<void>('reset'),
-    async stop() {
-      if (proc.exitCode !== null) return;
-      const gone = new Promise((r) => proc.once('exit', r));
-      proc.send({ type: 'exit' });
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await gone;
-      clearTimeout(timer);
-    },
-  };
-}
 
 /** One GET over a keep-alive agent; ms from request to last byte. */
 function timedGet(agent: http.Agent, port: number, path: string): Promise<{ status: number; ms: number; bytes: number; body: Buffer }> {
@@ -114,46 +55,6 @@ function timedGet(agent: http.Agent, port: number, path: string): Promise<{ stat
     req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
     req.on('error', reject);
   });
-}
-
-function runViewers(url: string, viewers: number, seconds: number): Promise<ViewerResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(REPO, 'bench/lib/viewers.ts'), JSON.stringify({ url, viewers, seconds, pollMs: 500 })],
-      {
-        cwd: REPO,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err = (err + d).slice(-2000)));
-    const timer = setTimeout(() => p.kill('SIGKILL'), (seconds + 30) * 1000);
-    p.once('exit', (code) => {
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as ViewerResult);
-      } catch {
-        reject(new Error(`viewers failed (${code}): ${err}`));
-      }
-    });
-  });
-}
-
-interface ViewerResult {
-  viewers: number;
-  seconds: number;
-  playlistRequests: number;
-  segmentRequests: number;
-  initRequests: number;
-  distinctSegments: number;
-  segmentNames: string[];
-  statuses: Record<string, number>;
-  bytes: number;
-  playlistMs: { p50: number; p99: number };
-  segmentMs: { p50: number; p99: number };
 }
 
 interface WrkResult {
@@ -367,7 +268,7 @@ await runBench({ deadlineMs: smoke ? 120_000 : 30 * 60_000, cleanups }, async ()
     else await originHit.reset();
     // Only segments that appear while the viewers watch count: older ones may sit in a cache already.
     const before = segmentNumber(await newestSegment());
-    const v = await runViewers(`http://127.0.0.1:${port}${plPath}`, viewers, viewerSeconds);
+    const v = await runViewers({ url: `http://127.0.0.1:${port}${plPath}`, viewers, seconds: viewerSeconds, pollMs: 500 });
     const c = target === 'nginx-auto' ? counting.counts : await originHit.counts();
     const fresh = v.segmentNames.filter((n) => segmentNumber(n) > before);
     v.distinctSegments = fresh.length;

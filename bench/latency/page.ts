@@ -57,6 +57,11 @@ function defaultsFor(keys: string[]): Partial<HlsConfig> {
 
 function start(specs: BenchPlayerSpec[]): BenchState {
   const state: BenchState = { samples: {}, unreadable: {}, waiting: {}, players: {}, liveAt: {} };
+  // A scenario unsets a sync option with null (JSON has no undefined): hls.js refuses the counts and the seconds forms
+  // together, so a scenario in seconds must clear the counts the tuning sets.
+  const SYNC = ['liveSyncDuration', 'liveSyncDurationCount', 'liveMaxLatencyDuration', 'liveMaxLatencyDurationCount'];
+  const syncKeysUnset = (c: BenchPlayerSpec['hlsConfig']) =>
+    c && Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v === null && SYNC.includes(k) ? undefined : v]));
   const grid = document.getElementById('grid') as HTMLElement;
   for (const spec of specs) {
     const box = document.createElement('figure');
@@ -75,7 +80,7 @@ function start(specs: BenchPlayerSpec[]): BenchState {
       src: spec.src,
       alignReloads: spec.alignReloads,
       syncMarginSeconds: spec.syncMarginSeconds,
-      hlsConfig: { workerPath: '/watch/hls.worker.js', ...base, ...spec.hlsConfig },
+      hlsConfig: { workerPath: '/watch/hls.worker.js', ...base, ...syncKeysUnset(spec.hlsConfig) },
       onStateChange: (s) => {
         caption.textContent = `${spec.id}: ${s}`;
         if (s === 'live') state.liveAt[spec.id] = Date.now();

@@ -39,6 +39,8 @@ interface Scenario {
   readonly gopSeconds: number;
   readonly tuning: BenchPlayerSpec['tuning'];
   readonly hlsConfig?: BenchPlayerSpec['hlsConfig'];
+  /** Merged over `hlsConfig` for the Keyframe player only (the raw pipeline is standard HLS). */
+  readonly keyframeHlsConfig?: BenchPlayerSpec['hlsConfig'];
   readonly alignReloads?: boolean;
   readonly syncMarginSeconds?: number;
   /** `mid` (default): the viewer opens the page 8 s into the publish; `start`: before it begins. */
@@ -115,6 +117,30 @@ const SCENARIOS: Scenario[] = [
     tuning: 'keyframe',
     lowLatency: true,
     note: 'as s1-g1 with LL-HLS on the ingest (parts, blocking reloads; the /watch player switches to its LL tuning); raw stays standard HLS',
+  },
+  {
+    name: 's1-g2-ll',
+    segmentSeconds: 1,
+    gopSeconds: 2,
+    tuning: 'keyframe',
+    lowLatency: true,
+    note: 'as s1-g1-ll with a 2 s GOP (the OBS/Twitch keyframe interval): the packager still cuts 1 s segments and 0.334 s parts; raw makes 2 s segments',
+  },
+  {
+    name: 's1-g2-ll-hb2',
+    segmentSeconds: 1,
+    gopSeconds: 2,
+    tuning: 'keyframe',
+    lowLatency: true,
+    // The page's own sync options win over the LL tuning's (player/src/tuning.ts); null unsets the tuning's counts
+    // (bench/latency/page.ts), as hls.js refuses a mix of the two forms. The raw side keeps its tuning.
+    keyframeHlsConfig: {
+      liveSyncDuration: 0.668,
+      liveMaxLatencyDuration: 5,
+      liveSyncDurationCount: null,
+      liveMaxLatencyDurationCount: null,
+    } as unknown as BenchPlayerSpec['hlsConfig'],
+    note: 'as s1-g2-ll, the player 2 part targets (0.668 s, the LL-HLS minimum PART-HOLD-BACK) behind the edge instead of 3',
   },
   { name: 's2-g2-hlsjs', segmentSeconds: 2, gopSeconds: 2, tuning: 'hlsjs-defaults', note: '2 s segments, 2 s GOP, hls.js defaults' },
 ];
@@ -407,7 +433,7 @@ async function measureOnce(
       id: 'keyframe',
       src: channel.playbackUrl,
       tuning: scenario.tuning,
-      hlsConfig: scenario.hlsConfig,
+      hlsConfig: scenario.keyframeHlsConfig ? { ...scenario.hlsConfig, ...scenario.keyframeHlsConfig } : scenario.hlsConfig,
       alignReloads: scenario.alignReloads,
       syncMarginSeconds: scenario.syncMarginSeconds,
     },

@@ -5,7 +5,12 @@
  *
  * Traffic model:
  * - Viewers: each player fetches the media playlist once per target duration and every segment once, so
- *   2 requests per segment duration per viewer; egress = viewers × delivered bitrate.
+ *   2 requests per segment duration per viewer; egress = viewers × delivered bitrate, plus the playlists.
+ * - LL-HLS (`lowLatency`): each player makes one blocking reload per part and fetches every part (no segments),
+ *   2 requests per part duration. A regional cache asks the origin once per part for each (the blocking
+ *   parameters are in the cache key, and CloudFront collapses concurrent misses): 2 origin invocations per part per
+ *   asking cache, however many viewers. A blocking reload is billed for as long as the task holds it (about one
+ *   part, measured by bench/ll-hls.ts); so is a part fetched as the preload hint (Safari) before it exists.
  * - CloudFront → origin: a regional edge cache (REC) that has viewers of a stream asks the origin for the
  *   playlist at most once per playlist TTL and for each segment once (segments are immutable). A stream's
  *   viewers reach min(viewers of the stream, RECs) RECs. With Origin Shield, the RECs ask the shield and only
@@ -103,11 +108,28 @@ export const PRICES = {
 } as const;
 
 export interface CostAssumptions {
-  /** Segment (and GOP) duration, s. Keyframe's default is 1. */
+  /** Segment duration, s. Keyframe's default is 1. */
   readonly segmentSeconds: number;
+  /** LL-HLS part duration, s (the ingest's KEYFRAME_PART_SECONDS, 0.334). */
+  readonly partSeconds: number;
+  /**
+   * Billed ms of an LL-HLS blocking reload invocation: the task holds it until the part exists (bench/ll-hls.ts,
+   * blocking reloads held through the origin), plus the invocation's own work.
+   */
+  readonly llReloadInvocationMs: number;
+  /** Billed ms of a part fetch that is not held (the part exists: hls.js fetches parts once listed). */
+  readonly llPartInvocationMs: number;
+  /** Share of part invocations that are preload-hint fetches, held like a reload (Safari fetches the hint; hls.js does not). */
+  readonly llPartHeldShare: number;
+  /** Playlist bytes per reload as CloudFront sends them (gzipped), standard and LL (bench/ll-hls.ts). */
+  readonly playlistGzipBytes: number;
+  readonly llPlaylistGzipBytes: number;
+  /** LL-HLS ingest CPU and memory per stream (bench/ingest-density.ts --ll-hls). */
+  readonly llCpuPercentPerStream: number;
+  readonly llMemoryMiBPerStream: number;
   /** Playlist TTL at the CDN: max(1, floor(target duration / 2)). */
   readonly playlistTtlSeconds: number;
-  /** What a viewer downloads, Mbit/s (video + audio + MPEG-TS overhead). */
+  /** What a viewer downloads, Mbit/s (video + audio + container overhead), playlists apart. */
   readonly deliveredMbps: number;
   /** What a publisher sends, Mbit/s (through the NLB). */
   readonly ingestMbps: number;
@@ -126,7 +148,7 @@ export interface CostAssumptions {
   readonly taskVcpu: number;
   readonly taskMemoryGiB: number;
   readonly minTasks: number;
-  /** CPU % of one core per stream, from bench/ingest-density.ts. */
+  /** CPU % of one core per stream (standard HLS), from bench/ingest-density.ts. */
   readonly cpuPercentPerStream: number;
   /** Memory per stream, MiB (PSS), from bench/ingest-density.ts. */
   readonly memoryMiBPerStream: number;
@@ -147,6 +169,15 @@ export interface CostAssumptions {
 
 export const DEFAULT_ASSUMPTIONS: CostAssumptions = {
   segmentSeconds: 1,
+  partSeconds: 0.334,
+  // bench/ll-hls.ts, 2026-12-01: blocking reloads held ~320 ms p50 through the origin; + the invocation's own work.
+  llReloadInvocationMs: 340,
+  // A part is a third of a segment: the function-URL envelope (base64) is most of a segment invocation's time.
+  llPartInvocationMs: 15,
+  llPartHeldShare: 0.5,
+  // bench/ll-hls.ts: the LL playlist (6-segment window, parts of 3 + the open one) ~370 B gzipped; standard ~210 B.
+  playlistGzipBytes: 210,
+  llPlaylistGzipBytes: 380,
   playlistTtlSeconds: 1,
   deliveredMbps: 3.3,
   ingestMbps: 3.2,
@@ -162,9 +193,13 @@ export const DEFAULT_ASSUMPTIONS: CostAssumptions = {
   taskVcpu: 1,
   taskMemoryGiB: 2,
   minTasks: 1,
-  // bench/ingest-density.ts, 2026-11-20: Keyframe median over N = 8…96 on time (x86 EPYC; see docs/benchmarks.md).
-  cpuPercentPerStream: 0.71,
-  memoryMiBPerStream: 15.6,
+  // bench/ingest-density.ts on the packager path, 2026-12-01 (docs/benchmarks.md, "Packager (issue 11)"; x86 Xeon):
+  // standard HLS 0.495–0.515 % and 10.0–12.1 MiB PSS per stream at N = 16/64; LL-HLS 0.69–0.71 % and 18.6–20.4 MiB
+  // (each part held beside its segment). The larger of each pair.
+  cpuPercentPerStream: 0.52,
+  memoryMiBPerStream: 12.1,
+  llCpuPercentPerStream: 0.71,
+  llMemoryMiBPerStream: 20.4,
   targetUtilization: 0.6,
   natGateways: 1,
   nlbZones: 2,
@@ -181,15 +216,23 @@ export interface CostInput {
   /** Concurrent viewers in total, spread evenly over the streams. */
   readonly viewers: number;
   readonly originShield: boolean;
+  /** LL-HLS viewers (parts, blocking reloads). @default false */
+  readonly lowLatency?: boolean;
 }
 
 export interface Usage {
+  /** Media and playlists; of which playlists. */
   readonly egressGiB: number;
+  readonly playlistEgressGiB: number;
   readonly viewerRequests: number;
   /** RECs that carry a stream's viewers. */
   readonly recsPerStream: number;
   readonly originInvocations: number;
+  /** Per stream, per part (LL) or per segment (standard): flat in viewers once every cache that asks has one. */
+  readonly originInvocationsPerMediaUnit: number;
   readonly originShieldRequests: number;
+  /** Average concurrent origin invocations (Little's law): held blocking requests make it grow with the hold. */
+  readonly lambdaConcurrency: number;
   readonly lambdaGbSeconds: number;
   readonly warmInstances: number;
   readonly routeReads: number;
@@ -239,39 +282,58 @@ export function tieredCost(gib: number, tiers: ReadonlyArray<{ upToGiB: number; 
   return cost;
 }
 
-export function streamsPerTask(a: CostAssumptions): number {
-  const byCpu = Math.floor((a.taskVcpu * 100 * a.targetUtilization) / a.cpuPercentPerStream);
-  const byMemory = Math.floor((a.taskMemoryGiB * 1024 * a.targetUtilization) / a.memoryMiBPerStream);
+export function streamsPerTask(a: CostAssumptions, lowLatency = false): number {
+  const byCpu = Math.floor((a.taskVcpu * 100 * a.targetUtilization) / (lowLatency ? a.llCpuPercentPerStream : a.cpuPercentPerStream));
+  const byMemory = Math.floor((a.taskMemoryGiB * 1024 * a.targetUtilization) / (lowLatency ? a.llMemoryMiBPerStream : a.memoryMiBPerStream));
   return Math.max(1, Math.min(byCpu, byMemory));
+}
+
+/**
+ * What one cache asks the origin per second for one stream, and what each ask is billed: standard HLS, a playlist
+ * per TTL and each segment once; LL-HLS, per part one blocking reload (held) and the part (held when it is a
+ * preload-hint fetch).
+ */
+function originAsks(a: CostAssumptions, lowLatency: boolean): { perSecond: number; billedMs: number; unitSeconds: number } {
+  if (lowLatency) {
+    const part = a.llPartHeldShare * Math.ceil(a.llReloadInvocationMs) + (1 - a.llPartHeldShare) * Math.ceil(a.llPartInvocationMs);
+    return { perSecond: 2 / a.partSeconds, billedMs: (Math.ceil(a.llReloadInvocationMs) + part) / 2, unitSeconds: a.partSeconds };
+  }
+  const perSecond = 1 / a.playlistTtlSeconds + 1 / a.segmentSeconds;
+  const playlistShare = 1 / a.playlistTtlSeconds / perSecond;
+  const billedMs = playlistShare * Math.ceil(a.playlistInvocationMs) + (1 - playlistShare) * Math.ceil(a.segmentInvocationMs);
+  return { perSecond, billedMs, unitSeconds: a.segmentSeconds };
 }
 
 export function estimate(input: CostInput, a: CostAssumptions = DEFAULT_ASSUMPTIONS): CostEstimate {
   const { streams: S, hours: H, viewers: V } = input;
+  const ll = input.lowLatency === true;
   const liveSeconds = H * 3600;
   const perStreamViewers = S > 0 ? V / S : 0;
 
-  // Viewers ↔ CloudFront.
-  const egressGiB = (V * a.deliveredMbps * 1e6 * liveSeconds) / 8 / GiB;
-  const viewerRequests = V * (2 / a.segmentSeconds) * liveSeconds;
+  // Viewers ↔ CloudFront: 2 requests per segment (standard) or per part (LL), the media, and a playlist per reload.
+  const reloadSeconds = ll ? a.partSeconds : a.segmentSeconds;
+  const playlistEgressGiB = (V * (ll ? a.llPlaylistGzipBytes : a.playlistGzipBytes) * (liveSeconds / reloadSeconds)) / GiB;
+  const egressGiB = (V * a.deliveredMbps * 1e6 * liveSeconds) / 8 / GiB + playlistEgressGiB;
+  const viewerRequests = V * (2 / reloadSeconds) * liveSeconds;
 
   // CloudFront ↔ origin: per stream, per cache that asks.
   const recsPerStream = perStreamViewers > 0 ? Math.min(a.regionalEdgeCaches, Math.ceil(perStreamViewers)) : 0;
-  const askRatePerCache = 1 / a.playlistTtlSeconds + 1 / a.segmentSeconds; // requests/s one cache sends up
+  const asks = originAsks(a, ll); // requests/s one cache sends up, and their billed duration
+  const billedMs = asks.billedMs;
   const cachesAskingOrigin = input.originShield ? (recsPerStream > 0 ? 1 : 0) : recsPerStream;
-  const originRatePerStream = cachesAskingOrigin * askRatePerCache;
+  const originRatePerStream = cachesAskingOrigin * asks.perSecond;
   const originInvocations = S * originRatePerStream * liveSeconds;
-  const originShieldRequests = input.originShield ? S * recsPerStream * askRatePerCache * liveSeconds : 0;
-  const playlistShare = 1 / a.playlistTtlSeconds / askRatePerCache;
-  const billedMs = playlistShare * Math.ceil(a.playlistInvocationMs) + (1 - playlistShare) * Math.ceil(a.segmentInvocationMs);
+  const originShieldRequests = input.originShield ? S * recsPerStream * asks.perSecond * liveSeconds : 0;
   const lambdaGbSeconds = originInvocations * (billedMs / 1000) * (a.lambdaMemoryMiB / 1024);
   const totalOriginRate = S * originRatePerStream;
-  const warmInstances = totalOriginRate > 0 ? Math.max(1, Math.ceil(totalOriginRate * (billedMs / 1000) * a.lambdaConcurrencyFactor)) : 0;
+  const lambdaConcurrency = totalOriginRate * (billedMs / 1000);
+  const warmInstances = totalOriginRate > 0 ? Math.max(1, Math.ceil(lambdaConcurrency * a.lambdaConcurrencyFactor)) : 0;
   const routeReads = S * Math.min(originRatePerStream, warmInstances) * liveSeconds;
   // Bytes the origin fetches from the tasks: one copy of every segment per asking cache.
   const originFetchGiB = (S * cachesAskingOrigin * a.deliveredMbps * 1e6 * liveSeconds) / 8 / GiB;
 
   // Ingest.
-  const perTask = streamsPerTask(a);
+  const perTask = streamsPerTask(a, ll);
   const tasksWhileLive = S > 0 ? Math.max(a.minTasks, Math.ceil(S / perTask)) : a.minTasks;
   const taskHours = a.minTasks * HOURS_PER_MONTH + (tasksWhileLive - a.minTasks) * H;
   const heartbeatWrites = (S * liveSeconds) / a.heartbeatSeconds;
@@ -304,10 +366,13 @@ export function estimate(input: CostInput, a: CostAssumptions = DEFAULT_ASSUMPTI
     input,
     usage: {
       egressGiB,
+      playlistEgressGiB,
       viewerRequests,
       recsPerStream,
       originInvocations,
+      originInvocationsPerMediaUnit: originRatePerStream * asks.unitSeconds,
       originShieldRequests,
+      lambdaConcurrency,
       lambdaGbSeconds,
       warmInstances,
       routeReads,
@@ -323,5 +388,60 @@ export function estimate(input: CostInput, a: CostAssumptions = DEFAULT_ASSUMPTI
     lines,
     total,
     perViewerHour: V > 0 && H > 0 ? total / (V * H) : Number.POSITIVE_INFINITY,
+  };
+}
+
+/** The cost of one stream-hour with `viewers` viewers, fixed monthly costs apart. */
+export interface StreamHourCost {
+  readonly viewers: number;
+  readonly lowLatency: boolean;
+  readonly originShield: boolean;
+  /** Each line per stream-hour (the ingest as the stream's share of a task-hour). */
+  readonly lines: CostLines;
+  readonly total: number;
+  readonly perViewerHour: number;
+  /** Origin invocations per stream-hour, and per part (LL) or segment (standard). */
+  readonly originInvocations: number;
+  readonly originInvocationsPerMediaUnit: number;
+  readonly lambdaGbSeconds: number;
+  readonly streamsPerTask: number;
+}
+
+/**
+ * One stream live `hours` h a month with `viewers` viewers, per stream-hour: what `estimate` adds for it over the
+ * same deployment with nothing live (the floor: NAT gateway, NLB and IPv4 hours, the minimum task), divided by its
+ * hours; egress priced at the tiers of that one stream's monthly volume. The ingest is the stream's share of a
+ * task-hour (1 / streams per task), as if tasks were full, not the minimum task the floor already pays for.
+ */
+export function perStreamHour(
+  viewers: number,
+  opts: { lowLatency: boolean; originShield: boolean; hours?: number },
+  a: CostAssumptions = DEFAULT_ASSUMPTIONS,
+): StreamHourCost {
+  const hours = opts.hours ?? 120;
+  const input = { streams: 1, viewers, originShield: opts.originShield, lowLatency: opts.lowLatency };
+  const live = estimate({ ...input, hours }, a);
+  const idle = estimate({ ...input, hours: 0, viewers: 0 }, a);
+  const perTask = streamsPerTask(a, opts.lowLatency);
+  const lines = Object.fromEntries(
+    (Object.keys(live.lines) as Array<keyof CostLines>).map((k) => [
+      k,
+      k === 'fargate'
+        ? (a.taskVcpu * PRICES.fargateArmVcpuHour.usd + a.taskMemoryGiB * PRICES.fargateArmGbHour.usd) / perTask
+        : (live.lines[k] - idle.lines[k]) / hours,
+    ]),
+  ) as unknown as CostLines;
+  const total = Object.values(lines).reduce((x, y) => x + y, 0);
+  return {
+    viewers,
+    lowLatency: opts.lowLatency,
+    originShield: opts.originShield,
+    lines,
+    total,
+    perViewerHour: viewers > 0 ? total / viewers : Number.POSITIVE_INFINITY,
+    originInvocations: live.usage.originInvocations / hours,
+    originInvocationsPerMediaUnit: live.usage.originInvocationsPerMediaUnit,
+    lambdaGbSeconds: live.usage.lambdaGbSeconds / hours,
+    streamsPerTask: perTask,
   };
 }

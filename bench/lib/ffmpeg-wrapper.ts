@@ -35,8 +35,10 @@ export interface FfmpegWrapper {
   readonly path: string;
   /** Selects the variant for the next ffmpeg starts; `timing` also logs ffmpeg's info lines (see infoLines). */
   use(variant: FfmpegVariant, opts?: { timing?: boolean }): void;
-  /** ffmpeg start times (ms since epoch) with their PIDs, oldest first. */
+  /** ffmpeg starts on the media path (ms since epoch) with their PIDs, oldest first; thumbnail decodes are not among them. */
   spawns(): Array<{ at: number; pid: number }>;
+  /** The ingest's thumbnail decodes (ingest/thumbnails: one short ffmpeg per stream every KEYFRAME_THUMBNAIL_SECONDS), apart. */
+  thumbnailSpawns(): Array<{ at: number; pid: number }>;
   /**
    * With `timing` on (see `use`), the info-level lines ffmpeg printed (e.g. `Input #0, flv, from 'pipe:0':`,
    * printed once probing is over), timestamped; the ingest still sees only the warning-level lines.
@@ -58,7 +60,9 @@ export function createFfmpegWrapper(dir: string, realFfmpeg = 'ffmpeg'): FfmpegW
     [
       '#!/usr/bin/env bash',
       '# Written by bench/lib/ffmpeg-wrapper.ts: rewrites input flags, then execs ffmpeg.',
-      `printf '%s %s\\n' "$EPOCHREALTIME" "$$" >> ${shellQuote(spawnLog)}`,
+      // The thumbnail decoder (ingest/thumbnails, `-f image2pipe`) is told apart from ffmpeg on the media path.
+      `KIND=media; [[ " $* " == *" image2pipe "* ]] && KIND=thumbnail`,
+      `printf '%s %s %s\\n' "$EPOCHREALTIME" "$$" "$KIND" >> ${shellQuote(spawnLog)}`,
       'SET_PROBESIZE=""; SET_ANALYZEDURATION=""; EXTRA_INPUT=(); TIMING=""',
       `[ -f ${shellQuote(variantFile)} ] && source ${shellQuote(variantFile)}`,
       'out=()',
@@ -87,6 +91,16 @@ export function createFfmpegWrapper(dir: string, realFfmpeg = 'ffmpeg'): FfmpegW
     ].join('\n'),
   );
   chmodSync(path, 0o755);
+  const readSpawns = () => {
+    if (!existsSync(spawnLog)) return [];
+    return readFileSync(spawnLog, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [t, pid, kind] = l.split(' ');
+        return { at: Number(t) * 1000, pid: Number(pid), kind: kind ?? 'media' };
+      });
+  };
   const describe = (v: FfmpegVariant) => {
     const parts: string[] = [];
     if (v.probesize !== undefined) parts.push(`-probesize ${v.probesize}`);
@@ -109,14 +123,10 @@ export function createFfmpegWrapper(dir: string, realFfmpeg = 'ffmpeg'): FfmpegW
       );
     },
     spawns() {
-      if (!existsSync(spawnLog)) return [];
-      return readFileSync(spawnLog, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
-          const [t, pid] = l.split(' ');
-          return { at: Number(t) * 1000, pid: Number(pid) };
-        });
+      return readSpawns().filter((x) => x.kind !== 'thumbnail');
+    },
+    thumbnailSpawns() {
+      return readSpawns().filter((x) => x.kind === 'thumbnail');
     },
     infoLines() {
       if (!existsSync(infoLog)) return [];

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import { createFfmpegWrapper, type FfmpegWrapper } from './ffmpeg-wrapper';
+import { blockingUrl, type ListedPart, parseLowLatencyPlaylist } from './ll-playlist';
 import { startDynamoTap, startRtmpTap, type DynamoTap, type RtmpTap } from './taps';
 
 /**
@@ -262,4 +263,160 @@ export function segmentMediaSpans(
     out.push({ segment: s, startTs, endTs: firstVideoTs + cum });
   }
   return out;
+}
+
+/** A part as an LL-HLS follower saw it. */
+export interface FollowedPart extends ListedPart {
+  /** The first playlist that listed it came at (a blocking reload's answer, unless `inFirstPlaylist`). */
+  readonly listedAt: number;
+  /** Listed by the first playlist the follower got or the first reload after it (so perhaps never waited for). */
+  readonly inFirstPlaylist: boolean;
+  /** Its fetch as the preload hint (sent while the reload was held) completed with 200. */
+  hintAt?: number;
+  /** Its fetch after the playlist listed it (as hls.js does) completed with 200. */
+  fetchedAt?: number;
+  bytes?: number;
+}
+
+export interface LowLatencyFollower {
+  readonly parts: Map<string, FollowedPart>;
+  /** EXTINF of every complete segment seen, by msn. */
+  readonly segmentSeconds: Map<number, number>;
+  readonly pdtByMsn: Map<number, number>;
+  /** Body sizes of the blocking reloads' answers, and how long each was held (request → last byte), ms. */
+  readonly reloads: Array<{ bytes: number; ms: number }>;
+  /** Some of the playlists as served, about one a segment (for the delta-update arithmetic). */
+  readonly samples: string[];
+  /** One reload sent with `_HLS_skip=YES` beside a plain one for the same part: both answers' sizes, and whether it was a delta. */
+  skip?: { plainBytes: number; skipBytes: number; delta: boolean };
+  firstPlaylistAt?: number;
+  /** Init and a part marked INDEPENDENT=YES fetched (with `fetchParts`). */
+  firstPlayableAt?: number;
+  firstPlayablePart?: string;
+  partTarget?: number;
+  canSkipUntil?: number;
+  notFoundBefore: number;
+  failedFetches: number;
+  ended: boolean;
+  stop(): void;
+}
+
+/**
+ * An LL-HLS player-like follower of one media playlist (through the origin, or straight from the task): polls the
+ * plain playlist every `everyMs` until it exists, then makes blocking reloads for the part the preload hint names,
+ * one after the other. With `fetchParts` it fetches the init and the newest independent part of the first playlist
+ * (first playable), then every part newly listed; with `fetchHints` it also fetches the hinted part while the
+ * reload is held (as Safari does), noting when each answer came.
+ */
+export function followLowLatency(
+  playlistUrl: string,
+  opts: { everyMs?: number; fetchParts?: boolean; fetchHints?: boolean } = {},
+): LowLatencyFollower {
+  const everyMs = opts.everyMs ?? 20;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  let stopped = false;
+  const f: LowLatencyFollower = {
+    parts: new Map(),
+    segmentSeconds: new Map(),
+    pdtByMsn: new Map(),
+    reloads: [],
+    samples: [],
+    notFoundBefore: 0,
+    failedFetches: 0,
+    ended: false,
+    stop: () => {
+      stopped = true;
+      agent.destroy();
+    },
+  };
+  const note = (text: string, at: number, first: boolean) => {
+    const pl = parseLowLatencyPlaylist(text);
+    f.partTarget ??= pl.partTarget;
+    f.canSkipUntil ??= pl.canSkipUntil;
+    if (pl.ended) f.ended = true;
+    for (const s of pl.segments) f.segmentSeconds.set(s.msn, s.duration);
+    for (const [m, t] of pl.pdtByMsn) f.pdtByMsn.set(m, t);
+    const fresh: FollowedPart[] = [];
+    for (const p of pl.parts) {
+      if (f.parts.has(p.uri)) continue;
+      const part: FollowedPart = { ...p, listedAt: at, inFirstPlaylist: first };
+      f.parts.set(p.uri, part);
+      fresh.push(part);
+    }
+    // Every 3rd playlist (about one a segment), up to 40: the window fills after the first few.
+    if (f.samples.length < 40 && !pl.ended && f.reloads.length % 3 === 0) f.samples.push(text);
+    return { pl, fresh };
+  };
+  const fetchInto = async (uri: string, set: (at: number, bytes: number) => void) => {
+    const r = await httpGet(agent, new URL(uri, playlistUrl));
+    if (r.status === 200 && r.body.length > 0) set(Date.now(), r.body.length);
+    else f.failedFetches++;
+    return r.status === 200;
+  };
+  const loop = async () => {
+    let text: string | undefined;
+    while (!stopped && text === undefined) {
+      const started = Date.now();
+      const res = await httpGet(agent, playlistUrl);
+      if (res.status === 200) text = res.body.toString('utf8');
+      else {
+        if (res.status === 404) f.notFoundBefore++;
+        const wait = everyMs - (Date.now() - started);
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+    if (stopped || text === undefined) return;
+    f.firstPlaylistAt = Date.now();
+    let { pl } = note(text, f.firstPlaylistAt, true);
+    if (opts.fetchParts) {
+      const start = [...pl.parts].reverse().find((p) => p.independent);
+      const initOk = pl.map === undefined || (await fetchInto(pl.map, () => undefined));
+      if (start && (await fetchInto(start.uri, (at, bytes) => Object.assign(f.parts.get(start.uri)!, { fetchedAt: at, bytes }))) && initOk) {
+        f.firstPlayableAt = f.parts.get(start.uri)!.fetchedAt;
+        f.firstPlayablePart = start.uri;
+      }
+    }
+    const hints: Array<Promise<unknown>> = [];
+    while (!stopped && pl.preloadHint && !pl.ended) {
+      const hint = pl.preloadHint;
+      if (opts.fetchHints)
+        hints.push(
+          fetchInto(hint.uri, (at, bytes) => {
+            const p = f.parts.get(hint.uri);
+            // Usually the reload lists the part first; if the hint's answer comes first, it is noted when the part is listed.
+            if (p) Object.assign(p, { hintAt: p.hintAt ?? at, bytes });
+            else early.set(hint.uri, at);
+          }),
+        );
+      const sent = Date.now();
+      const withSkip = f.reloads.length === 5 && !f.skip;
+      const [res, skipRes] = await Promise.all([
+        httpGet(agent, blockingUrl(playlistUrl, hint.msn, hint.index)),
+        withSkip ? httpGet(agent, blockingUrl(playlistUrl, hint.msn, hint.index, 'YES')) : undefined,
+      ]);
+      if (stopped) break;
+      const at = Date.now();
+      if (res.status !== 200) {
+        f.failedFetches++;
+        break;
+      }
+      const body = res.body.toString('utf8');
+      f.reloads.push({ bytes: res.body.length, ms: at - sent });
+      if (skipRes?.status === 200)
+        f.skip = { plainBytes: res.body.length, skipBytes: skipRes.body.length, delta: skipRes.body.includes('#EXT-X-SKIP:') };
+      const got = note(body, at, f.reloads.length === 1);
+      pl = got.pl;
+      for (const p of got.fresh) {
+        const e = early.get(p.uri);
+        if (e !== undefined) p.hintAt = e;
+      }
+      if (opts.fetchParts)
+        for (const p of got.fresh)
+          if (p.fetchedAt === undefined) await fetchInto(p.uri, (t, bytes) => Object.assign(p, { fetchedAt: t, bytes: p.bytes ?? bytes }));
+    }
+    await Promise.all(hints);
+  };
+  const early = new Map<string, number>();
+  void loop();
+  return f;
 }

@@ -11,7 +11,7 @@
  * Env: as the origin Lambda's (KEYFRAME_TABLE, KEYFRAME_DYNAMODB_ENDPOINT, KEYFRAME_SEGMENT_SECONDS,
  * KEYFRAME_UPSTREAM_CIDRS/PORTS, KEYFRAME_PLAYBACK_SECRET), plus BENCH_SEGMENT_CACHE_MS (0 turns the
  * segment cache off). IPC: sends {type:'ready', port, corePort}; answers {type:'counts'} with the
- * upstream counts, {type:'reset'}, and {type:'exit'} (exits cleanly, so `--cpu-prof` writes its profile).
+ * upstream counts (playlists, of them LL-HLS blocking reloads by query; everything else by path), {type:'reset'}, and {type:'exit'} (exits cleanly, so `--cpu-prof` writes its profile).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,10 +20,16 @@ import { createHttpUpstream, type FetchUpstream } from '../../functions/origin/u
 import { startFunctionUrlServer } from '../../local/function-url';
 
 const upstream = createHttpUpstream();
-const counts = { playlist: 0, segment: 0, bySegment: {} as Record<string, number> };
+const counts = { playlist: 0, blocking: 0, byPlaylistQuery: {} as Record<string, number>, segment: 0, bySegment: {} as Record<string, number> };
 const fetchUpstream: FetchUpstream = (req) => {
-  if (req.path.endsWith('.m3u8')) counts.playlist++;
-  else {
+  const [file, query] = req.path.split('?');
+  if (file.endsWith('.m3u8')) {
+    counts.playlist++;
+    if (query?.includes('_HLS_msn=')) {
+      counts.blocking++;
+      counts.byPlaylistQuery[query] = (counts.byPlaylistQuery[query] ?? 0) + 1;
+    }
+  } else {
     counts.segment++;
     counts.bySegment[req.path] = (counts.bySegment[req.path] ?? 0) + 1;
   }
@@ -56,6 +62,8 @@ process.on('message', (m: { type?: string }) => {
   else if (m?.type === 'counts') process.send?.({ type: 'counts', counts });
   else if (m?.type === 'reset') {
     counts.playlist = 0;
+    counts.blocking = 0;
+    counts.byPlaylistQuery = {};
     counts.segment = 0;
     counts.bySegment = {};
     process.send?.({ type: 'reset' });
