@@ -25,7 +25,8 @@ Commands:
   status [<name|playbackId>]          Live or offline, on which task, and the stream's health: codecs, resolution,
                                       frame rate, bitrates, keyframe interval, jitter, and warnings to act on
   recordings list [<name|playbackId>] Recordings (newest first): id, state, start, end, duration, gaps, playback URL
-  recordings delete <id>              Delete a recording's objects (KEYFRAME_RECORDING_BUCKET) and its entry
+  recordings delete <id>              Delete a recording's objects (the stack's or local stack's bucket, or
+                                      KEYFRAME_RECORDING_BUCKET) and its entry
   doctor [--region <region>]          Preflight for \`npx cdk deploy\`: Docker, credentials, bootstrap, Lambda quota, certificates
 
 Options:
@@ -61,6 +62,7 @@ async function resolveTarget(opts: { stack?: string; region?: string; secretId?:
       },
       where: `stack ${opts.stack}`,
       playbackKey: () => deployedPlaybackSecret({ secretId: opts.secretId ?? stack.playbackSecretArn, region: stack.region }),
+      ...(stack.recordingBucketName ? { recordingBucket: stack.recordingBucketName } : {}),
     };
   }
   const dir = stateDir(cliSettings.load().stateDir);

@@ -12,6 +12,8 @@ export interface ResolvedStack {
   readonly playerUrl?: string;
   /** Secrets Manager ARN of the playback-token key (private channels). */
   readonly playbackSecretArn?: string;
+  /** The recordings bucket (`recordings delete --stack`). */
+  readonly recordingBucketName?: string;
 }
 
 /** The one CloudFormation call this module makes; a real CloudFormationClient satisfies it. */
@@ -71,6 +73,7 @@ export async function resolveStack(
     playbackBaseUrl: outputs.get(OUTPUT_KEYS.playbackBaseUrl) as string,
     playerUrl: outputs.get(OUTPUT_KEYS.playerUrl) || undefined,
     playbackSecretArn: outputs.get(OUTPUT_KEYS.playbackSecretArn) || undefined,
+    recordingBucketName: outputs.get(OUTPUT_KEYS.recordingBucketName) || undefined,
   };
 }
 

@@ -28,6 +28,7 @@ const fullOutputs: Output[] = [
   { OutputKey: OUTPUT_KEYS.playerUrl, OutputValue: 'https://d111111abcdef8.cloudfront.net/watch/index.html' },
   { OutputKey: OUTPUT_KEYS.tableName, OutputValue: 'Keyframe-RoutingTable2DD4653A-ABC' },
   { OutputKey: OUTPUT_KEYS.createStreamKeyCommand, OutputValue: 'npx keyframe keys create <name> --stack Keyframe --region eu-west-1' },
+  { OutputKey: OUTPUT_KEYS.recordingBucketName, OutputValue: 'keyframe-recordingsbucket-abc123' },
 ];
 
 afterEach(() => vi.restoreAllMocks());
@@ -44,6 +45,7 @@ describe('resolveStack', () => {
       rtmpsUrl: undefined,
       playbackBaseUrl: 'https://d111111abcdef8.cloudfront.net',
       playerUrl: 'https://d111111abcdef8.cloudfront.net/watch/index.html',
+      recordingBucketName: 'keyframe-recordingsbucket-abc123',
     });
     expect(send).toHaveBeenCalledTimes(1);
     const command = send.mock.calls[0][0];
