@@ -9,7 +9,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { recordingPrefix, type Recording } from '../../../core/model';
 import { staticPlaybackKey } from '../../../core/playback-secret';
 import { playbackKey, signPlaybackToken } from '../../../core/playback-token';
+import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { createOriginFromEnv } from '../../../functions/origin/build';
+import { createFunctionUrlHandler } from '../../../functions/origin/lambda';
 import { createMemoryMetrics } from '../../../functions/origin/metrics';
 import { createOrigin, type Origin, type OriginDeps } from '../../../functions/origin/origin';
 import { createRecordingsS3Client, s3RecordingObjects } from '../../../functions/origin/recording-objects';
@@ -376,5 +378,34 @@ describe('the origin built from its environment', () => {
   it('without KEYFRAME_RECORDING_BUCKET answers 404 on recordings paths', async () => {
     const { origin: o } = createOriginFromEnv({ env: env(), routes: store, metrics: NO_METRICS });
     expect((await get(o, `/recordings/${PUB}/${R_PUB}/index.m3u8`)).statusCode).toBe(404);
+  });
+});
+
+describe('through the function URL', () => {
+  const event = (rawPath: string, rawQueryString = '') =>
+    ({
+      version: '2.0',
+      routeKey: '$default',
+      rawPath,
+      rawQueryString,
+      headers: {},
+      isBase64Encoded: false,
+      requestContext: { http: { method: 'GET', path: rawPath, protocol: 'HTTP/1.1', sourceIp: '192.0.2.1', userAgent: 't' } },
+    }) as unknown as LambdaFunctionURLEvent;
+
+  it('sends posters and segments as base64 (bytes intact), playlists as text, and passes the token query through', async () => {
+    const handler = createFunctionUrlHandler(origin());
+    const call = async (path: string, query = '') =>
+      (await handler(event(path, query), {} as never, () => undefined)) as Exclude<LambdaFunctionURLResult, string>;
+    const poster = await call(`/recordings/${PRIV}/${R_PRIV}/poster.jpg`, `token=${signPlaybackToken(KEY, PRIV, exp())}`);
+    expect(poster.statusCode).toBe(200);
+    expect(poster.isBase64Encoded).toBe(true);
+    expect(Buffer.from(poster.body ?? '', 'base64').equals(JPEG)).toBe(true);
+    const segment = await call(`/recordings/${PUB}/${R_PUB}/${S}_0.m4s`);
+    expect(Buffer.from(segment.body ?? '', 'base64').equals(SEGMENT)).toBe(true);
+    const playlist = await call(`/recordings/${PUB}/${R_PUB}/index.m3u8`);
+    expect(playlist.isBase64Encoded).toBe(false);
+    expect(playlist.body).toBe(VOD);
+    expect((await call(`/recordings/${PRIV}/${R_PRIV}/poster.jpg`)).statusCode).toBe(403);
   });
 });
