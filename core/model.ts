@@ -17,6 +17,8 @@ export interface Channel {
   readonly private?: boolean;
   /** Recording on: each publish is recorded to S3 (docs/recording.md). Takes effect from the next publish. */
   readonly record?: boolean;
+  /** Quality ladder: rung names (core/ladder.ts), highest first; absent: passthrough only. From the next publish. */
+  readonly ladder?: readonly string[];
 }
 
 export interface Route {
