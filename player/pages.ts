@@ -34,6 +34,7 @@ export function watchPage(opts: { streamsHref: string }): string {
     <span id="state" class="badge">Offline</span>
     <span id="latency" class="latency" title="Seconds between capture and what you see, from the stream's program date-time (corrected)"></span>
     <button id="go-live" type="button" hidden>Go live</button>
+    <button id="replay" type="button" hidden>Watch the replay</button>
     <button id="unmute" type="button" hidden>Unmute</button>
   </div>
 </main>

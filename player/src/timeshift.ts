@@ -200,7 +200,8 @@ export function createTimeshift(opts: TimeshiftOptions): Timeshift {
       if (!src || startMs === undefined) return;
       const targetMs = startMs + value * 1000;
       // In rewind, hls.js keeps the recording's playlist fresh; from live, look at it now.
-      const timeline = mode === 'rewind' && recording ? recording.timeline() : await fetchTimeline(src);
+      // (The native engine's timeline is the one look it took at the start: look again.)
+      const timeline = mode === 'rewind' && recording && opts.engine !== 'native' ? recording.timeline() : await fetchTimeline(src);
       if (destroyed) return;
       if (timeline && src === liveRecordingSrc) liveRecording = timeline;
       const plan = planSeek(targetMs, { nowMs: now(), recording: timeline });

@@ -47,8 +47,9 @@ const RECORDING_MESSAGES: Record<RecordingPlayerState, string> = {
   ended: 'End of the replay.',
   error: 'This recording cannot be played right now.',
 };
-/** While live and the session's recording is not known yet (it is listed once its first segment is stored). */
-const RECORDING_LOOKUP_MS = 10_000;
+/** While live and the session's recording is not known: look again this often, this many times per session. */
+const RECORDING_LOOKUP_MS = 5000;
+const RECORDING_LOOKUPS = 3;
 
 function $(id: string): HTMLElement {
   const el = document.getElementById(id);
@@ -73,6 +74,7 @@ function main(): void {
   const seekRow = $('seek-row');
   const seekBar = $('seek') as HTMLInputElement;
   const seekTime = $('seek-time');
+  const replayButton = $('replay') as HTMLButtonElement;
 
   const cfg = window.KEYFRAME_PLAYER_CONFIG ?? {};
   const fromLocation = playbackIdFromLocation(location);
@@ -109,6 +111,7 @@ function main(): void {
   };
 
   let lookup: ReturnType<typeof setTimeout> | undefined;
+  let lookups = 0;
   let looking = false;
   /** Live: the name, and whether the session is recorded (its recording playlist, for rewind). */
   const learnLiveSession = async () => {
@@ -122,7 +125,8 @@ function main(): void {
     const url = resolveUrl(stream?.recording?.playbackUrl, base);
     const ref = recordingFromPlaybackUrl(url);
     if (url && ref && ref.playbackId === playbackId) timeshift.setLiveRecording(withToken(url, token));
-    else if (timeshift.mode === 'live' && timeshift.live?.state === 'live') {
+    else if (timeshift.mode === 'live' && timeshift.live?.state === 'live' && !timeshift.liveRecordingSrc && lookups++ < RECORDING_LOOKUPS) {
+      // The route carries its recording from the start of the publish; a listing a few seconds stale may not.
       lookup = setTimeout(() => void learnLiveSession(), RECORDING_LOOKUP_MS);
     }
   };
@@ -136,6 +140,7 @@ function main(): void {
       const session = timeshift.live?.stats().session;
       if (session !== liveSession || !timeshift.liveRecordingSrc) {
         if (session !== liveSession && liveSession !== undefined) timeshift.setLiveRecording(undefined);
+        if (session !== liveSession) lookups = 0;
         liveSession = session;
         void learnLiveSession();
       }
@@ -188,6 +193,8 @@ function main(): void {
         latencyEl.textContent = '';
         goLive.hidden = true;
       }
+      // The broadcast that just ended was recorded: its replay is one click away.
+      replayButton.hidden = !(s === 'ended' && timeshift.liveRecordingSrc);
     } else {
       const r = timeshift.recordingState ?? 'starting';
       badge.textContent = mode === 'replay' ? 'Replay' : 'Rewind';
@@ -195,6 +202,7 @@ function main(): void {
       message.textContent = refused ? 'This recording needs a valid playback link (the channel is private).' : RECORDING_MESSAGES[r];
       message.hidden = r === 'playing';
       goLive.hidden = mode !== 'rewind';
+      replayButton.hidden = true;
       if (mode === 'replay') latencyEl.textContent = '';
     }
     renderBar();
@@ -220,6 +228,10 @@ function main(): void {
     unmute.hidden = true;
   });
   goLive.addEventListener('click', () => timeshift.goLive());
+  replayButton.addEventListener('click', () => {
+    const rec = timeshift.liveRecordingSrc;
+    if (rec) timeshift.playRecording(rec);
+  });
   seekBar.addEventListener('input', () => {
     dragging = true;
     const max = Number(seekBar.max);

@@ -24,6 +24,8 @@ let publisher: Publisher | undefined;
 let dvr: CreatedChannel;
 let replay: CreatedChannel;
 let replayId: string;
+/** The rewind test's page, left on the live channel for the end-of-broadcast test. */
+let dvrPage: Page | undefined;
 const pageErrors: string[] = [];
 /** The thumbnail, recording and poster requests that reached the stack, path and query as the page sent them. */
 const requests: string[] = [];
@@ -134,6 +136,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  await dvrPage?.close();
   await publisher?.stop();
   await browser?.close();
   await stack?.stop();
@@ -167,6 +170,11 @@ describe('recordings in the player (Chromium)', () => {
       expect(ended.currentTime).toBeGreaterThan(ready.durationSeconds - 1.5);
       expect((ended.recordingStats as { ended: boolean }).ended).toBe(true);
       await page.screenshot({ path: await artifactPath('player-replay.png') });
+      // The browser's own HLS (the Safari path) plays the same replay.
+      await page.goto(`${stack.httpUrl}/watch/${replay.playbackId}?recording=${replayId}&engine=native`);
+      const native = await waitInPage(page, 'the native replay playing', isModeState, 'replay/playing', 15_000);
+      expect(page.url()).toContain('engine=native');
+      await waitInPage(page, 'native replay playback to advance', timeAbove, native.currentTime + 1, 10_000);
     } finally {
       await page.close();
     }
@@ -175,8 +183,9 @@ describe('recordings in the player (Chromium)', () => {
   it('rewind: seeks back to the start of the live recorded session and plays it; "Go live" returns to the edge', async () => {
     publisher = startPublisher({ url: dvr.publishUrl, seconds: 120, gopSeconds: 1 });
     const page = await browser.newPage();
+    dvrPage = page;
     page.on('pageerror', (err) => pageErrors.push(err.message));
-    try {
+    {
       await page.goto(dvr.playerUrl!);
       const live = await waitInPage(page, 'live', isModeState, 'live/live', 20_000);
       expect((live.stats as { tuning?: string }).tuning).toBe('ll-hls');
@@ -214,8 +223,6 @@ describe('recordings in the player (Chromium)', () => {
       );
       expect(near.bar?.kind).toBe('session');
       expect(near.bar!.max - near.bar!.value).toBeLessThan(5);
-    } finally {
-      await page.close();
     }
   }, 90_000);
 
@@ -261,6 +268,20 @@ describe('recordings in the player (Chromium)', () => {
       publisher = undefined;
     }
   }, 60_000);
+
+  it("after the end: the live page says ended and offers the recorded broadcast's replay", async () => {
+    // The list test stopped the publisher; the rewind test's page is still on the live channel.
+    const page = dvrPage!;
+    const ended = await waitInPage(page, 'the live page ended', isModeState, 'live/ended', 20_000);
+    expect(ended.seekable).toBe('false');
+    await page.locator('#replay').click();
+    const playing = await waitInPage(page, 'the replay of the broadcast playing', isModeState, 'replay/playing', 15_000);
+    expect(playing.badge).toBe('Replay');
+    expect(playing.bar?.kind).toBe('media');
+    expect(playing.goLiveHidden).toBe(true);
+    await page.close();
+    dvrPage = undefined;
+  }, 40_000);
 
   it("private channel: the replay plays with the page's token on its playlist and poster, and not without", async () => {
     const priv = await stack.createChannel('private-rec', { private: true, record: true });
