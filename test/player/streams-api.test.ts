@@ -86,9 +86,10 @@ describe('GET /api/streams', () => {
     const body = JSON.parse(res.body.toString('utf8'));
     expect(body).toEqual({
       streams: [
-        { playbackId: LIVE_B, name: 'bravo', startedAt: new Date(NOW - 5_000).toISOString() },
-        { playbackId: LIVE_A, name: 'alpha', startedAt: new Date(NOW - 120_000).toISOString() },
+        { playbackId: LIVE_B, name: 'bravo', startedAt: new Date(NOW - 5_000).toISOString(), thumbnailUrl: `/${LIVE_B}/thumbnail.jpg` },
+        { playbackId: LIVE_A, name: 'alpha', startedAt: new Date(NOW - 120_000).toISOString(), thumbnailUrl: `/${LIVE_A}/thumbnail.jpg` },
       ],
+      recordings: [],
     });
   });
 
@@ -110,7 +111,7 @@ describe('GET /api/streams', () => {
     ]) {
       expect(text).not.toContain(secret);
     }
-    for (const s of JSON.parse(text).streams) expect(Object.keys(s).sort()).toEqual(['name', 'playbackId', 'startedAt']);
+    for (const s of JSON.parse(text).streams) expect(Object.keys(s).sort()).toEqual(['name', 'playbackId', 'startedAt', 'thumbnailUrl']);
   });
 
   it('answers HEAD with headers only, keeps the strict parser for anything near it, and 503s a failed look-up', async () => {
