@@ -48,6 +48,8 @@ export interface ViewerResult {
   playlistMs: { p50: number; p99: number };
   /** LL: how long a blocking reload was held (request → last byte). */
   blockingMs: { p50: number; p90: number; p99: number };
+  /** LL: the newest part any viewer asked for in its first blocking reload after (re)joining. */
+  joinedBy?: { msn: number; index: number };
   segmentMs: { p50: number; p99: number };
   partMs: { p50: number; p99: number };
 }
@@ -85,6 +87,8 @@ const stats = {
   partMs: [] as number[],
   bytes: 0,
   playlistBytes: 0,
+  /** LL: the newest part any viewer asked for in its first blocking reload after (re)joining. */
+  joinedBy: undefined as { msn: number; index: number } | undefined,
 };
 const status = (kind: string, code: number) => (stats.statuses[`${kind} ${code}`] = (stats.statuses[`${kind} ${code}`] ?? 0) + 1);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -162,6 +166,7 @@ async function llViewer(useHint: boolean): Promise<void> {
       status('init', s.status);
     }
     let todo = list ? list.parts.slice(-3) : [];
+    let firstReload = true;
     while (list?.preloadHint && Date.now() < deadline) {
       for (const p of todo) {
         if (fetched.has(p.uri)) continue;
@@ -169,6 +174,11 @@ async function llViewer(useHint: boolean): Promise<void> {
         await fetchPart(p.uri, false);
       }
       const hint = list.preloadHint;
+      if (firstReload) {
+        const j = stats.joinedBy;
+        if (!j || hint.msn > j.msn || (hint.msn === j.msn && hint.index > j.index)) stats.joinedBy = { msn: hint.msn, index: hint.index };
+        firstReload = false;
+      }
       let hintFetch: Promise<void> | undefined;
       if (useHint && !fetched.has(hint.uri)) {
         fetched.add(hint.uri);
@@ -207,6 +217,7 @@ process.stdout.write(
     distinctSegments: stats.segmentsAsked.size,
     segmentNames: [...stats.segmentsAsked],
     distinctParts: stats.partsAsked.size,
+    ...(stats.joinedBy ? { joinedBy: stats.joinedBy } : {}),
     statuses: stats.statuses,
     bytes: stats.bytes,
     playlistBytes: stats.playlistBytes,
