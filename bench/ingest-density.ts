@@ -36,6 +36,16 @@
  *   npx tsx bench/ingest-density.ts [--n 1,8,32,64] [--more 96,128] [--window 20] [--gop 2] [--settle s] [--profile] [--profile-n 32]
  *     [--servers keyframe,nginx-rtmp] [--node-args=--max-semi-space-size=32]
  *     [--ingest-env MALLOC_ARENA_MAX=2] [--ll-hls] [--smoke] [--json out.json]
+ *     [--variants passthrough,thumbnails,recording,recording+thumbnails] [--thumbnail-seconds 10]
+ *
+ * --variants (issue 15) runs the Keyframe ingest once per variant for each N, in the same invocation (the order
+ * rotating with N), and only Keyframe unless --servers says otherwise: `passthrough` (KEYFRAME_THUMBNAIL_SECONDS=0,
+ * no bucket), `thumbnails` (one keyframe decode per --thumbnail-seconds of media time), `recording` (recorded
+ * channels, a recordings bucket on a local s3rver behind a counting proxy, bench/lib/recording-s3.ts; thumbnails
+ * off), `recording+thumbnails` (both, as a recorded channel runs by default). With --variants the ingest's ffmpeg
+ * is a counting wrapper (bench/lib/recording-procs.ts), and the CPU of its short-lived children (thumbnail
+ * decodes) is counted exactly from the node process's cutime/cstime. Without --variants the ingest runs with its
+ * defaults (thumbnails on at 10 s, no recording), as before.
  *
  * Standard HLS unless `--ll-hls` (KEYFRAME_LL_HLS=true).
  */
@@ -54,9 +64,14 @@ import { httpGet, playlistSegments } from './lib/live';
 import { encodeSource, publishFile, SOURCE_720P30, SOURCE_SMOKE, type FilePublisher } from './lib/media';
 import { freePort, nginxVersion, rtmpHlsConfig, rtmpModulePath, startNginx } from './lib/nginx';
 import { busyPercent, cpuBetween, memoryOfTree, readStat, sampleTree, systemCpu, CLK_TCK } from './lib/proc';
+import { childrenCpuBetween, createSpawnCounter, reapedChildTicks, type SpawnCounter } from './lib/recording-procs';
+import { type BenchBucket, recordingEnv, startBenchBucket } from './lib/recording-s3';
 import { median, percentile, round } from './lib/stats';
 
 type ServerKind = 'keyframe' | 'nginx-rtmp';
+/** What the Keyframe ingest does beside packaging (--variants, issue 15). */
+type Variant = 'passthrough' | 'thumbnails' | 'recording' | 'recording+thumbnails';
+const VARIANTS: readonly Variant[] = ['passthrough', 'thumbnails', 'recording', 'recording+thumbnails'];
 
 /** Segments of one stream seen so far: sequence → when first seen and its duration (s). */
 type Seen = Map<number, { seenAt: number; duration: number }>;
@@ -129,6 +144,17 @@ interface PhaseResult {
   /** The whole machine over the window, % of all cores (other engineers' work included). */
   readonly machineBusyPct: number;
   readonly segments: SegmentsVerdict;
+  /** With --variants (Keyframe only): the variant, and what the ingest's children did in the window. */
+  readonly variant?: Variant;
+  /** CPU of the ingest's child processes (thumbnail decodes), reaped or not, % of one core per stream (in cpuPct). */
+  readonly childCpuPctPerStream?: number;
+  /** ffmpeg processes the ingest started in the window, and per stream per minute. */
+  readonly ffmpegStarts?: number;
+  readonly ffmpegStartsPerStreamMinute?: number;
+  /** S3 PUTs the recorder made in the window (the bucket's proxy counts them), per stream per second. */
+  readonly s3PutsPerStreamSecond?: number;
+  /** Child CPU per ffmpeg start, ms (one thumbnail decode, with the wrapper's sh). */
+  readonly cpuMsPerFfmpegStart?: number;
 }
 
 const args = parseArgs();
@@ -151,7 +177,11 @@ const profileN = args.number('profile-n', 32);
 /** LL-HLS on the ingest (parts kept in memory with their segments, playlists rendered per part); off: standard HLS. */
 const lowLatency = args.flag('ll-hls');
 /** Which servers to run (both by default; one alone for experiments, e.g. with --node-args). */
-const servers = args.string('servers', 'keyframe,nginx-rtmp').split(',') as ServerKind[];
+/** Keyframe variants to run side by side (issue 15); empty: the ingest as configured, once. */
+const variants = args.string('variants', '').split(',').filter(Boolean) as Variant[];
+for (const v of variants) if (!VARIANTS.includes(v)) throw new Error(`--variants: unknown variant ${v} (${VARIANTS.join(', ')})`);
+const thumbnailSeconds = args.number('thumbnail-seconds', smoke ? 1 : 10);
+const servers = args.string('servers', variants.length ? 'keyframe' : 'keyframe,nginx-rtmp').split(',') as ServerKind[];
 for (const k of servers) if (k !== 'keyframe' && k !== 'nginx-rtmp') throw new Error(`--servers: unknown server ${k}`);
 /** Extra node options for the Keyframe ingest (space-separated), e.g. `--node-args=--max-semi-space-size=32`. */
 const keyframeNodeArgs = args.string('node-args', '').split(' ').filter(Boolean);
@@ -175,7 +205,8 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
   mkdirSync(root, { recursive: true });
   cleanups.push(() => rmSync(root, { recursive: true, force: true }));
   const module = rtmpModulePath();
-  if (!module) throw new Error('libnginx-mod-rtmp is not installed (dpkg -L libnginx-mod-rtmp)');
+  // Only nginx-rtmp needs it (--servers keyframe, e.g. with --variants, runs without).
+  if (!module && servers.includes('nginx-rtmp')) throw new Error('libnginx-mod-rtmp is not installed (dpkg -L libnginx-mod-rtmp)');
   const file = await encodeSource({ ...(smoke ? SOURCE_SMOKE : SOURCE_720P30), gopSeconds, seconds: 20 });
   progress(`source ${file}`);
   const bundle = await bundleIngest(join(root, 'bundle'));
@@ -189,15 +220,44 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
   await ensureTable(client, tableName);
   const store = createDynamoStore({ tableName, client });
   let phaseSeq = 0;
+  let bucket: BenchBucket | undefined;
+  let spawnCounter: SpawnCounter | undefined;
 
-  async function startServer(kind: ServerKind, n: number, nodeArgs: string[] = []): Promise<RunningServer> {
+  /** The ingest's environment for a variant (and a counting ffmpeg wrapper, with --variants). */
+  async function variantEnv(variant: Variant | undefined, dir: string): Promise<Record<string, string>> {
+    if (!variant) return {};
+    spawnCounter ??= createSpawnCounter(join(root, 'ffmpeg-count'));
+    const env: Record<string, string> = {
+      KEYFRAME_FFMPEG_PATH: spawnCounter.path,
+      KEYFRAME_THUMBNAIL_SECONDS: variant === 'thumbnails' || variant === 'recording+thumbnails' ? String(thumbnailSeconds) : '0',
+    };
+    if (variant === 'recording' || variant === 'recording+thumbnails') {
+      if (!bucket) {
+        bucket = await startBenchBucket();
+        cleanups.push(() => bucket?.close());
+      }
+      Object.assign(env, recordingEnv(bucket, join(dir, 'spool')));
+    }
+    return env;
+  }
+
+  /** PUTs the recordings bucket has seen so far (all recordings). */
+  function s3Puts(): number {
+    let t = 0;
+    for (const c of bucket?.counts().values() ?? []) for (const [kind, v] of Object.entries(c)) if (!kind.includes(' ')) t += v;
+    return t;
+  }
+
+  async function startServer(kind: ServerKind, n: number, nodeArgs: string[] = [], variant?: Variant): Promise<RunningServer> {
     const dir = join(root, `${kind}-${++phaseSeq}`);
     mkdirSync(dir, { recursive: true });
     if (kind === 'keyframe') {
       const keys: Array<{ key: string; playbackId: string }> = [];
       const urls = { rtmpUrl: 'rtmp://127.0.0.1/live', playbackBaseUrl: 'http://127.0.0.1' };
+      const record = variant === 'recording' || variant === 'recording+thumbnails';
+      const extraEnv = await variantEnv(variant, dir);
       for (let i = 0; i < n; i++) {
-        const c = await createKey(store, urls, `density-${phaseSeq}-${i}`);
+        const c = await createKey(store, urls, `density-${phaseSeq}-${i}`, record ? { record: true } : {});
         keys.push({ key: c.streamKey, playbackId: c.playbackId });
       }
       const indexOf = new Map(keys.map((k, i) => [k.playbackId, i]));
@@ -217,6 +277,7 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
           KEYFRAME_RTMP_MAX_CONNECTIONS_PER_IP: 'Infinity',
           KEYFRAME_LOG_LEVEL: 'INFO',
           KEYFRAME_LL_HLS: lowLatency ? 'true' : 'false',
+          ...extraEnv,
           ...keyframeEnv,
         },
       });
@@ -289,8 +350,9 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
     };
   }
 
-  async function phase(kind: ServerKind, n: number, opts: { nodeArgs?: string[] } = {}): Promise<PhaseResult> {
-    const server = await startServer(kind, n, opts.nodeArgs);
+  async function phase(kind: ServerKind, n: number, opts: { nodeArgs?: string[]; variant?: Variant } = {}): Promise<PhaseResult> {
+    const variant = kind === 'keyframe' ? opts.variant : undefined;
+    const server = await startServer(kind, n, opts.nodeArgs, variant);
     const publishers: FilePublisher[] = [];
     const seen: Seen[] = Array.from({ length: n }, () => new Map());
     let watcher: NodeJS.Timeout | undefined;
@@ -335,6 +397,9 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
       const windowStart = Date.now();
       const sysA = systemCpu();
       const a = sampleTree(server.pid);
+      const reapedA = reapedChildTicks(server.pid) ?? 0;
+      const startsA = spawnCounter?.count() ?? 0;
+      const putsA = s3Puts();
       const pubTicks = () => publishers.reduce((t, p) => t + (p.proc.pid ? (readStat(p.proc.pid)?.ticks ?? 0) : 0), 0);
       const pubA = pubTicks();
       const mem: Array<{ rss: number; pss: number }> = [];
@@ -346,11 +411,23 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
         await sleep(memEvery / 2);
       }
       const b = sampleTree(server.pid);
+      const reapedB = reapedChildTicks(server.pid) ?? reapedA;
+      const startsB = spawnCounter?.count() ?? 0;
+      const putsB = s3Puts();
       const sysB = systemCpu();
       const pubB = pubTicks();
       const windowEnd = Date.now();
       const cpu = cpuBetween(a, b);
       const seconds = (windowEnd - windowStart) / 1000;
+      // Children that started and ended within the window (thumbnail decodes) are in no sample: add their CPU.
+      const children = childrenCpuBetween(server.pid, a, b, reapedA, reapedB);
+      const liveChildren = Object.values(children.byComm).reduce((t, v) => t + v, 0);
+      const reapedPct = children.pct - liveChildren;
+      if (variant) {
+        cpu.total += reapedPct;
+        cpu.byComm['children (reaped)'] = (cpu.byComm['children (reaped)'] ?? 0) + reapedPct;
+      }
+      const ffmpegStarts = startsB - startsA;
 
       // Segments: lag behind the media clock, relative to each stream's best pace in the window.
       const lateness: number[] = [];
@@ -427,6 +504,16 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
         publishersCpuPct: round(((pubB - pubA) / CLK_TCK / seconds) * 100, 1),
         machineBusyPct: round(busyPercent(sysA, sysB), 1),
         segments,
+        ...(variant
+          ? {
+              variant,
+              childCpuPctPerStream: perStream(children.pct),
+              ffmpegStarts,
+              ffmpegStartsPerStreamMinute: round(ffmpegStarts / n / (seconds / 60), 2),
+              s3PutsPerStreamSecond: round((putsB - putsA) / n / seconds, 3),
+              cpuMsPerFfmpegStart: ffmpegStarts ? round(((children.pct / 100) * seconds * 1000) / ffmpegStarts, 1) : 0,
+            }
+          : {}),
       };
     } finally {
       if (watcher) clearInterval(watcher);
@@ -439,20 +526,30 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
 
   const results: PhaseResult[] = [];
   const lateAt: Partial<Record<ServerKind, number>> = {};
+  const lateAtVariant: Partial<Record<Variant, number>> = {};
   const sweep = [...nList];
   for (let k = 0; k < sweep.length; k++) {
     const n = sweep[k];
     const order = (k % 2 ? ['nginx-rtmp', 'keyframe'] : ['keyframe', 'nginx-rtmp']).filter((x) => servers.includes(x as ServerKind)) as ServerKind[];
-    for (const kind of order) {
+    const runs = order.flatMap((kind) =>
+      kind === 'keyframe' && variants.length
+        ? variants.map((_, j) => ({ kind, variant: variants[(j + k) % variants.length] as Variant | undefined }))
+        : [{ kind, variant: undefined as Variant | undefined }],
+    );
+    for (const { kind, variant } of runs) {
       if (lateAt[kind] !== undefined) continue;
-      const r = await phase(kind, n, { nodeArgs: kind === 'keyframe' ? keyframeNodeArgs : [] });
+      if (variant && lateAtVariant[variant] !== undefined) continue;
+      const r = await phase(kind, n, { nodeArgs: kind === 'keyframe' ? keyframeNodeArgs : [], variant });
       results.push(r);
       progress(
-        `${kind} N=${n}: ${r.cpuPct}% of a core (${r.cpuPctPerStream}%/stream ${JSON.stringify(r.cpuPerStreamByComm)}), ` +
+        `${kind}${variant ? ` (${variant})` : ''} N=${n}: ${r.cpuPct}% of a core (${r.cpuPctPerStream}%/stream ${JSON.stringify(r.cpuPerStreamByComm)}), ` +
           `PSS ${r.pssMiB} MiB (+${r.pssPerStreamMiB}/stream), machine ${r.machineBusyPct}% busy, ` +
           `segments ${r.segments.segmentsInWindow}/${r.segments.expectedInWindow}, max lateness ${r.segments.maxLatenessMs} ms${r.segments.late ? ' LATE' : ''}`,
       );
-      if (r.segments.late) lateAt[kind] = n;
+      if (r.segments.late && variant) {
+        lateAtVariant[variant] = n;
+        if (variants.every((v) => lateAtVariant[v] !== undefined)) lateAt[kind] = n;
+      } else if (r.segments.late) lateAt[kind] = n;
     }
     const anyOnTime = servers.some((x) => lateAt[x] === undefined);
     if (k === sweep.length - 1 && anyOnTime && moreList.length) sweep.push(moreList.shift()!);
@@ -476,13 +573,15 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
     .filter((n, i, all) => all.indexOf(n) === i)
     .sort((x, y) => x - y);
   const rows = pairs.flatMap((n) => {
-    const kf = results.find((r) => r.n === n && r.server === 'keyframe');
+    const kf =
+      results.find((r) => r.n === n && r.server === 'keyframe' && (r.variant ?? 'passthrough') === 'passthrough') ??
+      results.find((r) => r.n === n && r.server === 'keyframe');
     const ng = results.find((r) => r.n === n && r.server === 'nginx-rtmp');
     const row = (r: PhaseResult | undefined, kind: ServerKind) =>
       r
         ? [
             n,
-            kind,
+            r.variant ? `${kind} (${r.variant})` : kind,
             `**${r.cpuPctPerStream}**`,
             `${Object.entries(r.cpuPerStreamByComm)
               .map(([c, v]) => `${c} ${v}`)
@@ -503,7 +602,9 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
   });
   const ratios = pairs
     .map((n) => {
-      const kf = results.find((r) => r.n === n && r.server === 'keyframe');
+      const kf =
+        results.find((r) => r.n === n && r.server === 'keyframe' && (r.variant ?? 'passthrough') === 'passthrough') ??
+        results.find((r) => r.n === n && r.server === 'keyframe');
       const ng = results.find((r) => r.n === n && r.server === 'nginx-rtmp');
       return kf && ng
         ? { n, cpu: round(kf.cpuPctPerStream / ng.cpuPctPerStream, 2), pss: round(kf.pssPerStreamMiB / ng.pssPerStreamMiB, 2) }
@@ -511,6 +612,37 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
     })
     .filter((x): x is { n: number; cpu: number; pss: number } => x !== undefined);
   const medianRatio = round(median(ratios.filter((r) => r.n >= 8 || ratios.length === 1).map((r) => r.cpu)), 2);
+  function variantRows(): Array<Array<string | number>> {
+    const rows: Array<Array<string | number>> = [];
+    for (const n of pairs) {
+      const base = results.find((r) => r.n === n && r.variant === 'passthrough');
+      for (const v of variants) {
+        const r = results.find((x) => x.n === n && x.variant === v);
+        if (!r) {
+          rows.push([n, v, '—', '', '', '', '', '', '', '', '', 'not run (late at a smaller N)', '']);
+          continue;
+        }
+        const d = (x: number | undefined, y: number | undefined, digits: number) =>
+          x !== undefined && y !== undefined && r !== base ? `${x - y >= 0 ? '+' : ''}${round(x - y, digits)}` : '—';
+        rows.push([
+          n,
+          v,
+          `**${r.cpuPctPerStream}**`,
+          d(r.cpuPctPerStream, base?.cpuPctPerStream, 3),
+          r.childCpuPctPerStream ?? '',
+          `${r.ffmpegStarts ?? ''} (${r.ffmpegStartsPerStreamMinute ?? ''})`,
+          r.cpuMsPerFfmpegStart ?? '',
+          r.s3PutsPerStreamSecond ?? '',
+          r.pssPerStreamMiB,
+          d(r.pssPerStreamMiB, base?.pssPerStreamMiB, 2),
+          `${r.segments.segmentsInWindow}/${r.segments.expectedInWindow}`,
+          r.segments.late ? '**late**' : 'on time',
+          r.machineBusyPct,
+        ]);
+      }
+    }
+    return rows;
+  }
   const report = [
     `Keyframe with ${lowLatency ? 'LL-HLS on (KEYFRAME_LL_HLS=true: parts held with their segments)' : 'standard HLS (KEYFRAME_LL_HLS=false)'}. ` +
       `Server processes only, over a ${windowSeconds} s window; CPU in % of one core. nginx: ${nginxVersion()} with ${module}.`,
@@ -543,6 +675,32 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
       `the window started ${settleSeconds} s after the last publisher, when the store is full.`,
     `Segments came late: keyframe ${lateAt.keyframe !== undefined ? `at N=${lateAt.keyframe}` : `not up to N=${Math.max(...results.filter((r) => r.server === 'keyframe').map((r) => r.n))}`}; ` +
       `nginx-rtmp ${lateAt['nginx-rtmp'] !== undefined ? `at N=${lateAt['nginx-rtmp']}` : `not up to N=${Math.max(...results.filter((r) => r.server === 'nginx-rtmp').map((r) => r.n))}`}.`,
+    ...(variants.length
+      ? [
+          '',
+          `Variants (issue 15), each a fresh ingest at the same N in this run; thumbnails every ${thumbnailSeconds} s of media time; ` +
+            "Δ against passthrough at the same N. CPU includes the ingest's children (thumbnail ffmpegs), reaped ones from cutime/cstime.",
+          '',
+          table(
+            [
+              'N',
+              'variant',
+              'CPU %/stream',
+              'Δ CPU %/stream',
+              'of it children %/stream',
+              'ffmpeg starts (per stream-minute)',
+              'CPU ms per ffmpeg',
+              'S3 PUTs per stream-second',
+              'PSS MiB/stream',
+              'Δ PSS MiB/stream',
+              'segments seen/expected',
+              'verdict',
+              'machine busy %',
+            ],
+            variantRows(),
+          ),
+        ]
+      : []),
     ...(profiled
       ? [
           '',
@@ -577,6 +735,7 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
       ratios,
       medianCpuRatio: medianRatio,
       lateAt,
+      ...(variants.length ? { variants, thumbnailSeconds, lateAtVariant } : {}),
       profile: profiled,
     },
     report,
