@@ -34,7 +34,7 @@ import { finish, machineInfo, parseArgs, progress, runBench, sleep, table } from
 import { followLowLatency, frameAt, startBenchStack, type BenchStack, type FollowedPart, type LowLatencyFollower } from './lib/live';
 import { deltaUpdate, parseLowLatencyPlaylist } from './lib/ll-playlist';
 import { encodeSource, publishFile, SOURCE_720P30, SOURCE_SMOKE } from './lib/media';
-import { runViewers, startOriginChild, type OriginChild, type UpstreamCounts } from './lib/origin-child';
+import { originEnv, runViewers, startOriginChild, type OriginChild, type UpstreamCounts } from './lib/origin-child';
 import { median, percentile, round } from './lib/stats';
 import type { ViewerResult } from './lib/viewers';
 
@@ -406,15 +406,7 @@ await runBench({ deadlineMs: smoke ? 100_000 : 20 * 60_000, cleanups }, async ()
   progress('starting the local stack (LL-HLS on) and the origin');
   const bs = await startBenchStack({ segmentSeconds: 1, name: 'll-hls', lowLatency: true });
   cleanups.push(() => bs.stop());
-  const origin = await startOriginChild({
-    KEYFRAME_TABLE: bs.stack.tableName,
-    KEYFRAME_DYNAMODB_ENDPOINT: bs.stack.dynamoEndpoint,
-    KEYFRAME_SEGMENT_SECONDS: '1',
-    KEYFRAME_LOG_LEVEL: 'INFO',
-    // The Lambda always checks where it fetches from; the local tasks listen on loopback, random ports.
-    KEYFRAME_UPSTREAM_CIDRS: '127.0.0.0/8',
-    KEYFRAME_UPSTREAM_PORTS: '1024-65535',
-  });
+  const origin = await startOriginChild(originEnv(bs.stack));
   cleanups.push(() => origin.stop());
   const firstPlayable: FirstPlayable[] = [];
   const samples: PartSample[] = [];

@@ -36,7 +36,7 @@ import { encodeSource, publishFile, SOURCE_720P30, SOURCE_SMOKE } from './lib/me
 import { freePort, nginxAvailable, nginxVersion, proxyCacheConfig, startNginx, type NginxProcess } from './lib/nginx';
 import { median, percentile, round } from './lib/stats';
 import { startCountingProxy } from './lib/taps';
-import { runViewers, startOriginChild } from './lib/origin-child';
+import { originEnv, runViewers, startOriginChild } from './lib/origin-child';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -157,15 +157,7 @@ await runBench({ deadlineMs: smoke ? 120_000 : 30 * 60_000, cleanups }, async ()
   }
   progress('stream is live; starting the origins and nginx');
 
-  const env = {
-    KEYFRAME_TABLE: bs.stack.tableName,
-    KEYFRAME_DYNAMODB_ENDPOINT: bs.stack.dynamoEndpoint,
-    KEYFRAME_SEGMENT_SECONDS: '1',
-    KEYFRAME_LOG_LEVEL: 'INFO',
-    // The Lambda always checks where it fetches from; the local tasks listen on loopback, random ports.
-    KEYFRAME_UPSTREAM_CIDRS: '127.0.0.0/8',
-    KEYFRAME_UPSTREAM_PORTS: '1024-65535',
-  };
+  const env = originEnv(bs.stack);
   const originHit = await startOriginChild(env);
   cleanups.push(() => originHit.stop());
   const originMiss = await startOriginChild({ ...env, BENCH_SEGMENT_CACHE_MS: '0' });

@@ -36,6 +36,19 @@ export interface OriginChild {
   stop(): Promise<void>;
 }
 
+/** The origin Lambda's environment for the local stack's table, at its production log level (INFO). */
+export function originEnv(stack: { tableName: string; dynamoEndpoint: string }, segmentSeconds = 1): Record<string, string> {
+  return {
+    KEYFRAME_TABLE: stack.tableName,
+    KEYFRAME_DYNAMODB_ENDPOINT: stack.dynamoEndpoint,
+    KEYFRAME_SEGMENT_SECONDS: String(segmentSeconds),
+    KEYFRAME_LOG_LEVEL: 'INFO',
+    // The Lambda always checks where it fetches from; the local tasks listen on loopback, random ports.
+    KEYFRAME_UPSTREAM_CIDRS: '127.0.0.0/8',
+    KEYFRAME_UPSTREAM_PORTS: '1024-65535',
+  };
+}
+
 export async function startOriginChild(env: Record<string, string>, nodeArgs: string[] = []): Promise<OriginChild> {
   const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
   delete childEnv.POWERTOOLS_METRICS_DISABLED; // metrics on, as in production
