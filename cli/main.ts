@@ -12,12 +12,14 @@ const USAGE = `Usage: keyframe keys <command> [options]
        keyframe recordings list [<name|playbackId>] | recordings delete <id>
 
 Commands:
-  keys create <name> [--private] [--record]
+  keys create <name> [--private] [--record] [--ladder [rungs]]
                                       Create a channel: prints its secret stream key (once) and playback URL.
                                       --private: playback needs a signed, expiring URL (see playback-url)
                                       --record: every publish is recorded (see recordings list)
-  keys update <name|playbackId> --record|--no-record
-                                      Turn recording on or off, from the channel's next publish
+                                      --ladder [1080p,720p,480p,360p,240p,160p]: a quality ladder (default
+                                      720p,480p,360p); rungs at or above the source's height are skipped
+  keys update <name|playbackId> [--record|--no-record] [--ladder [rungs]|--no-ladder]
+                                      Change recording or the ladder, from the channel's next publish
   keys list                           List channels (never shows keys)
   keys revoke <name|playbackId>       Revoke a channel's key: new publishes with it are refused
   playback-url <name|playbackId>      Print a playback URL; for a private channel it carries a token valid
@@ -83,8 +85,10 @@ async function resolveTarget(opts: { stack?: string; region?: string; secretId?:
 }
 
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  // `--ladder` alone (no list) means the default rungs: parseArgs wants a value, so it gets an empty one.
+  const args = argv.map((a, i) => (a === '--ladder' && (i + 1 >= argv.length || argv[i + 1].startsWith('-')) ? '--ladder=' : a));
   const { values, positionals } = parseArgs({
-    args: argv,
+    args,
     allowPositionals: true,
     options: {
       json: { type: 'boolean', default: false },
@@ -93,6 +97,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       private: { type: 'boolean', default: false },
       record: { type: 'boolean', default: false },
       'no-record': { type: 'boolean', default: false },
+      ladder: { type: 'string' },
+      'no-ladder': { type: 'boolean', default: false },
       ttl: { type: 'string' },
       'secret-id': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -154,6 +160,11 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   if (values.record && values['no-record']) throw new UsageError('pick one of --record and --no-record');
   if (values.record && command !== 'create' && command !== 'update') throw new UsageError('--record applies to keys create and keys update only');
   if (values['no-record'] && command !== 'update') throw new UsageError('--no-record applies to keys update only');
+  if (values.ladder !== undefined && values['no-ladder']) throw new UsageError('pick one of --ladder and --no-ladder');
+  if (values.ladder !== undefined && command !== 'create' && command !== 'update')
+    throw new UsageError('--ladder applies to keys create and keys update only');
+  if (values['no-ladder'] && command !== 'update') throw new UsageError('--no-ladder applies to keys update only');
+  const ladder = values.ladder === undefined ? undefined : values.ladder === '' ? true : values.ladder;
   if (group !== 'keys' || !command) throw new UsageError(`unknown command ${JSON.stringify(positionals.join(' '))}\n\n${USAGE}`);
   if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
 
@@ -161,7 +172,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     case 'create': {
       if (!arg) throw new UsageError('keys create needs a channel name, e.g. keyframe keys create my-channel');
       const target = await resolveTarget(targetOpts);
-      const c = await createKey(target.store, target.urls, arg, { private: values.private, record: values.record });
+      const c = await createKey(target.store, target.urls, arg, { private: values.private, record: values.record, ...(ladder ? { ladder } : {}) });
       print(
         [
           `Created channel "${c.name}" on ${target.where}.`,
@@ -178,6 +189,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
           ...(c.playerUrl ? [`  Player:                ${c.playerUrl}`] : []),
           ...(c.private ? ['', `  Private: playlists need a token. Mint a URL with: keyframe playback-url ${c.name} [--ttl 3600]`] : []),
           ...(c.record ? ['', `  Recording: on. Each publish is recorded; see: keyframe recordings list ${c.name}`] : []),
+          ...(c.ladder.length ? ['', `  Quality ladder: source + ${c.ladder.join(', ')} (rungs below the source's height)`] : []),
           '',
         ].join('\n'),
         c,
@@ -190,7 +202,9 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       const channels = await listKeys(target.store, target.urls);
       const rows = channels.map(
         (c) =>
-          `  ${c.name.padEnd(24)} ${c.playbackId}  ${c.state.padEnd(8)} ${c.playbackUrl}${c.private ? '  (private)' : ''}${c.record ? '  (recorded)' : ''}`,
+          `  ${c.name.padEnd(24)} ${c.playbackId}  ${c.state.padEnd(8)} ${c.playbackUrl}${c.private ? '  (private)' : ''}${c.record ? '  (recorded)' : ''}${
+            c.ladder.length ? `  (ladder ${c.ladder.join(',')})` : ''
+          }`,
       );
       print(
         channels.length
@@ -204,12 +218,15 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       if (!arg) throw new UsageError('keys update needs a channel name or playback ID, e.g. keyframe keys update my-channel --record');
       const record = values.record ? true : values['no-record'] ? false : undefined;
       const target = await resolveTarget(targetOpts);
-      const u = await updateKey(target.store, arg, { record });
-      print(
-        `Channel "${u.name}" (${u.playbackId}): recording ${u.record ? 'on' : 'off'}, from its next publish${u.record ? '' : ' (recordings made so far are kept)'}.
-`,
-        u,
-      );
+      const u = await updateKey(target.store, arg, {
+        ...(record !== undefined ? { record } : {}),
+        ...(ladder !== undefined ? { ladder } : values['no-ladder'] ? { ladder: false as const } : {}),
+      });
+      const changes = [
+        ...(record !== undefined ? [`recording ${u.record ? 'on' : 'off'}${u.record ? '' : ' (recordings made so far are kept)'}`] : []),
+        ...(ladder !== undefined || values['no-ladder'] ? [u.ladder.length ? `ladder ${u.ladder.join(',')}` : 'no ladder (passthrough only)'] : []),
+      ];
+      print(`Channel "${u.name}" (${u.playbackId}): ${changes.join('; ')}, from its next publish.\n`, u);
       return 0;
     }
     case 'revoke': {

@@ -16,6 +16,8 @@ export interface ChannelStatus {
   readonly private: boolean;
   /** Recording on (from the next publish, if changed while live). */
   readonly record: boolean;
+  /** The channel's quality ladder rungs (empty: passthrough only); what a live publish got is in its health. */
+  readonly ladder: readonly string[];
   /** While live. */
   readonly since?: string;
   readonly task?: string;
@@ -47,7 +49,7 @@ export async function channelStatus(
 }
 
 function statusOf(c: Channel, route: Route | undefined, playbackBaseUrl: string | undefined): ChannelStatus {
-  const base = { name: c.name, playbackId: c.playbackId, private: c.private === true, record: c.record === true };
+  const base = { name: c.name, playbackId: c.playbackId, private: c.private === true, record: c.record === true, ladder: c.ladder ?? [] };
   if (c.state === 'revoked') return { ...base, state: 'revoked' };
   if (!route) return { ...base, state: 'offline' };
   return {
@@ -69,7 +71,9 @@ export function formatStatus(statuses: readonly ChannelStatus[], where: string, 
   const lines: string[] = [];
   for (const s of statuses) {
     const label = s.state === 'live' ? 'LIVE' : s.state === 'offline' ? 'offline' : 'revoked';
-    lines.push(`${s.name} (${s.playbackId})  ${label}${s.private ? '  private' : ''}${s.record ? '  recorded' : ''}`);
+    lines.push(
+      `${s.name} (${s.playbackId})  ${label}${s.private ? '  private' : ''}${s.record ? '  recorded' : ''}${s.ladder.length ? `  ladder ${s.ladder.join(',')}` : ''}`,
+    );
     if (s.state !== 'live') continue;
     const age = s.since ? Math.max(0, Math.round((now - Date.parse(s.since)) / 1000)) : 0;
     lines.push(`  since        ${s.since} (${duration(age)}), task ${s.task}, segment ${s.mediaSequence}`);

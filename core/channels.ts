@@ -1,4 +1,5 @@
 import { ChannelExistsError } from './errors';
+import { parseLadder } from './ladder';
 import { hashStreamKey, newPlaybackId, newStreamKey, validateChannelName, type Channel } from './model';
 import { DEFAULT_TOKEN_TTL_SECONDS, signPlaybackToken, tokenExpiry } from './playback-token';
 import type { ChannelStore } from './store';
@@ -26,6 +27,8 @@ export interface CreatedChannel {
   readonly private: boolean;
   /** Each publish is recorded (docs/recording.md). */
   readonly record: boolean;
+  /** Quality ladder rungs (docs/ladder.md); empty: passthrough only. */
+  readonly ladder: readonly string[];
 }
 
 export class UsageError extends Error {
@@ -44,10 +47,11 @@ export async function createKey(
   store: ChannelStore,
   urls: StackUrls,
   name: string,
-  opts: { private?: boolean; record?: boolean } = {},
+  opts: { private?: boolean; record?: boolean; ladder?: string | true | readonly string[] } = {},
 ): Promise<CreatedChannel> {
   const invalid = validateChannelName(name);
   if (invalid) throw new UsageError(invalid);
+  const ladder = ladderOption(opts.ladder);
   const streamKey = newStreamKey();
   const playbackId = newPlaybackId();
   try {
@@ -57,6 +61,7 @@ export async function createKey(
       playbackId,
       ...(opts.private ? { private: true } : {}),
       ...(opts.record ? { record: true } : {}),
+      ...(ladder.length > 0 ? { ladder } : {}),
     });
   } catch (err) {
     if (err instanceof ChannelExistsError) {
@@ -76,7 +81,18 @@ export async function createKey(
     ...(player ? { playerUrl: player } : {}),
     private: opts.private === true,
     record: opts.record === true,
+    ladder,
   };
+}
+
+/** `--ladder` as the CLI or a caller gives it: the flag alone (default rungs), a list, or rung names. */
+function ladderOption(spec: string | true | readonly string[] | undefined): string[] {
+  if (spec === undefined) return [];
+  try {
+    return parseLadder(typeof spec === 'string' || spec === true ? spec : spec.join(','));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 export interface ListedChannel {
@@ -87,6 +103,7 @@ export interface ListedChannel {
   readonly playbackUrl: string;
   readonly private: boolean;
   readonly record: boolean;
+  readonly ladder: readonly string[];
 }
 
 /** Every channel, without key hashes: the listing is safe to paste anywhere. */
@@ -101,6 +118,7 @@ export async function listKeys(store: ChannelStore, urls: StackUrls): Promise<Li
       playbackUrl: playbackUrl(urls, c.playbackId),
       private: c.private === true,
       record: c.record === true,
+      ladder: c.ladder ?? [],
     }))
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }
@@ -115,12 +133,23 @@ export async function revokeKey(store: ChannelStore, nameOrPlaybackId: string): 
 export async function updateKey(
   store: ChannelStore,
   nameOrPlaybackId: string,
-  options: { record?: boolean },
-): Promise<{ name: string; playbackId: string; record: boolean; private: boolean }> {
-  if (options.record === undefined) throw new UsageError('keys update needs an option to change: --record or --no-record');
-  const updated = await store.updateChannel(nameOrPlaybackId, options);
+  options: { record?: boolean; ladder?: string | true | readonly string[] | false },
+): Promise<{ name: string; playbackId: string; record: boolean; private: boolean; ladder: readonly string[] }> {
+  if (options.record === undefined && options.ladder === undefined)
+    throw new UsageError('keys update needs an option to change: --record, --no-record, --ladder [rungs] or --no-ladder');
+  const ladder = options.ladder === undefined ? undefined : options.ladder === false ? null : ladderOption(options.ladder);
+  const updated = await store.updateChannel(nameOrPlaybackId, {
+    ...(options.record !== undefined ? { record: options.record } : {}),
+    ...(ladder !== undefined ? { ladder } : {}),
+  });
   if (!updated) throw new UsageError(`no active channel named or with playback ID ${JSON.stringify(nameOrPlaybackId)}; see: keyframe keys list`);
-  return { name: updated.name, playbackId: updated.playbackId, record: updated.record === true, private: updated.private === true };
+  return {
+    name: updated.name,
+    playbackId: updated.playbackId,
+    record: updated.record === true,
+    private: updated.private === true,
+    ladder: updated.ladder ?? [],
+  };
 }
 
 export interface MintedPlaybackUrl {

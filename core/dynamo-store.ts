@@ -62,8 +62,16 @@ function channelFromItem(item: Item): Channel {
     createdAt: str(item, 'createdAt'),
     ...(item.private?.BOOL === true ? { private: true } : {}),
     ...(item.record?.BOOL === true ? { record: true } : {}),
+    ...ladderOf(item),
   };
 }
+
+function ladderOf(item: Item): { ladder?: readonly string[] } {
+  const list = item.ladder?.L?.map((v) => v.S ?? '').filter((s) => s.length > 0);
+  return list && list.length > 0 ? { ladder: list } : {};
+}
+
+const ladderAttribute = (ladder: readonly string[]): AttributeValue => ({ L: ladder.map((r) => s(r)) });
 
 function routeFromItem(item: Item): Route {
   return {
@@ -238,7 +246,7 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
   }
 
   return {
-    async createChannel({ name, keyHash, playbackId, private: isPrivate, record }) {
+    async createChannel({ name, keyHash, playbackId, private: isPrivate, record, ladder }) {
       const createdAt = new Date().toISOString();
       const locked = await conditional(() =>
         client.send(
@@ -258,6 +266,7 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
         createdAt,
         ...(isPrivate ? { private: true } : {}),
         ...(record ? { record: true } : {}),
+        ...(ladder && ladder.length > 0 ? { ladder: [...ladder] } : {}),
       };
       const written = await conditional(() =>
         client.send(
@@ -274,6 +283,7 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
               createdAt: s(createdAt),
               ...(isPrivate ? { private: { BOOL: true } } : {}),
               ...(record ? { record: { BOOL: true } } : {}),
+              ...(ladder && ladder.length > 0 ? { ladder: ladderAttribute(ladder) } : {}),
             },
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
@@ -335,23 +345,45 @@ export function createDynamoStore(opts: DynamoStoreOptions): RoutingStore {
       const channels = await this.listChannels();
       const target = channels.find((c) => c.state === 'active' && (c.name === nameOrPlaybackId || c.playbackId === nameOrPlaybackId));
       if (!target) return undefined;
-      if (options.record === undefined) return target;
+      // Absent means off, as for `private`: the item stays as a channel created without the option.
+      const set: string[] = [];
+      const remove: string[] = [];
+      const names: Record<string, string> = { '#state': 'state' };
+      const values: Record<string, AttributeValue> = { ':active': s('active') };
+      if (options.record !== undefined) {
+        names['#record'] = 'record';
+        if (options.record) {
+          set.push('#record = :record');
+          values[':record'] = { BOOL: true };
+        } else remove.push('#record');
+      }
+      if (options.ladder !== undefined) {
+        names['#ladder'] = 'ladder';
+        if (options.ladder && options.ladder.length > 0) {
+          set.push('#ladder = :ladder');
+          values[':ladder'] = ladderAttribute(options.ladder);
+        } else remove.push('#ladder');
+      }
+      if (set.length === 0 && remove.length === 0) return target;
       const updated = await conditional(() =>
         client.send(
           new UpdateItemCommand({
             TableName,
             Key: toKey(keys.channel(target.keyHash)),
-            // Absent means off, as for `private`: the item stays as a channel created without the option.
-            UpdateExpression: options.record ? 'SET #record = :on' : 'REMOVE #record',
+            UpdateExpression: [set.length ? `SET ${set.join(', ')}` : '', remove.length ? `REMOVE ${remove.join(', ')}` : '']
+              .filter(Boolean)
+              .join(' '),
             ConditionExpression: '#state = :active',
-            ExpressionAttributeNames: { '#state': 'state', '#record': 'record' },
-            ExpressionAttributeValues: { ':active': s('active'), ...(options.record ? { ':on': { BOOL: true } } : {}) },
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
           }),
         ),
       );
       if (updated === LOST) return undefined;
-      const { record: _old, ...rest } = target;
-      return { ...rest, ...(options.record ? { record: true } : {}) };
+      const { record: _record, ladder: _ladder, ...rest } = target;
+      const record = options.record ?? target.record;
+      const ladder = options.ladder === undefined ? target.ladder : (options.ladder ?? undefined);
+      return { ...rest, ...(record ? { record: true } : {}), ...(ladder && ladder.length > 0 ? { ladder: [...ladder] } : {}) };
     },
 
     async putRoute(route) {

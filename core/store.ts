@@ -7,14 +7,28 @@ import type { Channel, Recording, Route, StreamHealthReport, TaskRecord, TaskSta
  */
 export interface ChannelStore {
   /** Throws ChannelExistsError when an active channel already has that name. */
-  createChannel(input: { name: string; keyHash: string; playbackId: string; private?: boolean; record?: boolean }): Promise<Channel>;
+  createChannel(input: {
+    name: string;
+    keyHash: string;
+    playbackId: string;
+    private?: boolean;
+    record?: boolean;
+    /** Rung names (core/ladder.ts), highest first. */
+    ladder?: readonly string[];
+  }): Promise<Channel>;
   /** Strongly consistent: the publish path authorizes with it. */
   getChannelByKeyHash(keyHash: string): Promise<Channel | undefined>;
   listChannels(): Promise<Channel[]>;
   /** Revokes the active channel with that name or playback ID. Returns it, or undefined if none matched. */
   revokeChannel(nameOrPlaybackId: string): Promise<Channel | undefined>;
   /** Changes the options of the active channel with that name or playback ID. Returns it changed, or undefined if none matched. */
-  updateChannel(nameOrPlaybackId: string, options: { record?: boolean }): Promise<Channel | undefined>;
+  updateChannel(nameOrPlaybackId: string, options: ChannelOptionsUpdate): Promise<Channel | undefined>;
+}
+
+/** What `updateChannel` changes: an absent field stays as it is; `ladder: null` turns the ladder off. */
+export interface ChannelOptionsUpdate {
+  readonly record?: boolean;
+  readonly ladder?: readonly string[] | null;
 }
 
 export interface RouteStore {

@@ -77,17 +77,39 @@ describe('keyframe keys', () => {
     expect((await t.store.getChannelByKeyHash(hashStreamKey(created.streamKey)))?.record).toBe(true);
     expect((await run('keys', 'list')).out).toMatch(/rec-a .*\(recorded\)/);
     const off = await run('keys', 'update', 'rec-a', '--no-record');
-    expect(off.out).toContain('recording off, from its next publish (recordings made so far are kept)');
+    expect(off.out).toContain('recording off (recordings made so far are kept), from its next publish');
     expect((await t.store.getChannelByKeyHash(hashStreamKey(created.streamKey)))?.record).toBeUndefined();
     const on = JSON.parse((await run('keys', 'update', created.playbackId, '--record', '--json')).out);
     expect(on).toMatchObject({ name: 'rec-a', record: true });
     const text = (await run('keys', 'create', 'rec-b', '--record')).out;
     expect(text).toContain('Recording: on. Each publish is recorded; see: keyframe recordings list rec-b');
-    await expect(run('keys', 'update', 'rec-a')).rejects.toThrow('keys update needs an option to change: --record or --no-record');
+    await expect(run('keys', 'update', 'rec-a')).rejects.toThrow('keys update needs an option to change: --record, --no-record, --ladder');
     await expect(run('keys', 'update', 'rec-a', '--record', '--no-record')).rejects.toThrow('pick one of --record and --no-record');
     await expect(run('keys', 'update', 'nope', '--record')).rejects.toThrow('no active channel named or with playback ID "nope"');
     await expect(run('keys', 'create', 'rec-c', '--no-record')).rejects.toThrow('--no-record applies to keys update only');
     await expect(run('keys', 'list', '--record')).rejects.toThrow('--record applies to keys create and keys update only');
+  });
+
+  it('create --ladder [rungs] and update --ladder|--no-ladder; list and the text say so; unknown rungs refused', async () => {
+    const dflt = JSON.parse((await run('keys', 'create', 'abr-a', '--ladder', '--json')).out);
+    expect(dflt.ladder).toEqual(['720p', '480p', '360p']);
+    expect((await t.store.getChannelByKeyHash(hashStreamKey(dflt.streamKey)))?.ladder).toEqual(['720p', '480p', '360p']);
+    const picked = JSON.parse((await run('keys', 'create', 'abr-b', '--ladder', '360p,1080p', '--json')).out);
+    expect(picked.ladder).toEqual(['1080p', '360p']); // highest first
+    expect((await run('keys', 'create', 'abr-c', '--ladder', '240p')).out).toContain('Quality ladder: source + 240p');
+    expect((await run('keys', 'list')).out).toMatch(/abr-b .*\(ladder 1080p,360p\)/);
+    const changed = JSON.parse((await run('keys', 'update', 'abr-b', '--ladder', '480p', '--json')).out);
+    expect(changed.ladder).toEqual(['480p']);
+    const both = await run('keys', 'update', 'abr-b', '--no-ladder', '--record');
+    expect(both.out).toContain('recording on; no ladder (passthrough only), from its next publish');
+    const stored = await t.store.getChannelByKeyHash(hashStreamKey(picked.streamKey));
+    expect(stored?.ladder).toBeUndefined();
+    expect(stored?.record).toBe(true);
+    await expect(run('keys', 'create', 'abr-d', '--ladder', '4k')).rejects.toThrow(
+      'unknown ladder rung "4k": use some of 1080p,720p,480p,360p,240p,160p',
+    );
+    await expect(run('keys', 'update', 'abr-a', '--ladder', '--no-ladder')).rejects.toThrow('pick one of --ladder and --no-ladder');
+    await expect(run('keys', 'create', 'abr-e', '--no-ladder')).rejects.toThrow('--no-ladder applies to keys update only');
   });
 
   it('refuses bad names and duplicates with the fix in the message', async () => {

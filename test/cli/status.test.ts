@@ -34,7 +34,7 @@ beforeAll(async () => {
     tableName: t.tableName,
     ...urls,
   });
-  const live = await createKey(t.store, urls, 'live-one', { record: true });
+  const live = await createKey(t.store, urls, 'live-one', { record: true, ladder: '720p,360p' });
   await createKey(t.store, urls, 'quiet-one');
   const now = Date.now();
   const route: Route = {
@@ -79,7 +79,7 @@ describe('keyframe status', () => {
   it('shows each channel, live or offline, with the health the task reported and its warnings', async () => {
     const { code, out } = await run('status');
     expect(code).toBe(0);
-    expect(out).toMatch(/^live-one \([A-Za-z0-9]{12}\) {2}LIVE {2}recorded$/m);
+    expect(out).toMatch(/^live-one \([A-Za-z0-9]{12}\) {2}LIVE {2}recorded {2}ladder 720p,360p$/m);
     expect(out).toContain('recording    mh2k3l4q0abcdefg (see: keyframe recordings list live-one)');
     expect(out).toMatch(/thumbnail {4}http:\/\/127\.0\.0\.1:8080\/[A-Za-z0-9]{12}\/thumbnail\.jpg/);
     expect(out).toMatch(/since .*\(1 min \d+ s\), task task-1, segment 124/);

@@ -70,6 +70,19 @@ describe('channel options', () => {
     expect(await t.store.updateChannel('no-such', { record: true })).toBeUndefined();
   });
 
+  it('ladder: stored in order, replaced, turned off with null, left alone when absent', async () => {
+    const key = newStreamKey();
+    const c = await t.store.createChannel({ name: 'abr', keyHash: hashStreamKey(key), playbackId: newPlaybackId(), ladder: ['720p', '360p'] });
+    expect(c.ladder).toEqual(['720p', '360p']);
+    expect((await t.store.getChannelByKeyHash(hashStreamKey(key)))?.ladder).toEqual(['720p', '360p']);
+    expect((await t.store.updateChannel('abr', { record: true }))?.ladder).toEqual(['720p', '360p']);
+    expect((await t.store.updateChannel('abr', { ladder: ['1080p', '480p', '160p'] }))?.ladder).toEqual(['1080p', '480p', '160p']);
+    expect(await t.store.getChannelByKeyHash(hashStreamKey(key))).toMatchObject({ ladder: ['1080p', '480p', '160p'], record: true });
+    const off = await t.store.updateChannel(c.playbackId, { ladder: null });
+    expect(off?.ladder).toBeUndefined();
+    expect((await t.store.getChannelByKeyHash(hashStreamKey(key)))?.ladder).toBeUndefined();
+  });
+
   it('a route carries its recording id', async () => {
     const r = route({ recordingId: 'abcdefghi0123456' });
     await t.store.putRoute(r);
