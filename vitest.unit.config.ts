@@ -18,6 +18,7 @@ export default defineConfig({
       'test/ingest/rtmp/{amf0,chunk,flv,handshake}.test.ts',
       'test/ingest/packager/{codecs,fuzz,packager,playlist,refusals,sequence}.test.ts',
       'test/ingest/thumbnails/avc.test.ts',
+      'test/ingest/packager/multivariant.test.ts',
       'test/ingest/recorder/playlist.test.ts',
       'test/infra/config.test.ts',
       'test/player/{watchdog,engines,playlist}.test.ts',

@@ -82,7 +82,7 @@ export interface LocalStack {
   /** The S3-compatible server recordings go to (s3rver on loopback), and its bucket. */
   readonly s3: LocalS3;
   readonly recordingBucket: string;
-  createChannel(name: string, opts?: { private?: boolean; record?: boolean }): Promise<CreatedChannel>;
+  createChannel(name: string, opts?: { private?: boolean; record?: boolean; ladder?: string | true | readonly string[] }): Promise<CreatedChannel>;
   startTask(): Promise<LocalTask>;
   /**
    * A new version of the fleet, the way an ECS deployment rolls one out: begins a new deployment, starts `tasks`
