@@ -1,5 +1,5 @@
 import { playbackIdFromLocation, type PageState, type WatchPageApi } from './page-config';
-import { createPlayer, type KeyframePlayer, pickEngine, type PlayerState } from './player';
+import { createPlayer, type KeyframePlayer, type PlayerStats, pickEngine, type PlayerState } from './player';
 import type { RecordingPlayerState } from './recording-player';
 import { formatClock } from './timeline';
 import { createTimeshift } from './timeshift';
@@ -293,8 +293,11 @@ function main(): void {
     latency: () => timeshift.behindLive(),
     pdtLatency: () => timeshift.live?.pdtLatency() ?? null,
     edgeLatency: () => timeshift.live?.edgeLatency() ?? null,
+    // A replay page never starts a live player: its counters are all zero (the fields a live player would add
+    // stay absent).
     stats: () =>
-      lastLive?.stats() ?? {
+      lastLive?.stats() ??
+      ({
         state: 'offline',
         engine: kind,
         errors: 0,
@@ -304,7 +307,7 @@ function main(): void {
         stalls: 0,
         probes: 0,
         history: [],
-      },
+      } as unknown as PlayerStats),
     recordingStats: () => timeshift.recording?.stats() ?? null,
     bar: () => timeshift.bar(),
     seek: (value) => timeshift.seek(value),
