@@ -102,6 +102,8 @@ export function formatStatus(statuses: readonly ChannelStatus[], where: string, 
       lines.push('  audio        none');
     }
     if (h.jitterMs !== undefined) lines.push(`  jitter       ${h.jitterMs} ms`);
+    if (h.ladder)
+      lines.push(`  ladder       ${h.ladder.state}${h.ladder.rungs.length ? `: source + ${h.ladder.rungs.join(', ')}` : ': source only'}`);
     for (const w of h.warnings) lines.push(`  ! ${w.message}`);
   }
   return `${lines.join('\n')}\n`;

@@ -60,6 +60,8 @@ export interface StreamHealthReport {
   readonly jitterMs?: number;
   readonly segments?: number;
   readonly discontinuities?: number;
+  /** A ladder channel's transcoder (docs/ladder.md): its state and the rungs being made now. */
+  readonly ladder?: { readonly state: string; readonly rungs: readonly string[] };
   readonly warnings: readonly { readonly code: string; readonly message: string }[];
 }
 

@@ -22,6 +22,8 @@ import {
 import { fromPackagerSegment, type Recorder, type RecordingService } from './recorder/index.js';
 import type { FlvSink, PublishDecision as RtmpPublishDecision, SessionEndReason } from './rtmp/index.js';
 import { type Thumbnail, Thumbnailer, type ThumbnailPool } from './thumbnails/index.js';
+import { type LadderStarter, Renditions } from './renditions';
+import { SOURCE_RENDITION } from '../core/ladder';
 
 /** Why a publish's media stopped, as the RTMP layer reports it. */
 export type EndReason = SessionEndReason;
@@ -67,6 +69,8 @@ export interface StreamManagerOptions {
   readonly recordings?: RecordingService;
   /** Each live stream's current JPEG (`/<playbackId>/thumbnail.jpg`), one keyframe decode per interval; unset: none. */
   readonly thumbnails?: { readonly pool: ThumbnailPool; readonly intervalSeconds: number; readonly maxWidth: number };
+  /** Starts quality ladders (docs/ladder.md) when the task has CPU for them; unset: no ladders on this task. */
+  readonly ladders?: LadderStarter & { load?(): number };
 }
 
 type StreamState = 'live' | 'grace' | 'ending' | 'ended' | 'superseded';
@@ -114,6 +118,10 @@ interface LiveStream {
   readonly thumbnailer?: Thumbnailer;
   /** The newest thumbnail (kept after the publisher is gone, while the stream is still listed). */
   thumbnail?: Thumbnail;
+  /** A ladder channel's renditions (`index.m3u8` is then the multivariant playlist). */
+  renditions?: Renditions;
+  /** Warnings of the stream manager itself (the ladder), beside the packager's; one per code. */
+  readonly extraWarnings: { code: string; message: string }[];
   refused: boolean;
   heartbeat?: NodeJS.Timeout;
   grace?: NodeJS.Timeout;
@@ -167,8 +175,10 @@ export class StreamManager {
       return stream && stream.state !== 'superseded' ? stream.thumbnail?.jpeg : undefined;
     }
     if (path.kind === 'playlist') {
-      if (path.file !== 'index.m3u8') return undefined;
       const stream = this.streams.get(path.playbackId);
+      const renditions = stream?.renditions;
+      if (stream && renditions) return this.resolveRendition(stream, renditions, path);
+      if (path.file !== 'index.m3u8') return undefined;
       const msn = path.blocking?.msn;
       if (!stream || msn === undefined) return this.currentPlaylist(stream);
       const verdict = playlistVerdict(this.position(stream), msn, path.blocking?.part);
@@ -182,11 +192,55 @@ export class StreamManager {
     const found = path.session ? this.sessionObjects.get(key)?.get(path.file) : undefined;
     if (found || path.kind !== 'part') return found;
     const stream = this.streams.get(path.playbackId);
-    if (!stream?.objectKeys.has(key) || partVerdict(this.position(stream), path.msn!, path.part!) !== 'wait') return undefined;
-    return this.block(stream, () => stream.objects.has(path.file) || partVerdict(this.position(stream), path.msn!, path.part!) !== 'wait').then(() =>
+    if (!stream?.objectKeys.has(key)) return undefined;
+    // A rung's part waits on that rung; the source's on the source.
+    const where = () => stream.renditions?.position(path.session!) ?? this.position(stream);
+    if (partVerdict(where(), path.msn!, path.part!) !== 'wait') return undefined;
+    return this.block(stream, () => stream.objects.has(path.file) || partVerdict(where(), path.msn!, path.part!) !== 'wait').then(() =>
       stream.objects.get(path.file),
     );
   };
+
+  /** A ladder channel's playlists: `index.m3u8` multivariant, `source.m3u8` the source, `<rung>.m3u8` a rung. */
+  private resolveRendition(stream: LiveStream, renditions: Renditions, path: OriginPath): Buffer | undefined | Promise<Buffer | undefined> {
+    if (stream.state === 'superseded') return undefined;
+    const name = path.file.slice(0, -'.m3u8'.length);
+    if (name === 'index') {
+      if (path.blocking) throw new BadRequestError('blocking reloads apply to media playlists, not the multivariant playlist');
+      return renditions.multivariant();
+    }
+    const msn = path.blocking?.msn;
+    if (name === SOURCE_RENDITION) {
+      const source = () => {
+        const p = this.currentPlaylist(stream);
+        return p ? Buffer.from(renditions.withReports(p.toString('utf8'))) : undefined;
+      };
+      if (msn === undefined) return source();
+      const verdict = playlistVerdict(this.position(stream), msn, path.blocking?.part);
+      if (verdict === 'too-far') throw new BadRequestError('_HLS_msn is more than two segments ahead');
+      if (verdict === 'ready') return source();
+      return this.block(stream, () => playlistVerdict(this.position(stream), msn, path.blocking?.part) !== 'wait').then(source);
+    }
+    if (!renditions.isRung(name)) return undefined;
+    const rung = () => {
+      const text = renditions.rungPlaylist(name);
+      return text === undefined ? undefined : Buffer.from(text);
+    };
+    const position = renditions.position(name);
+    if (msn === undefined || !position) return rung();
+    const verdict = playlistVerdict(position, msn, path.blocking?.part);
+    if (verdict === 'too-far') throw new BadRequestError('_HLS_msn is more than two segments ahead');
+    if (verdict === 'ready') return rung();
+    return this.block(stream, () => {
+      const p = renditions.position(name);
+      return !p || playlistVerdict(p, msn, path.blocking?.part) !== 'wait';
+    }).then(rung);
+  }
+
+  /** Load units for the scaling metric: a passthrough stream is 1; a ladder adds what it costs (docs/ladder.md). */
+  get loadUnits(): number {
+    return this.activeStreams + (this.opts.ladders?.load?.() ?? 0);
+  }
 
   private currentPlaylist(stream: LiveStream | undefined): Buffer | undefined {
     if (!stream || stream.state === 'superseded' || !stream.playlist) return undefined;
@@ -365,6 +419,7 @@ export class StreamManager {
       discontinuitySequence: numbering.discontinuitySequenceBase,
       warned: new Set(),
       waiters: new Set(),
+      extraWarnings: [],
       ...(recorder ? { recorder } : {}),
       ...(thumbnailer ? { thumbnailer } : {}),
       refused: false,
@@ -389,6 +444,7 @@ export class StreamManager {
           objectKeys.add(key);
           this.sessionObjects.set(key, objects);
           recorder?.onInit(init.name, init.bytes);
+          stream.renditions?.sourceInit(init.codecs);
         },
         onFragment: (fragment) => {
           // LL-HLS parts, served from memory as they are cut; they go with their segment.
@@ -407,6 +463,7 @@ export class StreamManager {
           stream.mediaSequence = segment.msn;
           // After the live store has it: the recorder copies it to its spool and never makes the live edge wait.
           recorder?.onSegment(fromPackagerSegment(segment));
+          stream.renditions?.sourceSegment(segment);
         },
         onPlaylist: (text) => {
           // Served from the first complete segment on, as without LL-HLS: a playlist of parts alone would be an
@@ -421,6 +478,53 @@ export class StreamManager {
         },
       }),
     };
+    const warnOnce = (code: string, message: string) => {
+      if (stream.extraWarnings.some((w) => w.code === code)) return;
+      stream.extraWarnings.push({ code, message });
+      log?.warn('stream warning', { ...logContext, code, warning: message });
+    };
+    if (channel.ladder?.length) {
+      if (this.opts.ladders) {
+        stream.renditions = new Renditions({
+          playbackId,
+          ladder: channel.ladder,
+          starter: this.opts.ladders,
+          source: stream.packager,
+          segmentSeconds: this.opts.segmentSeconds,
+          ...(this.opts.fragmentSeconds !== undefined ? { fragmentSeconds: this.opts.fragmentSeconds } : {}),
+          lowLatency: this.opts.lowLatency ?? true,
+          playlistSize: this.opts.playlistSize,
+          maxObjectBytes: MAX_BUFFERED_BODY_BYTES - 64 * 1024,
+          keepSegments,
+          objects,
+          registerSession: (s) => {
+            const key = `${playbackId}/${s}`;
+            objectKeys.add(key);
+            this.sessionObjects.set(key, objects);
+          },
+          onChange: () => this.wake(stream),
+          warn: warnOnce,
+          ...(log
+            ? {
+                log: {
+                  info: (m: string, e?: Record<string, unknown>) => log.info(m, { ...logContext, ...e }),
+                  warn: (m: string, e?: Record<string, unknown>) => log.warn(m, { ...logContext, ...e }),
+                },
+              }
+            : {}),
+        });
+        stream.renditions.sourcePosition = () =>
+          stream.playlist
+            ? {
+                name: SOURCE_RENDITION,
+                lastMsn: stream.partMsn !== undefined && stream.partMsn > stream.mediaSequence ? stream.partMsn : stream.mediaSequence,
+                ...(stream.partMsn !== undefined && stream.partMsn > stream.mediaSequence ? { lastPart: stream.partIndex } : {}),
+              }
+            : undefined;
+      } else {
+        warnOnce('ladder-unavailable', 'this task transcodes no ladders (not enabled): this stream is passed through only');
+      }
+    }
     this.streams.set(playbackId, stream);
     this.sessionObjects.set(`${playbackId}/${session}`, objects);
     stream.heartbeat = setInterval(() => void this.heartbeat(stream), (this.opts.routeTtlSeconds * 1000) / 3);
@@ -450,6 +554,7 @@ export class StreamManager {
           const err = stream.packager.push(tag.type, tag.timestamp, tag.payload);
           if (err) return this.refuse(stream, err);
           thumbnailer?.push(tag.type, tag.timestamp, tag.payload);
+          stream.renditions?.pushSource(tag.type, tag.timestamp, tag.payload);
         }
       },
       // The RTMP layer hands each media message over as it is: no FLV framing to build and parse back.
@@ -458,6 +563,7 @@ export class StreamManager {
         const err = stream.packager.push(type, timestamp, payload);
         if (err) return this.refuse(stream, err);
         thumbnailer?.push(type, timestamp, payload);
+        stream.renditions?.pushSource(type, timestamp, payload);
       },
       end: (reason) => void this.onMediaEnd(stream, reason),
     };
@@ -548,6 +654,17 @@ export class StreamManager {
     return { mediaSequenceBase: Math.max(msn, time.mediaSequenceBase), discontinuitySequenceBase: Math.max(dseq, time.discontinuitySequenceBase) };
   }
 
+  /** What the route's heartbeat carries: the packager's measurements, the ladder, and every warning. */
+  private healthOf(stream: LiveStream): StreamHealthReport {
+    const base = healthReport(stream.packager.health());
+    const r = stream.renditions;
+    return {
+      ...base,
+      ...(r ? { ladder: { state: r.ladderState, rungs: r.activeRungs } } : {}),
+      warnings: [...base.warnings, ...stream.extraWarnings],
+    };
+  }
+
   /** The packager refused the stream (unsupported codec, malformed media): end the publish, logged once. */
   private refuse(stream: LiveStream, err: PackagerError): void {
     if (stream.refused) return;
@@ -576,7 +693,7 @@ export class StreamManager {
         heartbeatAt: now,
         expiresAt: now + this.opts.routeTtlSeconds * 1000,
         mediaSequence: stream.mediaSequence,
-        health: healthReport(stream.packager.health()),
+        health: this.healthOf(stream),
       });
     } catch (err) {
       if (err instanceof ConditionFailedError) {
@@ -667,6 +784,7 @@ export class StreamManager {
 
   /** Flushes the last segment and renders the final playlist (idempotent). */
   private endPackager(stream: LiveStream): void {
+    stream.renditions?.end();
     const err = stream.packager.end();
     if (err && !stream.refused) {
       const { playbackId } = stream.channel;

@@ -345,6 +345,15 @@ export class Packager {
   }
 
   /** What the packager has measured. */
+  /**
+   * The mapping of RTMP timestamps onto the wall clock: epoch ms = unwrapped timestamp + this (undefined before
+   * the first audio/video message). A transcoded rendition (ingest/renditions.ts) maps its copied timestamps the
+   * same way, so its segments carry the same program date-times.
+   */
+  get timestampOffsetMs(): number | undefined {
+    return this.firstFrameExt === undefined ? undefined : this.offsetMs;
+  }
+
   health(): StreamHealth {
     const v = this.video?.inInit ? this.video : undefined;
     const a = this.audio?.inInit ? this.audio : undefined;
