@@ -10,6 +10,7 @@ import type { RtmpLogger, RtmpServerOptions } from './rtmp/options';
 import { createRecordingServiceFromSettings, type RecorderEvent, type RecordingService } from './recorder/index.js';
 import { StreamManager } from './streams';
 import { ThumbnailPool } from './thumbnails/index.js';
+import { createLadderStarter } from './ladder-starter';
 
 /** Of a drain's deadline, what is kept for the recordings' last uploads (at most half of it). */
 export const RECORDING_DRAIN_RESERVE_MS = 15_000;
@@ -77,7 +78,13 @@ export async function startIngest(
     config.thumbnails.intervalSeconds > 0
       ? new ThumbnailPool({ ffmpegPath: config.ffmpegPath, maxConcurrent: config.thumbnails.concurrency })
       : undefined;
+  // Quality ladders: a transcoder only for a ladder channel's publish (docs/ladder.md).
+  const ladders = createLadderStarter({
+    ffmpegPath: config.ffmpegPath,
+    ...(deps.logger ? { log: { info: (m, e) => deps.logger?.info(m, e ?? {}), warn: (m, e) => deps.logger?.warn(m, e ?? {}) } } : {}),
+  });
   const streams = new StreamManager({
+    ladders,
     store: deps.store,
     logger: deps.logger,
     taskArn: deps.identity.taskArn,

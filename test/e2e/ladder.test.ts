@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalStack, startLocalStack } from '../../local/stack';
+import { ffmpegChildren, parseMedia, parseMultivariant, probeSegment } from '../support/ladder';
+import { startPublisher } from '../support/media';
+import { waitFor } from '../support/wait';
+
+/**
+ * The quality ladder end to end (issue 14): a real ffmpeg publisher, the ingest's own transcoder (one ffmpeg per
+ * ladder), each rung packaged by the ingest's packager, through the origin. Small pictures keep it cheap on two
+ * cores: a 480x270 source and the 240p and 160p rungs.
+ */
+let stack: LocalStack;
+
+beforeAll(async () => {
+  stack = await startLocalStack({ rtmpPort: 0, httpPort: 0, taskEnv: { KEYFRAME_END_LINGER_SECONDS: '0', KEYFRAME_THUMBNAIL_SECONDS: '0' } });
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function text(path: string): Promise<{ status: number; body: string; cache: string | null }> {
+  const res = await fetch(`${stack.httpUrl}${path}`);
+  return { status: res.status, body: await res.text(), cache: res.headers.get('cache-control') };
+}
+async function bytes(path: string): Promise<Buffer> {
+  const res = await fetch(`${stack.httpUrl}${path}`);
+  expect(res.status, path).toBe(200);
+  return Buffer.from(await res.arrayBuffer());
+}
+
+describe('quality ladder', () => {
+  it('a ladder channel: multivariant playlist with source and rungs, each decoding at its resolution, segments aligned', {
+    timeout: 90_000,
+  }, async () => {
+    const channel = await stack.createChannel('abr', { ladder: '240p,160p' });
+    const pid = channel.playbackId;
+    const publisher = startPublisher({ url: channel.publishUrl, seconds: 25, gopSeconds: 2, size: '480x270', videoBitrate: '1200k' });
+    try {
+      const master = await waitFor(
+        'the multivariant playlist with both rungs',
+        async () => {
+          const r = await text(`/${pid}/index.m3u8`);
+          return r.status === 200 && parseMultivariant(r.body).length === 3 ? r : undefined;
+        },
+        { timeoutMs: 30_000 },
+      );
+      expect(master.body.startsWith('#EXTM3U\n')).toBe(true);
+      expect(master.cache).toBe('public, max-age=2');
+      const variants = parseMultivariant(master.body);
+      expect(variants.map((v) => v.uri)).toEqual(['source.m3u8', '240p.m3u8', '160p.m3u8']);
+      const expected: Record<string, [number, number]> = { 'source.m3u8': [480, 270], '240p.m3u8': [426, 240], '160p.m3u8': [284, 160] };
+      for (const v of variants) {
+        expect(Number(v.attrs.BANDWIDTH)).toBeGreaterThan(0);
+        expect(Number(v.attrs['AVERAGE-BANDWIDTH'])).toBeLessThanOrEqual(Number(v.attrs.BANDWIDTH));
+        expect(v.attrs.RESOLUTION).toBe(expected[v.uri].join('x'));
+        expect(Number(v.attrs['FRAME-RATE'])).toBeCloseTo(30, 0);
+        expect(v.attrs.CODECS).toMatch(/^avc1\.[0-9a-f]{6},mp4a\.40\.2$/);
+      }
+      // Lower rungs cost less.
+      expect(Number(variants[2].attrs.BANDWIDTH)).toBeLessThan(Number(variants[0].attrs.BANDWIDTH));
+
+      // Let a few segments of each rung go by, then compare the playlists.
+      const media = await waitFor(
+        'five segments in every rendition',
+        async () => {
+          const lists = await Promise.all(variants.map((v) => text(`/${pid}/${v.uri}`)));
+          const parsed = lists.map((l) => (l.status === 200 ? parseMedia(l.body) : []));
+          return parsed.every((p) => p.length >= 5) ? { lists, parsed } : undefined;
+        },
+        { timeoutMs: 30_000 },
+      );
+      // LL-HLS: each media playlist reports the other renditions.
+      expect(media.lists[1].body).toContain('#EXT-X-RENDITION-REPORT:URI="source.m3u8"');
+      expect(media.lists[0].body).toContain('#EXT-X-RENDITION-REPORT:URI="240p.m3u8"');
+      const [source, ...rungs] = media.parsed;
+      const bySource = new Map(source.map((s) => [s.msn, s]));
+      for (const [i, rung] of rungs.entries()) {
+        const common = rung.filter((s) => bySource.has(s.msn));
+        expect(common.length, `rung ${i} shares sequence numbers with the source`).toBeGreaterThanOrEqual(4);
+        for (const s of common) {
+          const src = bySource.get(s.msn)!;
+          // Same media sequence number: same program date-time and duration within one frame (33 ms).
+          expect(Math.abs(s.pdt! - src.pdt!), `msn ${s.msn} PDT`).toBeLessThanOrEqual(34);
+          expect(Math.abs(s.duration - src.duration), `msn ${s.msn} duration`).toBeLessThanOrEqual(0.034);
+        }
+      }
+      // Every variant's newest segment decodes at the advertised resolution, starting with a keyframe on the rungs.
+      for (const [i, v] of variants.entries()) {
+        const seg = media.parsed[i].at(-1)!;
+        const probe = await probeSegment(await bytes(`/${pid}/${seg.map}`), await bytes(`/${pid}/${seg.uri}`));
+        expect([probe.width, probe.height]).toEqual(expected[v.uri]);
+        expect(probe.frames).toBeGreaterThanOrEqual(25);
+        if (i > 0) expect(probe.keyFirst).toBe(true);
+      }
+      const status = await stack.store.getRoute(pid);
+      expect(status?.health?.ladder).toMatchObject({ rungs: ['240p', '160p'] });
+    } finally {
+      await publisher.stop();
+    }
+  });
+
+  it('a channel without a ladder starts no transcoder and keeps index.m3u8 a media playlist', async () => {
+    const channel = await stack.createChannel('plain');
+    const publisher = startPublisher({ url: channel.publishUrl, seconds: 6, gopSeconds: 1, size: '480x270' });
+    try {
+      const list = await waitFor('the playlist', async () => {
+        const r = await text(`/${channel.playbackId}/index.m3u8`);
+        return r.status === 200 && r.body.includes('#EXTINF') ? r.body : undefined;
+      });
+      expect(list).not.toContain('#EXT-X-STREAM-INF');
+      expect((await text(`/${channel.playbackId}/source.m3u8`)).status).toBe(404);
+      const task = stack.fleet.serving()[0];
+      expect(await ffmpegChildren(task.pid!)).toEqual([]);
+    } finally {
+      await publisher.stop();
+    }
+  });
+});
