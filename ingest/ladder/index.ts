@@ -14,3 +14,4 @@ export {
   rungThreads,
 } from './args.js';
 export { type LadderExit, type LadderFault, type LadderStats, LadderTranscoder, type LadderTranscoderOptions, type SpawnFn } from './transcoder.js';
+export { type LadderState, type LadderStateEvent, LadderSupervisor, type LadderSupervisorOptions } from './supervisor.js';
