@@ -11,8 +11,29 @@ export const METRICS_NAMESPACE = 'Keyframe';
 export const METRIC_NAMES = {
   origin: ['OriginRequests', 'Origin4xx', 'Origin5xx', 'OriginLatency', 'UpstreamFailures'],
   'task-events': ['TaskEventsApplied', 'TaskEventsStale', 'RoutesPurged'],
-  ingest: ['ActiveStreams'],
+  ingest: ['ActiveStreams', 'IngestLoad'],
 } as const;
+
+/**
+ * `IngestLoad` (ingest, Count, one data point per task per minute beside ActiveStreams): what the task's live
+ * publishes cost, in **load units**, the metric the service scales on (infra/ingest-service.ts).
+ *
+ * One load unit is the CPU of one passthrough publish, fixed at 1/LOAD_UNITS_PER_VCPU of a vCPU (0.01 vCPU, 10
+ * Fargate CPU units): the packager's measured 0.5–0.65 % of a core per stream (docs/benchmarks.md), rounded up.
+ * - A passthrough publish (no ladder, or a ladder fallen back to passthrough) is 1 unit, whatever its bitrate.
+ * - A transcoded ladder is 1 unit for its source variant plus its transcoder's estimated CPU in units:
+ *   `1 + loadUnitsOfVcpu(estimated vCPU)`, rounded up.
+ * A task's CPU holds `LOAD_UNITS_PER_VCPU × vCPU` units (100 on 1 vCPU, 400 on 4). With no ladder live,
+ * IngestLoad equals ActiveStreams.
+ */
+export const LOAD_UNITS_PER_VCPU = 100;
+
+/** A CPU cost (vCPU, e.g. a transcoder's estimate) in load units, rounded up; 0 for none. */
+export function loadUnitsOfVcpu(vcpu: number): number {
+  if (!(vcpu > 0)) return 0;
+  // Rounded to a millionth first, so 0.07 vCPU is 7 units and not 8 (0.07 × 100 = 7.000000000000001).
+  return Math.ceil(Math.round(vcpu * LOAD_UNITS_PER_VCPU * 1e6) / 1e6);
+}
 
 export type MetricService = keyof typeof METRIC_NAMES;
 export type MetricName<S extends MetricService = MetricService> = (typeof METRIC_NAMES)[S][number];

@@ -8,8 +8,9 @@
  *
  * This module has no CDK imports: it is pure and tested on its own (test/infra/config.test.ts).
  */
-import { mediaPlaylistMaxAge } from '../core/hls/cache-control';
+import { CACHE_MULTIVARIANT, mediaPlaylistMaxAge } from '../core/hls/cache-control';
 import { MAX_BUFFERED_BODY_BYTES, PLAYLIST_SIZE, SEGMENT_SECONDS } from '../core/limits';
+import { LOAD_UNITS_PER_VCPU } from '../core/metrics';
 import { arnRegion, COMMERCIAL_REGIONS, FUNCTION_URL_UNSUPPORTED_REGIONS, ORIGIN_SHIELD_REGIONS } from './regions';
 
 export const CONTEXT_PREFIX = 'keyframe:';
@@ -37,6 +38,21 @@ export const FARGATE_SIZES: Readonly<Record<number, readonly number[]>> = {
   8192: range(16384, 61440, 4096),
   16384: range(32768, 122880, 8192),
 };
+
+/** Fargate CPU units in one vCPU. */
+export const FARGATE_CPU_UNITS_PER_VCPU = 1024;
+/**
+ * With ladders on and no `targetLoadPerTask`, the scaling holds each task at this share of its CPU, counted in
+ * load units (core/metrics.ts `LOAD_UNITS_PER_VCPU`): 60 units per vCPU, the planning share of docs/benchmarks.md.
+ */
+export const LADDER_TARGET_CPU_PERCENT = 60;
+/**
+ * With ladders on, the share of the task's CPU its transcoders may use (the ladder budget the task admits ladders
+ * against); the rest is the passthrough side's: RTMP, the packager, the HLS server, Node itself.
+ */
+export const LADDER_CPU_BUDGET_PERCENT = 75;
+/** The explicit load target's range, in load units; its upper end is also capped by the task's CPU (below). */
+export const TARGET_LOAD_PER_TASK = { min: 1, max: 16 * LOAD_UNITS_PER_VCPU } as const;
 
 export const PRICE_CLASSES = ['PriceClass_100', 'PriceClass_200', 'PriceClass_All'] as const;
 /** `host`: the CPU of the machine that runs `cdk deploy`, so the image builds natively (no emulation). */
@@ -84,8 +100,27 @@ export interface KeyframeConfig {
   readonly minTasks: number;
   /** @default 4 */
   readonly maxTasks: number;
-  /** Live streams per ingest task that the service scales to hold (average over tasks). @default 20 */
+  /**
+   * Live streams per ingest task that the service scales to hold (average over tasks), with ladders off: a
+   * passthrough stream is one load unit, so this is the IngestLoad target (`scalingTargetLoad`). @default 20
+   */
   readonly streamsPerTask: number;
+  /**
+   * Quality ladders (docs/deploy.md, "Quality ladders"): the ingest tasks get the ladder task size
+   * (ladderTaskCpu / ladderTaskMemoryMiB) and a transcoding CPU budget. Off: the task size is ingestCpu /
+   * ingestMemoryMiB and the budget is 0, so a ladder channel publishes passthrough only (with a warning).
+   * @default false
+   */
+  readonly ladders: boolean;
+  /** Fargate CPU units per ingest task when `ladders` is on; at least ingestCpu. @default 4096 */
+  readonly ladderTaskCpu: number;
+  /** Fargate memory per ingest task when `ladders` is on, MiB; a valid combination with ladderTaskCpu. @default 8192 */
+  readonly ladderTaskMemoryMiB: number;
+  /**
+   * IngestLoad per task (load units, core/metrics.ts) that the service scales to hold, averaged over the tasks.
+   * @default - streamsPerTask with ladders off; with ladders on, 60 % of the ladder task's CPU (60 units per vCPU)
+   */
+  readonly targetLoadPerTask?: number;
   /** Seconds a stopping task drains its publishes (KEYFRAME_DRAIN_SECONDS); ≤ 110. @default 110 */
   readonly drainSeconds: number;
   /** NAT gateways for the private subnets (1, or 2 for one per AZ). @default 1 */
@@ -150,6 +185,9 @@ export const DEFAULT_CONFIG: KeyframeConfig = {
   minTasks: 1,
   maxTasks: 4,
   streamsPerTask: 20,
+  ladders: false,
+  ladderTaskCpu: 4096,
+  ladderTaskMemoryMiB: 8192,
   drainSeconds: 110,
   natGateways: 1,
   ecsExec: false,
@@ -179,6 +217,10 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   'minTasks',
   'maxTasks',
   'streamsPerTask',
+  'ladders',
+  'ladderTaskCpu',
+  'ladderTaskMemoryMiB',
+  'targetLoadPerTask',
   'drainSeconds',
   'natGateways',
   'rtmpsCertificateArn',
@@ -224,10 +266,17 @@ export function largestSegmentBytes(maxBitrateKbps: number, maxSegmentSeconds: n
 /** The largest maxBitrateKbps × maxSegmentSeconds the origin can serve (32000 with the limits above). */
 export const MAX_KBPS_SECONDS = Math.floor((ORIGIN_MAX_SEGMENT_BYTES * 100) / (125 * TS_OVERHEAD_PERCENT));
 
-/** The CloudFront max TTL of a playlist: half the segment duration, at least 1 s (matches the origin's max-age). */
+/** The multivariant playlist's max-age at the origin (core/hls/cache-control.ts `CACHE_MULTIVARIANT`), s. */
+export const MULTIVARIANT_MAX_AGE_SECONDS = Number(/max-age=(\d+)/.exec(CACHE_MULTIVARIANT)?.[1]);
+
+/**
+ * The CloudFront max TTL of the playlist behaviour: the longest max-age the origin gives any live playlist, so
+ * the edge honours each type's own. That is the media-playlist rule (half the segment duration, at least 1 s) or
+ * the multivariant playlist's 2 s, whichever is longer. The edge never holds a playlist longer than the origin
+ * says: a media playlist keeps its shorter max-age (LL-HLS ones 1 s), since the policy's minimum TTL is 0.
+ */
 export function playlistMaxTtlSeconds(config: Pick<KeyframeConfig, 'segmentSeconds'>): number {
-  // The same rule as the origin's media-playlist max-age, so the edge never holds a playlist longer.
-  return mediaPlaylistMaxAge(config.segmentSeconds);
+  return Math.max(mediaPlaylistMaxAge(config.segmentSeconds), MULTIVARIANT_MAX_AGE_SECONDS);
 }
 
 /**
@@ -242,6 +291,41 @@ export function ingestEphemeralStorageGiB(config: Pick<KeyframeConfig, 'recordin
 /** The spool cap the ingest task is given (KEYFRAME_RECORDING_SPOOL_MIB), MiB. */
 export function recordingSpoolMiB(config: Pick<KeyframeConfig, 'recordingSpoolGiB'>): number {
   return config.recordingSpoolGiB * 1024;
+}
+
+/** The ingest task's Fargate size: the ladder size with ladders on, else ingestCpu / ingestMemoryMiB. */
+export function ingestTaskSize(config: Pick<KeyframeConfig, 'ladders' | 'ingestCpu' | 'ingestMemoryMiB' | 'ladderTaskCpu' | 'ladderTaskMemoryMiB'>): {
+  readonly cpu: number;
+  readonly memoryMiB: number;
+} {
+  return config.ladders
+    ? { cpu: config.ladderTaskCpu, memoryMiB: config.ladderTaskMemoryMiB }
+    : { cpu: config.ingestCpu, memoryMiB: config.ingestMemoryMiB };
+}
+
+/** The task's CPU in load units (LOAD_UNITS_PER_VCPU per vCPU): 100 for 1 vCPU. */
+export function taskLoadCapacity(cpu: number): number {
+  return (cpu * LOAD_UNITS_PER_VCPU) / FARGATE_CPU_UNITS_PER_VCPU;
+}
+
+/**
+ * The CPU, in vCPU, a task's transcoders may use: LADDER_CPU_BUDGET_PERCENT of the ladder task's vCPU (3 of 4), and
+ * 0 with ladders off (a ladder channel then publishes passthrough, with a warning).
+ */
+export function ladderCpuBudgetVcpu(config: Pick<KeyframeConfig, 'ladders' | 'ladderTaskCpu'>): number {
+  if (!config.ladders) return 0;
+  return (config.ladderTaskCpu * LADDER_CPU_BUDGET_PERCENT) / (FARGATE_CPU_UNITS_PER_VCPU * 100);
+}
+
+/**
+ * The IngestLoad target of the scaling policy, load units per task: targetLoadPerTask if set; else streamsPerTask
+ * with ladders off (a passthrough stream is one unit, so the policy scales as the ActiveStreams one did), or
+ * LADDER_TARGET_CPU_PERCENT of the ladder task's CPU with ladders on (240 units for 4 vCPU).
+ */
+export function scalingTargetLoad(config: Pick<KeyframeConfig, 'ladders' | 'streamsPerTask' | 'targetLoadPerTask' | 'ladderTaskCpu'>): number {
+  if (config.targetLoadPerTask !== undefined) return config.targetLoadPerTask;
+  if (!config.ladders) return config.streamsPerTask;
+  return Math.floor((config.ladderTaskCpu * LOAD_UNITS_PER_VCPU * LADDER_TARGET_CPU_PERCENT) / (FARGATE_CPU_UNITS_PER_VCPU * 100));
 }
 
 /** The architecture the stack builds and runs: the configured one, or the host's for `host` (Node's `os.arch()`). */
@@ -304,6 +388,15 @@ export function loadConfig(context: Readonly<Record<string, unknown>>, options: 
     minTasks: r.integer('minTasks', 1, 100),
     maxTasks: r.integer('maxTasks', 1, 100),
     streamsPerTask: r.integer('streamsPerTask', 1, 500),
+    ladders: r.boolean('ladders'),
+    ladderTaskCpu: r.oneOf('ladderTaskCpu', Object.keys(FARGATE_SIZES).map(Number)),
+    ladderTaskMemoryMiB: r.integer('ladderTaskMemoryMiB', 512, 122_880),
+    targetLoadPerTask: r.optionalInteger(
+      'targetLoadPerTask',
+      TARGET_LOAD_PER_TASK.min,
+      TARGET_LOAD_PER_TASK.max,
+      `; load units per task (a passthrough stream is 1, a ladder its CPU at ${LOAD_UNITS_PER_VCPU} units per vCPU)`,
+    ),
     drainSeconds: r.integer(
       'drainSeconds',
       0,
@@ -393,6 +486,50 @@ export function loadConfig(context: Readonly<Record<string, unknown>>, options: 
       issues.push(
         `${contextKey('ingestMemoryMiB')}=${config.ingestMemoryMiB}: not a Fargate size with ${contextKey('ingestCpu')}=${config.ingestCpu}. ` +
           `Fix: use ${describeList(allowed)}, or change ${contextKey('ingestCpu')}`,
+      );
+    }
+  }
+  if (ok('ladderTaskCpu', 'ladderTaskMemoryMiB')) {
+    const allowed = FARGATE_SIZES[config.ladderTaskCpu];
+    if (!allowed.includes(config.ladderTaskMemoryMiB)) {
+      issues.push(
+        `${contextKey('ladderTaskMemoryMiB')}=${config.ladderTaskMemoryMiB}: not a Fargate size with ${contextKey('ladderTaskCpu')}=${config.ladderTaskCpu}. ` +
+          `Fix: use ${describeList(allowed)}, or change ${contextKey('ladderTaskCpu')} (Fargate sizes: ${describeFargateSizes()})`,
+      );
+    }
+  }
+  if (config.ladders && ok('ladderTaskCpu', 'ingestCpu') && config.ladderTaskCpu < config.ingestCpu) {
+    issues.push(
+      `${contextKey('ladderTaskCpu')}=${config.ladderTaskCpu}: below ${contextKey('ingestCpu')}=${config.ingestCpu}; a task that transcodes needs more CPU than one that only copies. ` +
+        `Fix: set ${contextKey('ladderTaskCpu')} to at least ${config.ingestCpu}`,
+    );
+  }
+  if (config.ladders && ok('ladderTaskMemoryMiB', 'ingestMemoryMiB') && config.ladderTaskMemoryMiB < config.ingestMemoryMiB) {
+    issues.push(
+      `${contextKey('ladderTaskMemoryMiB')}=${config.ladderTaskMemoryMiB}: below ${contextKey('ingestMemoryMiB')}=${config.ingestMemoryMiB}. ` +
+        `Fix: set ${contextKey('ladderTaskMemoryMiB')} to at least ${config.ingestMemoryMiB}`,
+    );
+  }
+  if (config.ladders && given.has('streamsPerTask') && !given.has('targetLoadPerTask') && ok('streamsPerTask')) {
+    issues.push(
+      `${contextKey('streamsPerTask')}=${config.streamsPerTask}: counts streams, but with ${contextKey('ladders')}=true the scaling counts load units (a ladder costs many). ` +
+        `Fix: set ${contextKey('targetLoadPerTask')} instead (docs/deploy.md, "Quality ladders")`,
+    );
+  }
+  if (given.has('streamsPerTask') && given.has('targetLoadPerTask') && ok('streamsPerTask', 'targetLoadPerTask')) {
+    issues.push(
+      `${contextKey('streamsPerTask')}=${config.streamsPerTask} with ${contextKey('targetLoadPerTask')}=${config.targetLoadPerTask}: two targets for one scaling policy. ` +
+        `Fix: remove ${contextKey('streamsPerTask')} (a passthrough stream is one load unit)`,
+    );
+  }
+  if (config.targetLoadPerTask !== undefined && ok('targetLoadPerTask', 'ladderTaskCpu', 'ingestCpu')) {
+    const cpu = ingestTaskSize(config).cpu;
+    const capacity = taskLoadCapacity(cpu);
+    if (config.targetLoadPerTask > capacity) {
+      const which = config.ladders ? 'ladderTaskCpu' : 'ingestCpu';
+      issues.push(
+        `${contextKey('targetLoadPerTask')}=${config.targetLoadPerTask}: above what a task of ${contextKey(which)}=${cpu} can hold (${capacity} load units, ${LOAD_UNITS_PER_VCPU} per vCPU); ` +
+          `the load policy would never scale out. Fix: set at most ${capacity} (${scalingTargetLoad({ ...config, targetLoadPerTask: undefined })} plans at ${LADDER_TARGET_CPU_PERCENT} %), or raise ${contextKey(which)}`,
       );
     }
   }
@@ -601,6 +738,13 @@ function describeList(values: readonly (string | number)[]): string {
   const arithmetic = values.every((v, i) => typeof v === 'number' && (i === 0 || v - Number(values[i - 1]) === step));
   if (values.length > 8 && arithmetic) return `${values[0]} to ${values[values.length - 1]} in steps of ${step}`;
   return `one of ${values.join(', ')}`;
+}
+
+/** `256 CPU: 512, 1024, 2048 MiB; 512 CPU: 1024 to 4096 in steps of 1024 MiB; …`, for errors. */
+function describeFargateSizes(): string {
+  return Object.entries(FARGATE_SIZES)
+    .map(([cpu, memory]) => `${cpu} CPU: ${describeList(memory).replace(/^one of /, '')} MiB`)
+    .join('; ');
 }
 
 function show(value: unknown): string {

@@ -26,12 +26,14 @@ import { STOP_TIMEOUT_HEADROOM_SECONDS } from './config';
 import { PATHS, REPO_ROOT } from './paths';
 import type { Recordings } from './recordings';
 import type { RoutingTable } from './routing-table';
-import { METRICS_NAMESPACE } from '../core/metrics';
+import { type MetricName, METRICS_NAMESPACE } from '../core/metrics';
 import { ingestSettings } from '../core/settings/ingest';
 
 /** The ports the ingest container listens on (docs/architecture.md). */
 export const INGEST_PORTS = { rtmp: 1935, hls: 8080, health: 8081 } as const;
 export const INGEST_CONTAINER_NAME = 'ingest';
+/** The scaling metric's name, from the metric contract (core/metrics.ts). */
+export const INGEST_LOAD_METRIC: MetricName<'ingest'> = 'IngestLoad';
 
 /**
  * The container health check. The image has Node and no curl: an HTTP GET to /healthz, healthy on 200
@@ -52,6 +54,20 @@ export const INGEST_IMAGE_ASSET_OPTIONS = {
   exclude: ['node_modules', 'cdk.out', '.git', 'test', 'test-artifacts', 'dist', '.keyframe'],
 } as const;
 
+/**
+ * IngestLoad per task: the Average of the tasks' once-a-minute data points (one per task), so the load of the
+ * average task. The scaling policy tracks it; the dashboard and the capacity alarm read it too.
+ */
+export function ingestLoadMetric(statistic: string = Stats.AVERAGE): Metric {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: INGEST_LOAD_METRIC,
+    dimensionsMap: { service: 'ingest' },
+    statistic,
+    period: Duration.minutes(1),
+  });
+}
+
 export interface IngestServiceProps {
   readonly vpc: IVpc;
   readonly table: RoutingTable;
@@ -60,8 +76,16 @@ export interface IngestServiceProps {
   readonly architecture: 'arm64' | 'x86_64';
   readonly minTasks: number;
   readonly maxTasks: number;
-  /** Target of the stream-based scaling policy: live streams per task, averaged over the tasks. */
-  readonly streamsPerTask: number;
+  /**
+   * Target of the load-based scaling policy: IngestLoad per task (load units, core/metrics.ts), averaged over the
+   * tasks. A passthrough stream is one unit, a transcoded ladder its CPU in units.
+   */
+  readonly targetLoadPerTask: number;
+  /**
+   * Quality ladders (docs/deploy.md, "Quality ladders"): the CPU the task may spend transcoding, in vCPU, handed
+   * to the task as its ladder budget. @default - ladders off: a budget of 0, every publish passthrough
+   */
+  readonly ladderCpuBudgetVcpu?: number;
   readonly segmentSeconds: number;
   readonly playlistSize: number;
   readonly drainSeconds: number;
@@ -99,6 +123,8 @@ export class IngestService extends Construct {
   readonly logGroup: LogGroup;
   /** Container Insights' performance log group, with the stack's retention. */
   readonly insightsLogGroup: LogGroup;
+  /** The metric the service scales on: IngestLoad per task (Average over the tasks, per minute). */
+  readonly loadMetric: Metric;
 
   constructor(scope: Construct, id: string, props: IngestServiceProps) {
     super(scope, id);
@@ -234,18 +260,14 @@ export class IngestService extends Construct {
       scaleOutCooldown: Duration.seconds(60),
       scaleInCooldown: Duration.minutes(5),
     });
-    // Each task publishes ActiveStreams once a minute (EMF, ingest/main.ts); the Average over the tasks' data
-    // points is the number of live streams per task. Scale-in never stops a task with live publishers: those
-    // tasks hold ECS task scale-in protection (ingest/protection.ts).
-    scaling.scaleToTrackCustomMetric('ActiveStreams', {
-      metric: new Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: 'ActiveStreams',
-        dimensionsMap: { service: 'ingest' },
-        statistic: Stats.AVERAGE,
-        period: Duration.minutes(1),
-      }),
-      targetValue: props.streamsPerTask,
+    // Each task publishes IngestLoad once a minute (EMF, ingest/main.ts): its publishes' cost in load units, a
+    // passthrough stream 1 and a ladder its transcoder's CPU. The Average over the tasks' data points is the load
+    // per task, so a ladder scales the service out as the CPU it takes would, not as one stream. Scale-in never
+    // stops a task with live publishers: those tasks hold ECS task scale-in protection (ingest/protection.ts).
+    this.loadMetric = ingestLoadMetric();
+    scaling.scaleToTrackCustomMetric('IngestLoad', {
+      metric: this.loadMetric,
+      targetValue: props.targetLoadPerTask,
       scaleOutCooldown: Duration.seconds(60),
       scaleInCooldown: Duration.minutes(5),
     });

@@ -32,11 +32,24 @@ export const CDN_4XX_RATE_THRESHOLD_PERCENT = 25;
 /** Share of the account's Lambda concurrency quota that raises the account alarm, and the origin's own alarm. */
 export const ACCOUNT_CONCURRENCY_ALARM_PERCENT = 80;
 export const ORIGIN_CONCURRENCY_ALARM_PERCENT = 50;
+/**
+ * The capacity alarm: the average task's IngestLoad above this share of the scaling target for
+ * LOAD_ALARM_MINUTES. Target tracking brings the average back to the target within minutes (a policy alarm, a new
+ * task's start); staying above it means scaling cannot: the service is at maxTasks, or new tasks do not start.
+ */
+export const LOAD_ALARM_PERCENT = 125;
+export const LOAD_ALARM_MINUTES = 15;
 
 export interface ObservabilityProps {
   readonly cluster: ICluster;
   readonly service: FargateService;
   readonly minTasks: number;
+  readonly maxTasks: number;
+  /** IngestLoad per task (the scaling metric, IngestService.loadMetric) and the target the service scales to. */
+  readonly loadMetric: Metric;
+  readonly targetLoadPerTask: number;
+  /** What a task's CPU holds, in load units (the dashboard's ceiling line). */
+  readonly taskLoadCapacity: number;
   readonly loadBalancer: NetworkLoadBalancer;
   readonly targetGroup: NetworkTargetGroup;
   readonly originFunction: IFunction;
@@ -53,7 +66,8 @@ export interface ObservabilityProps {
 
 /**
  * A dashboard and the alarms that say the platform is broken: the origin failing, task-state sync failing
- * (errors or dead letters), fewer ingest tasks running or healthy than the minimum, any function throttled or near
+ * (errors or dead letters), fewer ingest tasks running or healthy than the minimum, ingest load staying above
+ * the scaling target (scaling cannot keep up), any function throttled or near
  * its concurrency limit, and (in us-east-1, where CloudFront's metrics are) viewer error rates. Alarms notify an
  * SNS topic whose policy lets CloudWatch publish.
  */
@@ -66,6 +80,8 @@ export class Observability extends Construct {
   readonly deadLetterAlarm: Alarm;
   readonly runningTasksAlarm: Alarm;
   readonly healthyTargetsAlarm: Alarm;
+  /** IngestLoad stays above the scaling target: more publishes (or ladders) than maxTasks tasks hold. */
+  readonly loadAlarm: Alarm;
   /** One per function (origin, task-events): a throttled call never runs, so no other alarm sees it. */
   readonly throttleAlarms: Alarm[] = [];
   readonly concurrencyAlarms: Alarm[] = [];
@@ -178,6 +194,20 @@ export class Observability extends Construct {
       datapointsToAlarm: 5,
       treatMissingData: TreatMissingData.MISSING,
     });
+    const loadThreshold = Math.ceil((props.targetLoadPerTask * LOAD_ALARM_PERCENT) / 100);
+    this.loadAlarm = new Alarm(this, 'IngestLoadAlarm', {
+      alarmDescription:
+        `Keyframe ingest: load above ${LOAD_ALARM_PERCENT}% of the scaling target (${loadThreshold} of ${props.targetLoadPerTask} units per task) ` +
+        `for ${LOAD_ALARM_MINUTES} minutes; scaling is not keeping up (at maxTasks=${props.maxTasks}, or new tasks do not start), ` +
+        'so ladders may fall back to passthrough',
+      metric: props.loadMetric,
+      threshold: loadThreshold,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: LOAD_ALARM_MINUTES,
+      datapointsToAlarm: LOAD_ALARM_MINUTES,
+      // No data: no task is reporting (nothing live yet, or no task at all, which the task alarms cover).
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
 
     const quota = props.lambdaConcurrencyQuota ?? 1000;
     const functions = [
@@ -272,6 +302,7 @@ export class Observability extends Construct {
       this.deadLetterAlarm,
       this.runningTasksAlarm,
       this.healthyTargetsAlarm,
+      this.loadAlarm,
       ...this.throttleAlarms,
       ...this.concurrencyAlarms,
       ...this.cdnAlarms,
@@ -321,18 +352,31 @@ export class Observability extends Construct {
       new GraphWidget({
         title: 'Active streams per task (max / avg of heartbeats)',
         left: [keyframe('ActiveStreams', 'ingest', 'Maximum', 'max'), keyframe('ActiveStreams', 'ingest', 'Average', 'avg')],
-        width: 8,
+        width: 6,
+      }),
+      new GraphWidget({
+        title: 'Ingest load per task (load units: passthrough 1, a ladder its CPU)',
+        left: [props.loadMetric.with({ statistic: 'Maximum', label: 'max' }), props.loadMetric.with({ label: 'avg (scaled on)' })],
+        leftAnnotations: [
+          { value: props.targetLoadPerTask, label: 'scaling target' },
+          { value: loadThreshold, label: 'alarm' },
+          { value: props.taskLoadCapacity, label: 'task CPU' },
+        ],
+        width: 6,
       }),
       new GraphWidget({
         title: 'Ingest tasks',
         left: [runningTasks, props.targetGroup.metrics.healthyHostCount({ period: Duration.minutes(1) })],
-        leftAnnotations: [{ value: props.minTasks, label: 'minTasks' }],
-        width: 8,
+        leftAnnotations: [
+          { value: props.minTasks, label: 'minTasks' },
+          { value: props.maxTasks, label: 'maxTasks' },
+        ],
+        width: 6,
       }),
       new GraphWidget({
         title: 'Ingest CPU / memory (%)',
         left: [props.service.metricCpuUtilization(), props.service.metricMemoryUtilization()],
-        width: 8,
+        width: 6,
       }),
     );
     this.dashboard.addWidgets(

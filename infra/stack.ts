@@ -3,7 +3,17 @@ import { Aws, CfnOutput, CfnRule, Fn, Stack, type StackProps } from 'aws-cdk-lib
 import { Port } from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { Cdn } from './cdn';
-import { type IngestArchitecture, ingestEphemeralStorageGiB, type KeyframeConfig, recordingSpoolMiB, resolveIngestArchitecture } from './config';
+import {
+  type IngestArchitecture,
+  ingestEphemeralStorageGiB,
+  ingestTaskSize,
+  type KeyframeConfig,
+  ladderCpuBudgetVcpu,
+  recordingSpoolMiB,
+  resolveIngestArchitecture,
+  scalingTargetLoad,
+  taskLoadCapacity,
+} from './config';
 import { IngestLoadBalancer } from './ingest-load-balancer';
 import { INGEST_PORTS, IngestService } from './ingest-service';
 import { Network } from './network';
@@ -71,16 +81,20 @@ export class KeyframeStack extends Stack {
     // Recordings (docs/recording.md): the bucket is kept on `cdk destroy` (the streamers' data).
     this.recordings = new Recordings(this, 'Recordings', { retentionDays: config.recordingRetentionDays });
 
+    // One ingest service for every publish (docs/deploy.md, "Quality ladders"): the NLB cannot route by stream key,
+    // so with ladders on every task gets the ladder size and budget, and the load metric counts what ladders cost.
+    const taskSize = ingestTaskSize(config);
     this.ingest = new IngestService(this, 'Ingest', {
       vpc,
       table: this.routingTable,
-      cpu: config.ingestCpu,
-      memoryLimitMiB: config.ingestMemoryMiB,
+      cpu: taskSize.cpu,
+      memoryLimitMiB: taskSize.memoryMiB,
       architecture: this.ingestArchitecture,
       ecsExec: config.ecsExec,
       minTasks: config.minTasks,
       maxTasks: config.maxTasks,
-      streamsPerTask: config.streamsPerTask,
+      targetLoadPerTask: scalingTargetLoad(config),
+      ladderCpuBudgetVcpu: config.ladders ? ladderCpuBudgetVcpu(config) : undefined,
       segmentSeconds: config.segmentSeconds,
       playlistSize: config.playlistSize,
       drainSeconds: config.drainSeconds,
@@ -144,6 +158,10 @@ export class KeyframeStack extends Stack {
       cluster: this.ingest.cluster,
       service: this.ingest.service,
       minTasks: config.minTasks,
+      maxTasks: config.maxTasks,
+      loadMetric: this.ingest.loadMetric,
+      targetLoadPerTask: scalingTargetLoad(config),
+      taskLoadCapacity: taskLoadCapacity(taskSize.cpu),
       loadBalancer: this.ingestLoadBalancer.loadBalancer,
       targetGroup: this.ingestLoadBalancer.targetGroup,
       originFunction: this.origin.handler.function,

@@ -3,6 +3,8 @@ import {
   ConfigError,
   DEFAULT_CONFIG,
   ingestEphemeralStorageGiB,
+  ingestTaskSize,
+  ladderCpuBudgetVcpu,
   largestSegmentBytes,
   loadConfig,
   MAX_KBPS_SECONDS,
@@ -10,7 +12,11 @@ import {
   playlistMaxTtlSeconds,
   recordingSpoolMiB,
   resolveIngestArchitecture,
+  scalingTargetLoad,
+  taskLoadCapacity,
 } from '../../infra/config';
+import { CACHE_LL_PLAYLIST, CACHE_MULTIVARIANT, playlistCacheControl } from '../../core/hls/cache-control';
+import { loadUnitsOfVcpu } from '../../core/metrics';
 import { FUNCTION_URL_UNSUPPORTED_REGIONS, ORIGIN_SHIELD_REGIONS, SUPPORTED_REGIONS } from '../../infra/regions';
 
 const CERT_US_EAST_1 = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
@@ -125,7 +131,7 @@ describe('loadConfig', () => {
       { 'keyframe:colour': 'blue' },
       'keyframe:colour="blue": unknown config key. Fix: remove it; known keys are keyframe:stackName, keyframe:segmentSeconds, ' +
         'keyframe:playlistSize, keyframe:maxSegmentSeconds, keyframe:maxBitrateKbps, keyframe:ingestCpu, keyframe:ingestMemoryMiB, ' +
-        'keyframe:ingestArchitecture, keyframe:minTasks, keyframe:maxTasks, keyframe:streamsPerTask, keyframe:drainSeconds, keyframe:natGateways, ' +
+        'keyframe:ingestArchitecture, keyframe:minTasks, keyframe:maxTasks, keyframe:streamsPerTask, keyframe:ladders, keyframe:ladderTaskCpu, keyframe:ladderTaskMemoryMiB, keyframe:targetLoadPerTask, keyframe:drainSeconds, keyframe:natGateways, ' +
         'keyframe:rtmpsCertificateArn, keyframe:ingestDomainName, keyframe:availabilityZones, keyframe:ecsExec, ' +
         'keyframe:originLogSampleRate, keyframe:taskEventsReservedConcurrency, keyframe:lambdaConcurrencyQuota, keyframe:wafRateLimit, keyframe:webAclArn, ' +
         'keyframe:domainName, keyframe:domainCertificateArn, keyframe:originShieldRegion, ' +
@@ -404,14 +410,131 @@ describe('the segment size rule', () => {
 
 describe('playlistMaxTtlSeconds', () => {
   it.each([
-    [1, 1],
-    [2, 1],
-    [3, 1],
+    [1, 2],
+    [2, 2],
+    [3, 2],
     [4, 2],
     [6, 3],
     [10, 5],
   ])('segmentSeconds %i → at most %i s', (segmentSeconds, ttl) => {
     expect(playlistMaxTtlSeconds({ segmentSeconds })).toBe(ttl);
+  });
+
+  it("never cuts a playlist type's own max-age short: multivariant 2 s, LL-HLS 1 s, media half a segment", () => {
+    const maxAge = (cacheControl: string) => Number(/max-age=(\d+)/.exec(cacheControl)?.[1]);
+    for (const segmentSeconds of [1, 2, 4, 6, 10]) {
+      const ttl = playlistMaxTtlSeconds({ segmentSeconds });
+      const media = `#EXTM3U\n#EXT-X-TARGETDURATION:${segmentSeconds}\n`;
+      expect(ttl).toBeGreaterThanOrEqual(maxAge(CACHE_MULTIVARIANT));
+      expect(ttl).toBeGreaterThanOrEqual(maxAge(CACHE_LL_PLAYLIST));
+      expect(ttl).toBeGreaterThanOrEqual(maxAge(playlistCacheControl(media, segmentSeconds)));
+      // And no longer than the longest of them.
+      expect(ttl).toBe(Math.max(maxAge(CACHE_MULTIVARIANT), maxAge(playlistCacheControl(media, segmentSeconds))));
+    }
+  });
+});
+
+describe('quality ladders', () => {
+  it('are off by default: the task keeps its passthrough size, no budget, the scaling target is streamsPerTask', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ ladders: false, ladderTaskCpu: 4096, ladderTaskMemoryMiB: 8192, targetLoadPerTask: undefined });
+    expect(ingestTaskSize(config)).toEqual({ cpu: 1024, memoryMiB: 2048 });
+    expect(ladderCpuBudgetVcpu(config)).toBe(0);
+    expect(scalingTargetLoad(config)).toBe(20);
+    // Ladder sizes set while ladders are off change nothing (they are still checked).
+    const sized = loadConfig({ 'keyframe:ladderTaskCpu': '8192', 'keyframe:ladderTaskMemoryMiB': '16384' });
+    expect(ingestTaskSize(sized)).toEqual({ cpu: 1024, memoryMiB: 2048 });
+  });
+
+  it('on: the ladder task size, three quarters of its vCPU as the budget, and 60 load units per vCPU as the target', () => {
+    const config = loadConfig({ 'keyframe:ladders': 'true' });
+    expect(ingestTaskSize(config)).toEqual({ cpu: 4096, memoryMiB: 8192 });
+    expect(ladderCpuBudgetVcpu(config)).toBe(3);
+    expect(scalingTargetLoad(config)).toBe(240);
+    expect(taskLoadCapacity(4096)).toBe(400);
+    const big = loadConfig({ 'keyframe:ladders': true, 'keyframe:ladderTaskCpu': 8192, 'keyframe:ladderTaskMemoryMiB': 16384 });
+    expect(ingestTaskSize(big)).toEqual({ cpu: 8192, memoryMiB: 16384 });
+    expect(ladderCpuBudgetVcpu(big)).toBe(6);
+    expect(scalingTargetLoad(big)).toBe(480);
+  });
+
+  it('take an explicit load target, in load units, with ladders on or off', () => {
+    expect(scalingTargetLoad(loadConfig({ 'keyframe:ladders': 'true', 'keyframe:targetLoadPerTask': '300' }))).toBe(300);
+    expect(scalingTargetLoad(loadConfig({ 'keyframe:targetLoadPerTask': 40 }))).toBe(40);
+  });
+
+  it('count load in units of 0.01 vCPU, rounded up', () => {
+    expect(loadUnitsOfVcpu(1.5)).toBe(150);
+    expect(loadUnitsOfVcpu(0.07)).toBe(7);
+    expect(loadUnitsOfVcpu(0.071)).toBe(8);
+    expect(loadUnitsOfVcpu(0)).toBe(0);
+    expect(loadUnitsOfVcpu(Number.NaN)).toBe(0);
+  });
+
+  const ALL_SIZES =
+    '256 CPU: 512, 1024, 2048 MiB; 512 CPU: 1024, 2048, 3072, 4096 MiB; 1024 CPU: 2048, 3072, 4096, 5120, 6144, 7168, 8192 MiB; ' +
+    '2048 CPU: 4096 to 16384 in steps of 1024 MiB; 4096 CPU: 8192 to 30720 in steps of 1024 MiB; ' +
+    '8192 CPU: 16384 to 61440 in steps of 4096 MiB; 16384 CPU: 32768 to 122880 in steps of 8192 MiB';
+  const bad: Array<[string, Record<string, unknown>, string]> = [
+    ['ladders spelled another way', { 'keyframe:ladders': 'on' }, 'keyframe:ladders="on": not a boolean. Fix: set true or false (default false)'],
+    [
+      'a ladder CPU Fargate does not have',
+      { 'keyframe:ladderTaskCpu': 3072 },
+      'keyframe:ladderTaskCpu=3072: not an allowed value. Fix: use one of 256, 512, 1024, 2048, 4096, 8192, 16384 (default 4096)',
+    ],
+    [
+      'ladder memory that does not fit the ladder CPU',
+      { 'keyframe:ladders': true, 'keyframe:ladderTaskMemoryMiB': 4096 },
+      'keyframe:ladderTaskMemoryMiB=4096: not a Fargate size with keyframe:ladderTaskCpu=4096. ' +
+        `Fix: use 8192 to 30720 in steps of 1024, or change keyframe:ladderTaskCpu (Fargate sizes: ${ALL_SIZES})`,
+    ],
+    [
+      'ladder memory off the 8 GiB steps of 8 vCPU',
+      { 'keyframe:ladderTaskCpu': 16384, 'keyframe:ladderTaskMemoryMiB': 40000 },
+      'keyframe:ladderTaskMemoryMiB=40000: not a Fargate size with keyframe:ladderTaskCpu=16384. ' +
+        `Fix: use 32768 to 122880 in steps of 8192, or change keyframe:ladderTaskCpu (Fargate sizes: ${ALL_SIZES})`,
+    ],
+    [
+      'a ladder task smaller than the passthrough task',
+      { 'keyframe:ladders': true, 'keyframe:ingestCpu': 8192, 'keyframe:ingestMemoryMiB': 16384, 'keyframe:ladderTaskMemoryMiB': 16384 },
+      'keyframe:ladderTaskCpu=4096: below keyframe:ingestCpu=8192; a task that transcodes needs more CPU than one that only copies. Fix: set keyframe:ladderTaskCpu to at least 8192',
+    ],
+    [
+      'ladder memory below the passthrough memory',
+      { 'keyframe:ladders': true, 'keyframe:ingestCpu': 2048, 'keyframe:ingestMemoryMiB': 12288 },
+      'keyframe:ladderTaskMemoryMiB=8192: below keyframe:ingestMemoryMiB=12288. Fix: set keyframe:ladderTaskMemoryMiB to at least 12288',
+    ],
+    [
+      'a stream count as the target of a load-counting policy',
+      { 'keyframe:ladders': true, 'keyframe:streamsPerTask': 30 },
+      'keyframe:streamsPerTask=30: counts streams, but with keyframe:ladders=true the scaling counts load units (a ladder costs many). ' +
+        'Fix: set keyframe:targetLoadPerTask instead (docs/deploy.md, "Quality ladders")',
+    ],
+    [
+      'two targets for one policy',
+      { 'keyframe:streamsPerTask': 30, 'keyframe:targetLoadPerTask': 30 },
+      'keyframe:streamsPerTask=30 with keyframe:targetLoadPerTask=30: two targets for one scaling policy. Fix: remove keyframe:streamsPerTask (a passthrough stream is one load unit)',
+    ],
+    [
+      'a load target the ladder task cannot hold',
+      { 'keyframe:ladders': true, 'keyframe:targetLoadPerTask': 500 },
+      'keyframe:targetLoadPerTask=500: above what a task of keyframe:ladderTaskCpu=4096 can hold (400 load units, 100 per vCPU); ' +
+        'the load policy would never scale out. Fix: set at most 400 (240 plans at 60 %), or raise keyframe:ladderTaskCpu',
+    ],
+    [
+      'a load target the passthrough task cannot hold',
+      { 'keyframe:targetLoadPerTask': 101 },
+      'keyframe:targetLoadPerTask=101: above what a task of keyframe:ingestCpu=1024 can hold (100 load units, 100 per vCPU); ' +
+        'the load policy would never scale out. Fix: set at most 100 (20 plans at 60 %), or raise keyframe:ingestCpu',
+    ],
+    [
+      'a load target of zero',
+      { 'keyframe:targetLoadPerTask': 0 },
+      'keyframe:targetLoadPerTask=0: out of range. Fix: set an integer from 1 to 1600 (default undefined); load units per task (a passthrough stream is 1, a ladder its CPU at 100 units per vCPU)',
+    ],
+  ];
+  it.each(bad)('rejects %s', (_name, context, message) => {
+    expect(issuesOf(context)).toEqual([message]);
   });
 });
 

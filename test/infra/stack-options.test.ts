@@ -16,7 +16,7 @@ import { functionsWithoutThrottleAlarm, regionKeyedMappings, topicPoliciesBlocki
 /**
  * Every option on: RTMPS on its own domain, a custom domain, Origin Shield, access logs, the player page, longer
  * segments, a shorter drain, x86 tasks, a destroyable table, named AZs, ECS Exec, a WAF rate rule, more reserved
- * concurrency and a larger quota, a week of recordings with a 50 GiB spool. One synthesis for the whole file, for us-east-1 (where the WAF web ACL can be made).
+ * concurrency and a larger quota, a week of recordings with a 50 GiB spool, quality ladders on 8 vCPU / 16 GiB tasks. One synthesis for the whole file, for us-east-1 (where the WAF web ACL can be made).
  */
 const RTMPS_CERT = 'arn:aws:acm:us-east-1:123456789012:certificate/aaaaaaaa-1111-2222-3333-444444444444';
 const CDN_CERT = 'arn:aws:acm:us-east-1:123456789012:certificate/bbbbbbbb-1111-2222-3333-444444444444';
@@ -39,6 +39,9 @@ beforeAll(() => {
       'keyframe:ingestArchitecture': 'x86_64',
       'keyframe:ingestCpu': '2048',
       'keyframe:ingestMemoryMiB': '4096',
+      'keyframe:ladders': 'true',
+      'keyframe:ladderTaskCpu': '8192',
+      'keyframe:ladderTaskMemoryMiB': '16384',
       'keyframe:natGateways': '2',
       'keyframe:rtmpsCertificateArn': RTMPS_CERT,
       'keyframe:ingestDomainName': 'ingest.example.com',
@@ -100,14 +103,31 @@ describe('with every option', () => {
     expect(container.Environment).toEqual(expect.arrayContaining([{ Name: 'KEYFRAME_DRAIN_SECONDS', Value: '60' }]));
   });
 
-  it('sizes and places the tasks as configured', () => {
+  it('sizes and places the tasks as configured: the ladder size, with ladders on', () => {
     s.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
-      Cpu: '2048',
-      Memory: '4096',
+      Cpu: '8192',
+      Memory: '16384',
       RuntimePlatform: { CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' },
     });
     s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 6 });
     s.template.resourceCountIs('AWS::EC2::NatGateway', 2);
+  });
+
+  it('scales on load per task with ladders on: 60 units per vCPU of the ladder task, and alarms at 125 % of it', () => {
+    const policies = resourcesOf('AWS::ApplicationAutoScaling::ScalingPolicy').map(([, r]) => r.Properties.TargetTrackingScalingPolicyConfiguration);
+    const load = policies.find((p) => p?.CustomizedMetricSpecification);
+    expect(load).toMatchObject({
+      TargetValue: 480,
+      CustomizedMetricSpecification: {
+        Namespace: 'Keyframe',
+        MetricName: 'IngestLoad',
+        Dimensions: [{ Name: 'service', Value: 'ingest' }],
+        Statistic: 'Average',
+      },
+    });
+    const alarm = resourcesOf('AWS::CloudWatch::Alarm').find(([, a]) => a.Properties.MetricName === 'IngestLoad')?.[1].Properties;
+    expect(alarm).toMatchObject({ Threshold: 600, EvaluationPeriods: 15, ComparisonOperator: 'GreaterThanThreshold' });
+    expect(alarm?.AlarmDescription).toContain('maxTasks=6');
   });
 
   it('caps playlist TTLs at half of a 4 s segment', () => {

@@ -13,6 +13,9 @@ import { FUNCTION_URL_UNSUPPORTED_REGIONS } from '../../infra/regions';
 import { cdkJsonContext, cfnLintAllRegions, findCfnLint, logicalIdOf, type Synthesized, synthesize } from './synth';
 import { functionsWithoutThrottleAlarm, regionKeyedMappings, topicPoliciesBlockingCloudWatch } from './template-rules';
 import { originSettings } from '../../core/settings/origin';
+import { CACHE_MULTIVARIANT, playlistCacheControl } from '../../core/hls/cache-control';
+import { parseOriginPath } from '../../core/hls/paths';
+import { RUNGS, SOURCE_RENDITION } from '../../core/ladder';
 
 /**
  * The default deployment (no config): the template properties that matter, cdk-nag, cfn-lint.
@@ -85,12 +88,13 @@ describe('CloudFront', () => {
     });
   });
 
-  it('caches playlists at most half a segment (1 s with 1 s segments), honouring the origin max-age', () => {
+  it("caches playlists as the origin says, up to the multivariant playlist's 2 s (media ones 1 s with 1 s segments)", () => {
     const policy = s.template.toJSON().Resources[ids.playlistPolicy].Properties.CachePolicyConfig;
     expect(policy).toMatchObject({
+      // Min 0: a media playlist's max-age=1 is kept, not raised; max 2: the multivariant playlist's max-age=2 is not cut.
       MinTTL: 0,
       DefaultTTL: 1,
-      MaxTTL: 1,
+      MaxTTL: 2,
       ParametersInCacheKeyAndForwardedToOrigin: {
         CookiesConfig: { CookieBehavior: 'none' },
         HeadersConfig: { HeaderBehavior: 'none' },
@@ -122,6 +126,66 @@ describe('CloudFront', () => {
         PriceClass: 'PriceClass_100',
       },
     });
+  });
+
+  it("sends a ladder's playlists (multivariant and renditions) to the origin on the playlist policy, their media on the segment policy", () => {
+    const config = s.template.toJSON().Resources[ids.distribution].Properties.DistributionConfig;
+    type Behaviour = { PathPattern?: string; TargetOriginId: string; CachePolicyId: unknown; Compress: boolean };
+    // CloudFront's path patterns: case-sensitive globs (`*` any characters, `?` one), the first match wins.
+    const glob = (pattern: string) => {
+      const body = pattern
+        .replace(/^\//, '')
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.');
+      return new RegExp(`^/?${body}$`);
+    };
+    const behaviourFor = (path: string): Behaviour =>
+      (config.CacheBehaviors as Behaviour[]).find((b) => glob(b.PathPattern as string).test(path)) ?? config.DefaultCacheBehavior;
+    const functionOrigin = config.DefaultCacheBehavior.TargetOriginId;
+    const P = '/AbCdEf123456';
+    for (const file of ['index.m3u8', `${SOURCE_RENDITION}.m3u8`, ...RUNGS.map((r) => `${r.name}.m3u8`)]) {
+      // The origin's path rule takes each as a playlist (`[a-z0-9_]{1,32}.m3u8`)...
+      expect(parseOriginPath(`${P}/${file}`).kind, file).toBe('playlist');
+      // ...and CloudFront sends it to the origin function with the playlist policy (token and _HLS_* in the key).
+      expect(behaviourFor(`${P}/${file}`), file).toMatchObject({
+        PathPattern: '*.m3u8',
+        TargetOriginId: functionOrigin,
+        CachePolicyId: { Ref: ids.playlistPolicy },
+        Compress: true,
+      });
+    }
+    for (const file of ['k3j9x0a1b2_42.m4s', 'k3j9x0a1b2_42.2.m4s', 'k3j9x0a1b2_init.mp4', 'k3j9x0a1b2_42.ts']) {
+      expect(behaviourFor(`${P}/${file}`), file).toMatchObject({ TargetOriginId: functionOrigin, CachePolicyId: { Ref: ids.segmentPolicy } });
+    }
+    const policy = s.template.toJSON().Resources[ids.playlistPolicy].Properties.CachePolicyConfig;
+    const keyed = policy.ParametersInCacheKeyAndForwardedToOrigin.QueryStringsConfig.QueryStrings;
+    expect(keyed).toEqual(expect.arrayContaining(['token', '_HLS_msn', '_HLS_part', '_HLS_skip']));
+    // Each playlist type's max-age survives the edge: none is raised (min 0) and none is cut (max ≥ each).
+    const maxAge = (cc: string) => Number(/max-age=(\d+)/.exec(cc)?.[1]);
+    const multivariant = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\n360p.m3u8\n';
+    const llRendition = '#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-PART-INF:PART-TARGET=0.334\n';
+    expect(playlistCacheControl(multivariant, 1)).toBe(CACHE_MULTIVARIANT);
+    for (const body of [multivariant, llRendition, '#EXTM3U\n#EXT-X-TARGETDURATION:1\n']) {
+      const age = maxAge(playlistCacheControl(body, 1));
+      expect(policy.MinTTL).toBeLessThanOrEqual(age);
+      expect(policy.MaxTTL).toBeGreaterThanOrEqual(age);
+    }
+  });
+
+  it('admits rendition playlists at the edge with LL-HLS reloads and a token, and refuses names the origin would', () => {
+    const fnId = s.stack.getLogicalId(s.stack.cdn.viewerRequestFunction.node.defaultChild as never);
+    const sandbox: Record<string, unknown> = {};
+    runInNewContext(`${s.template.toJSON().Resources[fnId].Properties.FunctionCode}\nthis.handler = handler;`, sandbox);
+    const handler = sandbox.handler as (e: unknown) => { statusCode?: number };
+    const at = (uri: string, querystring: Record<string, { value: string }> = {}) =>
+      handler({ request: { method: 'GET', uri, querystring, headers: {} } }).statusCode ?? 'passed';
+    const token = { value: `1767225600.${'A'.repeat(43)}` };
+    expect(at('/AbCdEf123456/720p.m3u8', { _HLS_msn: { value: '42' }, _HLS_part: { value: '1' } })).toBe('passed');
+    expect(at(`/AbCdEf123456/${SOURCE_RENDITION}.m3u8`, { _HLS_msn: { value: '42' }, _HLS_skip: { value: 'YES' }, token })).toBe('passed');
+    expect(at('/AbCdEf123456/index.m3u8', { token })).toBe('passed');
+    expect(at('/AbCdEf123456/720P.m3u8')).toBe(400);
+    expect(at(`/AbCdEf123456/${'a'.repeat(33)}.m3u8`)).toBe(400);
   });
 
   it('caches errors for 1 s, with no custom error pages', () => {
@@ -497,22 +561,32 @@ describe('ingest service', () => {
     });
   });
 
-  it("scales on live streams per task (the average of each task's ActiveStreams) as well as on CPU", () => {
+  it("scales on load per task (the average of each task's IngestLoad, streamsPerTask with ladders off) as well as on CPU", () => {
     const policies = resourcesOf('AWS::ApplicationAutoScaling::ScalingPolicy').map(([, r]) => r.Properties);
-    const streams = policies.find((p) => p.TargetTrackingScalingPolicyConfiguration?.CustomizedMetricSpecification);
-    expect(streams?.TargetTrackingScalingPolicyConfiguration).toMatchObject({
+    const custom = policies.filter((p) => p.TargetTrackingScalingPolicyConfiguration?.CustomizedMetricSpecification);
+    expect(custom).toHaveLength(1);
+    expect(custom[0].TargetTrackingScalingPolicyConfiguration).toMatchObject({
+      // Ladders off: a passthrough stream is one load unit, so the target is the stream count it always was.
       TargetValue: s.config.streamsPerTask,
       CustomizedMetricSpecification: {
         Namespace: 'Keyframe',
-        MetricName: 'ActiveStreams',
+        MetricName: 'IngestLoad',
         Dimensions: [{ Name: 'service', Value: 'ingest' }],
         Statistic: 'Average',
       },
+      ScaleOutCooldown: 60,
+      ScaleInCooldown: 300,
     });
+    expect(s.config.streamsPerTask).toBe(20);
     const cpu = policies.find(
       (p) => p.TargetTrackingScalingPolicyConfiguration?.PredefinedMetricSpecification?.PredefinedMetricType === 'ECSServiceAverageCPUUtilization',
     );
-    expect(cpu).toBeDefined();
+    expect(cpu?.TargetTrackingScalingPolicyConfiguration.TargetValue).toBe(60);
+  });
+
+  it('keeps the passthrough task size with ladders off', () => {
+    const taskDef = resourcesOf('AWS::ECS::TaskDefinition')[0][1].Properties;
+    expect(taskDef).toMatchObject({ Cpu: '1024', Memory: '2048' });
   });
 });
 
@@ -602,6 +676,19 @@ describe('observability', () => {
     }
     expect(described('task(s) running')).toMatchObject({ MetricName: 'RunningTaskCount', Namespace: 'ECS/ContainerInsights' });
     expect(described('healthy task(s) behind the NLB')).toMatchObject({ MetricName: 'HealthyHostCount', Namespace: 'AWS/NetworkELB' });
+    // Load that scaling cannot bring back to the target: 125% of 20 units for 15 minutes in a row.
+    expect(described('ingest: load above 125% of the scaling target')).toMatchObject({
+      Namespace: 'Keyframe',
+      MetricName: 'IngestLoad',
+      Dimensions: [{ Name: 'service', Value: 'ingest' }],
+      Statistic: 'Average',
+      Period: 60,
+      Threshold: 25,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 15,
+      DatapointsToAlarm: 15,
+      TreatMissingData: 'notBreaching',
+    });
     for (const [id, alarm] of alarms()) {
       expect(alarm.Properties.AlarmActions, id).toHaveLength(1);
       expect(alarm.Properties.OKActions, id).toHaveLength(1);
