@@ -36,6 +36,9 @@ export function watchPage(opts: { streamsHref: string }): string {
     <button id="go-live" type="button" hidden>Go live</button>
     <button id="replay" type="button" hidden>Watch the replay</button>
     <button id="unmute" type="button" hidden>Unmute</button>
+    <span class="spacer"></span>
+    <span id="quality-now" class="quality-now" title="The quality playing now" hidden></span>
+    <label id="quality-picker" class="quality" hidden>Quality <select id="quality" aria-label="Quality"></select></label>
   </div>
 </main>
 <script src="${ASSET_PREFIX}player.js"></script>
@@ -114,5 +117,10 @@ button:hover { border-color: var(--accent); }
 .seek[hidden] { display: none; }
 .seek input { flex: 1; accent-color: var(--live); }
 .seek .time { color: var(--dim); font-variant-numeric: tabular-nums; min-width: 7.5rem; text-align: right; }
+.bar .spacer { flex: 1; }
+.quality-now { color: var(--dim); font-size: .9rem; font-variant-numeric: tabular-nums; }
+.quality-now[hidden], .quality[hidden] { display: none; }
+.quality { color: var(--dim); font-size: .9rem; }
+.quality select { font: inherit; color: var(--fg); background: #2a2d35; border: 1px solid #3a3f4b; border-radius: 4px; padding: .2rem .4rem; margin-left: .35rem; }
 [data-mode="replay"] .badge, [data-mode="rewind"] .badge { background: #3a3f4b; color: var(--fg); }
 `;

@@ -1,5 +1,6 @@
 import type { HlsConfig } from 'hls.js';
 import type { KeyframePlayer, PlayerState, PlayerStats } from './player';
+import type { QualityChoice, QualityStats } from './qualities';
 import type { RecordingPlayerStats } from './recording-player';
 import type { SeekBar, WatchMode } from './timeshift';
 import { PLAYBACK_ID } from './urls';
@@ -39,6 +40,10 @@ export interface WatchPageApi {
   edgeLatency(): number | null;
   /** The live player's stats (the latest live player's, in rewind). */
   stats(): PlayerStats;
+  /** The live player's qualities (a ladder channel's variants), the one playing, Auto or not; null when not live. */
+  quality(): QualityStats | null;
+  /** What the quality selector does: pin a quality by label, or `auto`. Kept for later live players of the page. */
+  setQuality(choice: QualityChoice): void;
   /** The recording player's (rewind, replay), else null. */
   recordingStats(): RecordingPlayerStats | null;
   /** The seek bar: null when hidden. */

@@ -3,7 +3,8 @@ import type { AlignedLoaderStats } from './aligned-loader';
 import { chooseEngine, type EngineAdapter, type EngineHooks, type EngineKind, type EngineWanted } from './engines/engine';
 import { createHlsJsEngine } from './engines/hlsjs';
 import { createNativeEngine } from './engines/native';
-import { classifyPlaylist, type ProbeResult } from './playlist';
+import { classifyPlaylist, probeVariantUrl, type ProbeResult } from './playlist';
+import { heightLabel, type QualityChoice, type QualityStats } from './qualities';
 import { DEFAULT_PDT_OFFSET_SECONDS, selectTuning, type TuningName } from './tuning';
 import {
   initialWatchdog,
@@ -49,6 +50,8 @@ export interface PlayerOptions {
   readonly syncMarginSeconds?: number;
   /** The clock (epoch ms) for the watchdog and the latency readout; Date.now by default. */
   readonly now?: () => number;
+  /** The quality to play on a ladder channel: `auto` (default, ABR) or a quality's label (qualities.ts). */
+  readonly quality?: QualityChoice;
   readonly onStateChange?: (state: PlayerState, previous: PlayerState) => void;
   /** Autoplay with sound was refused, so the player muted itself. */
   readonly onAutoplayMuted?: () => void;
@@ -74,6 +77,24 @@ export interface PlayerStats {
   readonly reloads?: Readonly<AlignedLoaderStats>;
   /** The hls.js tuning of the current engine: `ll-hls` when the playlist has parts (tuning.ts selectTuning). */
   readonly tuning?: TuningName;
+  /** The qualities offered, the one playing, Auto or not, and the switches (qualities.ts). */
+  readonly quality: QualityStats;
+  /** Playback stalls: the picture stopped for want of data (`waiting`) until it moved again. */
+  readonly playbackStalls: PlaybackStalls;
+}
+
+/**
+ * Stalls as a viewer sees them: from a `waiting` event while playing until the picture moves again (`playing`,
+ * or `currentTime` advancing). The watchdog's `stalls` counts only the 4 s ones it probes the playlist for.
+ */
+export interface PlaybackStalls {
+  readonly count: number;
+  readonly totalMs: number;
+  readonly longestMs: number;
+  /** How long the stall in progress has lasted, if the picture is stalled now. */
+  readonly ongoingMs?: number;
+  /** The latest stalls, oldest first: when each began (epoch ms) and how long it lasted. */
+  readonly recent: ReadonlyArray<{ readonly at: number; readonly ms: number }>;
 }
 
 export interface KeyframePlayer {
@@ -89,6 +110,10 @@ export interface KeyframePlayer {
   /** hls.js's own estimate: distance from the playlist's live edge (hls.js only). */
   edgeLatency(): number | null;
   stats(): PlayerStats;
+  /** The qualities and the one playing (also in stats()). */
+  quality(): QualityStats;
+  /** Pins a quality by label, or `auto` for ABR. Kept across engine restarts and new publishes. */
+  setQuality(choice: QualityChoice): void;
   /** Jump to the live sync point. */
   goLive(): void;
   destroy(): void;
@@ -112,6 +137,7 @@ export function createPlayer(opts: PlayerOptions): KeyframePlayer {
   let reloads: Readonly<AlignedLoaderStats> | undefined;
   let tuningName: TuningName | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let choice: QualityChoice = opts.quality ?? 'auto';
 
   // Events raised while actions run (an engine that is ready at once, a callback that destroys the player)
   // wait in the queue, so each reduction's actions run in order and see its state.
@@ -142,6 +168,8 @@ export function createPlayer(opts: PlayerOptions): KeyframePlayer {
         break;
       case 'stop':
         clearTimeout(timer);
+        endStall();
+        hasPlayed = false;
         engine?.destroy();
         engine = null;
         break;
@@ -167,10 +195,16 @@ export function createPlayer(opts: PlayerOptions): KeyframePlayer {
   }
 
   function createEngine(playlist: LivePlaylist): EngineAdapter {
-    if (kind === 'native') return createNativeEngine();
+    if (kind === 'native') return createNativeEngine({ now });
     const tuning = selectTuning(playlist, opts.hlsConfig, opts.syncMarginSeconds);
     tuningName = tuning.name;
-    return createHlsJsEngine({ tuning: tuning.config, overrides: opts.hlsConfig, alignReloads: opts.alignReloads !== false && tuning.alignReloads });
+    return createHlsJsEngine({
+      tuning: tuning.config,
+      overrides: opts.hlsConfig,
+      alignReloads: opts.alignReloads !== false && tuning.alignReloads,
+      quality: () => choice,
+      now,
+    });
   }
 
   function hooksFor(gen: number): EngineHooks {
@@ -184,7 +218,13 @@ export function createPlayer(opts: PlayerOptions): KeyframePlayer {
   async function probe(): Promise<ProbeResult> {
     try {
       const res = await fetch(src, { cache: 'no-store', credentials: 'omit' });
-      return classifyPlaylist(res.status, res.status === 200 ? await res.text() : '');
+      const text = res.status === 200 ? await res.text() : '';
+      // A ladder channel's multivariant playlist says nothing of the stream's state, target duration or parts:
+      // its first variant (the source) does.
+      const variant = probeVariantUrl(text, src);
+      if (!variant) return classifyPlaylist(res.status, text);
+      const media = await fetch(variant, { cache: 'no-store', credentials: 'omit' });
+      return classifyPlaylist(media.status, media.status === 200 ? await media.text() : '');
     } catch {
       return { kind: 'error' };
     }
@@ -220,12 +260,56 @@ export function createPlayer(opts: PlayerOptions): KeyframePlayer {
     };
   }
 
-  const onTimeUpdate = () => dispatch({ type: 'timeupdate', media: snapshot() });
+  // Playback stalls (PlaybackStalls), counted once the engine's first frame has played.
+  let hasPlayed = false;
+  let stallAt: number | undefined;
+  let stallFrom = 0;
+  const stalls = { count: 0, totalMs: 0, longestMs: 0, recent: [] as Array<{ at: number; ms: number }> };
+  function endStall(): void {
+    if (stallAt === undefined) return;
+    const ms = now() - stallAt;
+    stalls.count++;
+    stalls.totalMs += ms;
+    stalls.longestMs = Math.max(stalls.longestMs, ms);
+    stalls.recent.push({ at: stallAt, ms });
+    if (stalls.recent.length > 20) stalls.recent.shift();
+    stallAt = undefined;
+  }
+  const onWaiting = () => {
+    if (hasPlayed && !video.paused && stallAt === undefined) {
+      stallAt = now();
+      stallFrom = video.currentTime;
+    }
+  };
+  const onPlaying = () => {
+    hasPlayed = true;
+    endStall();
+  };
+
+  function quality(): QualityStats {
+    const q = engine?.qualities() ?? { levels: [], current: -1, auto: choice === 'auto', switches: 0, switchLog: [] };
+    const width = video.videoWidth;
+    const height = video.videoHeight;
+    const label = q.levels.find((l) => l.index === q.current)?.label ?? (height ? heightLabel(height) : undefined);
+    return {
+      ...q,
+      choice,
+      ...(label ? { playing: label } : {}),
+      ...(width && height ? { resolution: { width, height } } : {}),
+    };
+  }
+
+  const onTimeUpdate = () => {
+    if (stallAt !== undefined && video.currentTime > stallFrom + 0.01) endStall();
+    dispatch({ type: 'timeupdate', media: snapshot() });
+  };
   const onSeeking = () => dispatch({ type: 'seeking' });
   const onEnded = () => dispatch({ type: 'mediaEnded' });
   video.addEventListener('timeupdate', onTimeUpdate);
   video.addEventListener('seeking', onSeeking);
   video.addEventListener('ended', onEnded);
+  video.addEventListener('waiting', onWaiting);
+  video.addEventListener('playing', onPlaying);
   const ticker = setInterval(() => dispatch({ type: 'tick', media: snapshot() }), TICK_MS);
 
   dispatch({ type: 'boot' });
@@ -263,7 +347,20 @@ export function createPlayer(opts: PlayerOptions): KeyframePlayer {
         lastError: wd.lastError,
         reloads: reloads && { ...reloads },
         ...(tuningName ? { tuning: tuningName } : {}),
+        quality: quality(),
+        playbackStalls: {
+          count: stalls.count,
+          totalMs: stalls.totalMs,
+          longestMs: stalls.longestMs,
+          ...(stallAt !== undefined ? { ongoingMs: now() - stallAt } : {}),
+          recent: [...stalls.recent],
+        },
       };
+    },
+    quality,
+    setQuality(next: QualityChoice) {
+      choice = next;
+      engine?.setQuality(next);
     },
     goLive() {
       const sync = engine?.liveSyncPosition() ?? null;
@@ -280,6 +377,8 @@ export function createPlayer(opts: PlayerOptions): KeyframePlayer {
       video.removeEventListener('timeupdate', onTimeUpdate);
       video.removeEventListener('seeking', onSeeking);
       video.removeEventListener('ended', onEnded);
+      video.removeEventListener('waiting', onWaiting);
+      video.removeEventListener('playing', onPlaying);
     },
   };
 }

@@ -1,3 +1,5 @@
+import { isSourceUri } from './qualities';
+
 /**
  * What one look at a stream's playlist says, without a player: pure, so it runs in the page and in Node
  * tests alike. The page polls the playlist while no stream is playing: 404 means offline, a playlist with
@@ -44,6 +46,32 @@ export function classifyPlaylist(status: number, text: string): ProbeResult {
     ...(target ? { targetSeconds: Number(target[1]) } : {}),
     ...(part && Number(part[1]) > 0 ? { partTargetSeconds: Number(part[1]) } : {}),
   };
+}
+
+/**
+ * The variant the page's probe reads in a multivariant playlist (a ladder channel's `index.m3u8`): the source
+ * (`source.m3u8`), else the first listed, resolved against the playlist's own URL as hls.js resolves it.
+ * Undefined for a media playlist or anything else.
+ */
+export function probeVariantUrl(text: string, base: string): string | undefined {
+  if (!text.startsWith('#EXTM3U') || !/^#EXT-X-STREAM-INF:/m.test(text)) return undefined;
+  const uris: string[] = [];
+  let inVariant = false;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('#EXT-X-STREAM-INF:')) inVariant = true;
+    else if (inVariant && line && !line.startsWith('#')) {
+      uris.push(line);
+      inVariant = false;
+    }
+  }
+  const uri = uris.find(isSourceUri) ?? uris[0];
+  if (!uri) return undefined;
+  try {
+    return new URL(uri, base).toString();
+  } catch {
+    return undefined;
+  }
 }
 
 /**

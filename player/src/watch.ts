@@ -1,5 +1,6 @@
 import { playbackIdFromLocation, type PageState, type WatchPageApi } from './page-config';
 import { createPlayer, type KeyframePlayer, type PlayerStats, pickEngine, type PlayerState } from './player';
+import { autoOptionText, type QualityChoice, qualityReadout } from './qualities';
 import type { RecordingPlayerState } from './recording-player';
 import { formatClock } from './timeline';
 import { createTimeshift } from './timeshift';
@@ -75,6 +76,9 @@ function main(): void {
   const seekBar = $('seek') as HTMLInputElement;
   const seekTime = $('seek-time');
   const replayButton = $('replay') as HTMLButtonElement;
+  const qualityPicker = $('quality-picker');
+  const qualitySelect = $('quality') as HTMLSelectElement;
+  const qualityNow = $('quality-now');
 
   const cfg = window.KEYFRAME_PLAYER_CONFIG ?? {};
   const fromLocation = playbackIdFromLocation(location);
@@ -95,6 +99,8 @@ function main(): void {
   const engine = engineParam === 'native' || engineParam === 'hls.js' ? engineParam : cfg.engine;
   const kind = pickEngine(video, engine);
   const pdtOffsetSeconds = cfg.pdtOffsetSeconds ?? DEFAULT_PDT_OFFSET_SECONDS;
+  /** The viewer's quality (`?quality=480p` to start pinned): every live player of this page gets it. */
+  let qualityChoice: QualityChoice = query.get('quality') || 'auto';
 
   const readListing = async (): Promise<Listing | undefined> => {
     try {
@@ -160,6 +166,7 @@ function main(): void {
         hlsConfig: { workerPath: '/watch/hls.worker.js', ...cfg.hlsConfig },
         pdtOffsetSeconds,
         pollMs: cfg.pollMs,
+        quality: qualityChoice,
         onStateChange: onLiveState,
         onAutoplayMuted: () => {
           unmute.hidden = false;
@@ -206,6 +213,35 @@ function main(): void {
       if (mode === 'replay') latencyEl.textContent = '';
     }
     renderBar();
+    renderQuality();
+  };
+
+  /** The labels the selector lists now (rebuilt only when they change). */
+  let optionsKey = '';
+  /**
+   * The quality selector (hls.js over a ladder channel: Auto plus each variant) and the readout of what plays
+   * (`Auto · 720p`; with the native engine the decoded height alone, Safari choosing).
+   */
+  const renderQuality = () => {
+    const live = timeshift.mode === 'live' ? timeshift.live : null;
+    const q = live?.state === 'live' ? live.quality() : null;
+    const offered = q && q.levels.length > 1 ? q.levels : [];
+    qualityPicker.hidden = offered.length === 0;
+    const key = offered.map((l) => l.label).join('|');
+    if (key !== optionsKey) {
+      optionsKey = key;
+      qualitySelect.replaceChildren(new Option('Auto', 'auto'), ...offered.map((l) => new Option(l.label, l.label)));
+    }
+    if (q && offered.length > 0) {
+      qualitySelect.options[0].text = autoOptionText(q);
+      const value = !q.auto && offered.some((l) => l.label === q.choice) ? q.choice : 'auto';
+      if (qualitySelect.value !== value && document.activeElement !== qualitySelect) qualitySelect.value = value;
+    }
+    const readout = q ? qualityReadout(q) : '';
+    qualityNow.textContent = readout;
+    qualityNow.hidden = readout === '';
+    root.dataset.quality = q?.playing ?? '';
+    root.dataset.qualityAuto = String(q?.auto ?? true);
   };
 
   const renderBar = () => {
@@ -231,6 +267,11 @@ function main(): void {
   replayButton.addEventListener('click', () => {
     const rec = timeshift.liveRecordingSrc;
     if (rec) timeshift.playRecording(rec);
+  });
+  qualitySelect.addEventListener('change', () => {
+    qualityChoice = qualitySelect.value || 'auto';
+    timeshift.live?.setQuality(qualityChoice);
+    renderQuality();
   });
   seekBar.addEventListener('input', () => {
     dragging = true;
@@ -258,6 +299,7 @@ function main(): void {
       latencyEl.textContent = seconds === null ? '' : `${seconds.toFixed(1)} s behind live`;
     }
     renderBar();
+    renderQuality();
   }, 250);
 
   if (recordingRef) {
@@ -294,7 +336,7 @@ function main(): void {
     pdtLatency: () => timeshift.live?.pdtLatency() ?? null,
     edgeLatency: () => timeshift.live?.edgeLatency() ?? null,
     // A replay page never starts a live player: its counters are all zero (the fields a live player would add
-    // stay absent).
+    // stay absent, but for the quality and stall ones the type asks for).
     stats: () =>
       lastLive?.stats() ??
       ({
@@ -307,7 +349,15 @@ function main(): void {
         stalls: 0,
         probes: 0,
         history: [],
-      } as unknown as PlayerStats),
+        quality: { levels: [], current: -1, auto: qualityChoice === 'auto', choice: qualityChoice, switches: 0, switchLog: [] },
+        playbackStalls: { count: 0, totalMs: 0, longestMs: 0, recent: [] },
+      } satisfies PlayerStats),
+    quality: () => (timeshift.mode === 'live' ? (timeshift.live?.quality() ?? null) : null),
+    setQuality: (choice) => {
+      qualityChoice = choice;
+      timeshift.live?.setQuality(choice);
+      renderQuality();
+    },
     recordingStats: () => timeshift.recording?.stats() ?? null,
     bar: () => timeshift.bar(),
     seek: (value) => timeshift.seek(value),

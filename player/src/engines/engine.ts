@@ -1,5 +1,6 @@
 import type Hls from 'hls.js';
 import type { AlignedLoaderStats } from '../aligned-loader';
+import type { QualityChoice, QualityStats } from '../qualities';
 
 /**
  * What plays the stream into the `<video>`: hls.js over MSE (hlsjs.ts), or the browser's own HLS (native.ts,
@@ -59,6 +60,9 @@ export interface EngineHooks {
   error(error: EngineError): void;
 }
 
+/** The engine's part of `QualityStats`; the player core adds the viewer's choice and the decoded size. */
+export type EngineQualities = Pick<QualityStats, 'levels' | 'current' | 'auto' | 'switches' | 'switchLog'>;
+
 /** One engine instance, attached to one `<video>` and one playlist URL. */
 export interface EngineAdapter {
   readonly kind: Exclude<EngineKind, 'none'>;
@@ -76,6 +80,13 @@ export interface EngineAdapter {
   liveSyncPosition(): number | null;
   /** Seconds from the playlist's live edge as the engine sees it, or null. */
   edgeLatency(): number | null;
+  /**
+   * The variants and which one plays (hls.js over a multivariant playlist). The native engine offers none:
+   * Safari chooses, and the player core reports the decoded size instead.
+   */
+  qualities(): EngineQualities;
+  /** Pins a quality (by label, qualities.ts levelForChoice) or returns to ABR (`auto`). No-op on native. */
+  setQuality(choice: QualityChoice): void;
   /** Stops loading and releases the `<video>`; no hook is called after this. */
   destroy(): void;
 }

@@ -1,0 +1,252 @@
+import type { CDPSession } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { artifactPath, launchBrowser, type Page, type TestBrowser } from '../support/browser';
+import { type LadderFixture, startLadderFixture } from '../support/ladder-fixture';
+import { waitFor } from '../support/wait';
+
+/**
+ * Qualities in the player (issue 14), in Debian's Chromium, over a real multivariant HLS stream made by ffmpeg
+ * (test/support/ladder-fixture.ts: three CBR variants, 640x360 "source", 480x270 and 320x180, served live by a
+ * small server with the player page). The page offers Auto plus each quality and shows what plays; hls.js
+ * starts on the top variant; under a network throttle (the DevTools protocol's
+ * `Network.emulateNetworkConditions`) it ends on a lower rung with no stall longer than 1 s, and climbs back
+ * when the throttle lifts; a pinned quality stays pinned, and Auto returns to ABR.
+ */
+
+let fixture: LadderFixture;
+let browser: TestBrowser;
+let page: Page;
+let cdp: CDPSession;
+const pageErrors: string[] = [];
+
+interface QualityView {
+  levels: Array<{ index: number; label: string; height: number; bitrate: number; source: boolean }>;
+  current: number;
+  playing?: string;
+  auto: boolean;
+  choice: string;
+  switches: number;
+  switchLog: Array<{ at: number; label: string }>;
+  resolution?: { width: number; height: number };
+}
+
+interface View {
+  state?: string;
+  currentTime: number;
+  quality: QualityView | null;
+  stalls: { count: number; longestMs: number; ongoingMs?: number; recent: Array<{ at: number; ms: number }> };
+  /** The longest wall-clock gap between two `timeupdate`s that moved the picture, since the last reset (ms). */
+  maxGapMs: number;
+  pickerHidden: boolean;
+  options: string[];
+  selected: string;
+  readout: string;
+  readoutHidden: boolean;
+  bandwidthEstimate?: number;
+}
+
+// Strings, so the bundler's helpers (tsx) never leak into the browser.
+const VIEW = `(() => {
+  const v = document.getElementById('video');
+  const p = window.keyframePlayer;
+  const s = p ? p.stats() : undefined;
+  const sel = document.getElementById('quality');
+  const now = document.getElementById('quality-now');
+  const g = window.__kfProgress;
+  const h = p && p.player ? p.player.hls : null;
+  return {
+    state: document.getElementById('player')?.dataset.state,
+    currentTime: v ? v.currentTime : 0,
+    quality: p ? p.quality() : null,
+    stalls: s ? s.playbackStalls : { count: 0, longestMs: 0, recent: [] },
+    maxGapMs: g ? Math.max(g.maxGap, g.open()) : 0,
+    pickerHidden: document.getElementById('quality-picker').hidden,
+    options: [...sel.options].map((o) => o.text),
+    selected: sel.value,
+    readout: now.textContent,
+    readoutHidden: now.hidden,
+    bandwidthEstimate: h ? h.bandwidthEstimate : undefined,
+  };
+})()`;
+
+/** Records the longest gap between picture-moving `timeupdate`s (window.__kfProgress); `reset()` starts over. */
+const RECORD_PROGRESS = `(() => {
+  const v = document.getElementById('video');
+  const g = { last: performance.now(), t: v.currentTime, maxGap: 0,
+    open: () => (v.paused ? 0 : performance.now() - g.last),
+    reset: () => { g.maxGap = 0; g.last = performance.now(); g.t = v.currentTime; } };
+  window.__kfProgress = g;
+  v.addEventListener('timeupdate', () => {
+    if (v.currentTime > g.t) {
+      const now = performance.now();
+      g.maxGap = Math.max(g.maxGap, now - g.last);
+      g.last = now;
+      g.t = v.currentTime;
+    }
+  });
+})()`;
+
+declare global {
+  interface Window {
+    __kfProgress?: { reset(): void };
+  }
+}
+
+const view = (p: Page = page) => p.evaluate(VIEW) as Promise<View>;
+
+/** Polls the page's view until `ok` holds; fails after `timeoutMs` with what the page showed last. */
+async function waitView(what: string, ok: (v: View) => boolean, timeoutMs: number, p: Page = page): Promise<View> {
+  let last: View | undefined;
+  return waitFor(
+    what,
+    async () => {
+      last = await view(p);
+      return ok(last) ? last : undefined;
+    },
+    { timeoutMs, everyMs: 200, detail: () => JSON.stringify(last) },
+  );
+}
+
+const TOP = '360p (source)';
+const LABELS = [TOP, '270p', '180p'];
+/** The one stall budget of the issue: no stall longer than this. */
+const STALL_MS = 1000;
+/** `timeupdate` fires about every 250 ms: a gap between picture-moving ones can exceed a stall by that much. */
+const GAP_MS = STALL_MS + 300;
+
+function expectNoLongStall(v: View, what: string): void {
+  const detail = `${what}: ${JSON.stringify({ stalls: v.stalls, maxGapMs: v.maxGapMs })}`;
+  expect(v.stalls.longestMs, detail).toBeLessThan(STALL_MS);
+  expect(v.stalls.ongoingMs ?? 0, detail).toBeLessThan(STALL_MS);
+  expect(v.maxGapMs, detail).toBeLessThan(GAP_MS);
+}
+
+const playingLabel = (v: View) => v.quality?.playing;
+
+/** Bytes per second for the DevTools protocol from bit/s. */
+const bytesPerSecond = (bps: number) => Math.round(bps / 8);
+
+beforeAll(async () => {
+  const [f, b] = await Promise.allSettled([startLadderFixture(), launchBrowser()]);
+  if (f.status === 'fulfilled') fixture = f.value;
+  if (b.status === 'fulfilled') browser = b.value;
+  if (b.status === 'rejected') throw b.reason;
+  if (f.status === 'rejected') throw f.reason;
+  page = await browser.newPage();
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await fixture?.stop();
+});
+
+describe('qualities in the player (Chromium, an ffmpeg multivariant stream)', () => {
+  it('offers Auto plus each quality by height, starts on the top one, and shows it plays in Auto', async () => {
+    // ffmpeg's multivariant playlist: three variants, highest first, with the source's own playlist name.
+    expect(fixture.multivariant).toMatch(/RESOLUTION=640x360[^\n]*\nsource\.m3u8/);
+    expect(fixture.bandwidths).toHaveLength(3);
+    await page.goto(fixture.playerUrl);
+    await page.evaluate(RECORD_PROGRESS);
+    const live = await waitView('live with three qualities playing', (v) => v.state === 'live' && !!playingLabel(v) && !v.pickerHidden, 20_000);
+    expect(live.quality!.levels.map((l) => l.label)).toEqual(LABELS);
+    expect(live.quality!.levels.map((l) => l.height)).toEqual([360, 270, 180]);
+    expect(live.quality!.levels[0].source).toBe(true);
+    // hls.js started high: the first fragment that played was the top variant's.
+    expect(live.quality!.switchLog[0]?.label).toBe(TOP);
+    expect(live.quality!.auto).toBe(true);
+    expect(live.options).toEqual([`Auto (${live.quality!.playing})`, ...LABELS]);
+    expect(live.selected).toBe('auto');
+    expect(live.readout).toBe(`Auto · ${live.quality!.playing}`);
+    // Unthrottled on loopback, ABR stays on the top variant.
+    const settled = await waitView('the top variant playing for 4 s', (v) => playingLabel(v) === TOP && v.currentTime > live.currentTime + 4, 15_000);
+    expect(settled.quality!.resolution).toEqual({ width: 640, height: 360 });
+    expectNoLongStall(settled, 'at the start');
+    await page.screenshot({ path: await artifactPath('player-qualities.png') });
+  }, 60_000);
+
+  it('throttled below the top variant it ends on a lower rung with no stall over 1 s, and climbs back when the throttle lifts', async () => {
+    const [top, second] = fixture.bandwidths;
+    // Below the top variant's BANDWIDTH, comfortably above the next one's: the geometric mean of the two.
+    const throttle = Math.round(Math.sqrt(top * second));
+    expect(throttle).toBeLessThan(top);
+    expect(throttle).toBeGreaterThan(second * 1.3);
+    await page.evaluate('window.__kfProgress.reset()');
+    const before = await view();
+    const stallsBefore = before.stalls.count;
+    const throttledAt = Date.now();
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 20,
+      downloadThroughput: bytesPerSecond(throttle),
+      uploadThroughput: bytesPerSecond(throttle),
+    });
+    const down = await waitView('a lower rung playing under the throttle', (v) => !!playingLabel(v) && playingLabel(v) !== TOP, 30_000);
+    const downIn = Date.now() - throttledAt;
+    // It stays down while throttled: 8 s more of playback, not once back on the top variant.
+    const held = await waitView('8 s of playback on the lower rungs', (v) => v.currentTime > down.currentTime + 8 || playingLabel(v) === TOP, 30_000);
+    expect(playingLabel(held)).not.toBe(TOP);
+    expect(held.quality!.auto).toBe(true);
+    expectNoLongStall(held, 'throttled');
+    const throttledLog = held.quality!.switchLog.filter((s) => s.at >= throttledAt).map((s) => s.label);
+
+    const liftedAt = Date.now();
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    const up = await waitView('the top variant again once the throttle lifted', (v) => playingLabel(v) === TOP, 45_000);
+    const upIn = Date.now() - liftedAt;
+    expectNoLongStall(up, 'after the throttle lifted');
+    expect(up.stalls.count - stallsBefore).toBeLessThanOrEqual(3);
+    console.log(
+      `ladder switching: down to ${playingLabel(down)} in ${downIn} ms at ${(throttle / 1e6).toFixed(2)} Mbit/s (top ${top}, next ${second}); ` +
+        `rungs while throttled ${throttledLog.join(' → ')}; back to ${TOP} in ${upIn} ms; stalls ${JSON.stringify(up.stalls.recent.filter((s) => s.at >= throttledAt))}, ` +
+        `longest progress gap ${Math.round(up.maxGapMs)} ms`,
+    );
+  }, 120_000);
+
+  it('a chosen quality is pinned (no ABR), shown as playing, and Auto returns to ABR', async () => {
+    await page.evaluate('window.__kfProgress.reset()');
+    await page.selectOption('#quality', '180p');
+    const pinned = await waitView(
+      '180p pinned and playing',
+      (v) => playingLabel(v) === '180p' && v.quality?.auto === false && v.readout === '180p',
+      15_000,
+    );
+    expect(pinned.selected).toBe('180p');
+    expect(pinned.readout).toBe('180p');
+    expect(pinned.options[0]).toBe('Auto');
+    // Unthrottled, ABR would climb: pinned, it stays.
+    const still = await waitView('6 s more on the pin', (v) => v.currentTime > pinned.currentTime + 6 || playingLabel(v) !== '180p', 20_000);
+    expect(playingLabel(still)).toBe('180p');
+    expect(still.quality!.resolution?.height).toBe(180);
+    expectNoLongStall(still, 'pinning 180p');
+
+    await page.selectOption('#quality', 'auto');
+    const auto = await waitView(
+      'Auto back on the top variant',
+      (v) => v.quality?.auto === true && playingLabel(v) === TOP && v.readout === `Auto · ${TOP}`,
+      45_000,
+    );
+    expect(auto.selected).toBe('auto');
+    expect(auto.readout).toBe(`Auto · ${TOP}`);
+    expectNoLongStall(auto, 'back to Auto');
+    expect(pageErrors).toEqual([]);
+  }, 90_000);
+
+  it('native engine (the Safari path): no selector, the playing resolution shown', async () => {
+    const native = await browser.newPage();
+    try {
+      await native.goto(`${fixture.playerUrl}?engine=native`);
+      const v = await waitView('native playing with a resolution', (x) => x.state === 'live' && !!x.quality?.resolution, 20_000, native);
+      expect(v.pickerHidden).toBe(true);
+      expect(v.quality!.levels).toEqual([]);
+      expect(v.quality!.auto).toBe(true);
+      expect(v.readout).toBe(`${v.quality!.resolution!.height}p`);
+      expect(v.readoutHidden).toBe(false);
+      expect([360, 270, 180]).toContain(v.quality!.resolution!.height);
+    } finally {
+      await native.close();
+    }
+  }, 40_000);
+});
