@@ -12,16 +12,13 @@
  * - the recording item (PutItem on a table with the recording in GSI1: 2 WRU per write while the item is
  *   under 1 KB): after the first segment, every 30 segments, after each gap, at the end.
  */
+import type { Price } from './cost';
 
 export const GB = 1e9;
 export const DAYS_PER_MONTH = 365.25 / 12;
 
-/** A list price with where it comes from. */
-export interface RecordingPrice {
-  readonly usd: number;
-  readonly unit: string;
-  readonly source: string;
-}
+/** A list price with where it comes from (the cost model's own shape). */
+export type RecordingPrice = Price;
 
 /** When the prices below were taken (assumptions: re-check before relying on them). */
 export const RECORDING_PRICES_AS_OF = '2026-12-01';
