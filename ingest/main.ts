@@ -29,12 +29,10 @@ async function main(): Promise<void> {
   });
 
   const metrics = emfMetrics('ingest');
-  // IngestLoad (core/metrics.ts), the metric the service scales on: the publishes' cost in load units. Until the
-  // StreamManager counts it (`loadUnits`), every publish is passthrough, one unit each: the live stream count.
-  const streams = app.streams as unknown as { readonly loadUnits?: number; readonly activeStreams: number };
   const publish = () => {
     metrics.addMetric('ActiveStreams', 'Count', app.streams.activeStreams);
-    metrics.addMetric('IngestLoad', 'Count', streams.loadUnits ?? streams.activeStreams);
+    // The metric the service scales on (core/metrics.ts): the publishes' cost in load units, a ladder's its CPU.
+    metrics.addMetric('IngestLoad', 'Count', app.streams.loadUnits);
     metrics.publishStoredMetrics();
   };
   const metricsTimer = setInterval(publish, 60_000);
