@@ -58,6 +58,8 @@ export interface QualityStats {
   readonly switches: number;
   /** The latest playing qualities, oldest first: `{ at, label }` (at most SWITCH_LOG entries). */
   readonly switchLog: ReadonlyArray<{ readonly at: number; readonly label: string }>;
+  /** Rungs dropped because their playlist ended while the source went on (a stopped transcoder). */
+  readonly dropped?: readonly string[];
 }
 
 export const SWITCH_LOG = 30;
@@ -72,7 +74,7 @@ export function formatBitrate(bps: number): string {
   return bps >= 1_000_000 ? `${(bps / 1_000_000).toFixed(1)} Mbit/s` : `${Math.round(bps / 1000)} kbit/s`;
 }
 
-/** `720p` for a height; a variant with no RESOLUTION is labelled by its bitrate. */
+/** `720p` for a height. */
 export function heightLabel(height: number): string {
   return `${height}p`;
 }

@@ -27,6 +27,7 @@ interface QualityView {
   choice: string;
   switches: number;
   switchLog: Array<{ at: number; label: string }>;
+  dropped?: string[];
   resolution?: { width: number; height: number };
 }
 
@@ -233,6 +234,38 @@ describe('qualities in the player (Chromium, an ffmpeg multivariant stream)', ()
     expectNoLongStall(auto, 'back to Auto');
     expect(pageErrors).toEqual([]);
   }, 90_000);
+
+  it('a rung whose playlist ends while the source goes on is dropped: playback goes on, and a pin on it falls back to Auto', async () => {
+    // A stopped transcoder: the 180p playlist ends 10 s in, the source and 270p go on.
+    const ending = await startLadderFixture({ endVariantsAfter: { '180p': 10 } });
+    const p = await browser.newPage();
+    try {
+      // Pinned from the page's address: 180p from the first fragment on.
+      await p.goto(`${ending.playerUrl}?quality=180p`);
+      const pinned = await waitView(
+        '180p pinned from the start',
+        (v) => v.state === 'live' && playingLabel(v) === '180p' && v.quality?.auto === false,
+        20_000,
+        p,
+      );
+      expect(pinned.quality!.switchLog[0]?.label).toBe('180p');
+      const after = await waitView(
+        'another rung once 180p ended',
+        (v) => (v.quality?.dropped ?? []).includes('180p') && !!playingLabel(v) && playingLabel(v) !== '180p',
+        30_000,
+        p,
+      );
+      expect(after.state).toBe('live');
+      expect(after.quality!.levels.map((l) => l.label)).toEqual([TOP, '270p']);
+      expect(after.quality!.auto).toBe(true);
+      const on = await waitView('5 s more of playback', (v) => v.currentTime > after.currentTime + 5, 15_000, p);
+      expect(on.state).toBe('live');
+      expect(on.options).toEqual([`Auto (${on.quality!.playing})`, TOP, '270p']);
+    } finally {
+      await p.close();
+      await ending.stop();
+    }
+  }, 60_000);
 
   it('native engine (the Safari path): no selector, the playing resolution shown', async () => {
     const native = await browser.newPage();

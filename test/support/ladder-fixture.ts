@@ -180,7 +180,13 @@ const WINDOW = 12;
  * Serves the encoded variants live, and the player page, on 127.0.0.1. The stream starts when the server does
  * (`START_SEGMENTS` already listed) and ends (`#EXT-X-ENDLIST`) when the encode runs out.
  */
-export async function startLadderFixture(opts: { playbackId?: string } = {}): Promise<LadderFixture> {
+export async function startLadderFixture(
+  opts: {
+    playbackId?: string;
+    /** Variants whose playlist ends (`#EXT-X-ENDLIST`) this many seconds after the start, the others going on. */
+    endVariantsAfter?: Readonly<Record<string, number>>;
+  } = {},
+): Promise<LadderFixture> {
   const dir = await encodeLadderFixture();
   const playbackId = opts.playbackId ?? 'LadderFixtur';
   const multivariant = await readFile(join(dir, 'index.m3u8'), 'utf8');
@@ -197,11 +203,13 @@ export async function startLadderFixture(opts: { playbackId?: string } = {}): Pr
   const lead = first.slice(0, START_SEGMENTS).reduce((s, x) => s + x.duration, 0);
   const epochMs = t0 - lead * 1000;
 
-  const livePlaylist = (segments: readonly Segment[]): string => {
-    const elapsed = (Date.now() - epochMs) / 1000;
+  const livePlaylist = (name: string, segments: readonly Segment[]): string => {
+    const endAfter = opts.endVariantsAfter?.[name];
+    const cut = endAfter !== undefined && Date.now() - t0 >= endAfter * 1000;
+    const elapsed = (Math.min(Date.now(), cut ? t0 + (endAfter ?? 0) * 1000 : Date.now()) - epochMs) / 1000;
     let available = 0;
     while (available < segments.length && segments[available].start + segments[available].duration <= elapsed + 1e-6) available++;
-    const ended = available >= segments.length;
+    const ended = cut || available >= segments.length;
     const from = Math.max(0, available - WINDOW);
     const lines = ['#EXTM3U', '#EXT-X-VERSION:3', '#EXT-X-TARGETDURATION:1', `#EXT-X-MEDIA-SEQUENCE:${from}`];
     for (let i = from; i < available; i++) {
@@ -234,7 +242,7 @@ export async function startLadderFixture(opts: { playbackId?: string } = {}): Pr
     if (name === 'index.m3u8') return send(res, 200, 'application/vnd.apple.mpegurl', multivariant);
     const variant = /^([a-z0-9]+)\.m3u8$/.exec(name)?.[1];
     const segments = variant ? variants.get(variant) : undefined;
-    if (segments) return send(res, 200, 'application/vnd.apple.mpegurl', livePlaylist(segments));
+    if (variant && segments) return send(res, 200, 'application/vnd.apple.mpegurl', livePlaylist(variant, segments));
     if (/^[a-z0-9]+_\d{4}\.ts$/.test(name) && files.has(name)) {
       const body = await readFile(join(dir, name));
       const v = name.slice(0, name.indexOf('_'));

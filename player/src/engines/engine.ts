@@ -61,7 +61,7 @@ export interface EngineHooks {
 }
 
 /** The engine's part of `QualityStats`; the player core adds the viewer's choice and the decoded size. */
-export type EngineQualities = Pick<QualityStats, 'levels' | 'current' | 'auto' | 'switches' | 'switchLog'>;
+export type EngineQualities = Pick<QualityStats, 'levels' | 'current' | 'auto' | 'switches' | 'switchLog' | 'dropped'>;
 
 /** One engine instance, attached to one `<video>` and one playlist URL. */
 export interface EngineAdapter {

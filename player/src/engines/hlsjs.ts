@@ -1,6 +1,15 @@
 import Hls, { ErrorTypes, Events, FetchLoader, type ErrorData, type HlsConfig, type Level, type LevelLoadedData } from 'hls.js';
 import { createAlignedPlaylistLoader, type AlignedLoaderStats } from '../aligned-loader';
-import { levelForChoice, type Quality, type QualityChoice, qualitiesOf, SWITCH_LOG, startLevelFor, type VariantInfo } from '../qualities';
+import {
+  isSourceUri,
+  levelForChoice,
+  type Quality,
+  type QualityChoice,
+  qualitiesOf,
+  SWITCH_LOG,
+  startLevelFor,
+  type VariantInfo,
+} from '../qualities';
 import type { EngineAdapter, EngineHooks, EngineQualities } from './engine';
 
 export interface HlsJsEngineOptions {
@@ -42,6 +51,8 @@ export function createHlsJsEngine(opts: HlsJsEngineOptions): EngineAdapter {
   let playing = -1;
   let switches = 0;
   const switchLog: Array<{ at: number; label: string }> = [];
+  /** Rungs whose playlist ended while the source went on (dropped from the list). */
+  const droppedRungs: string[] = [];
   const labelOf = (index: number) => levels.find((q) => q.index === index)?.label;
 
   return {
@@ -76,7 +87,22 @@ export function createHlsJsEngine(opts: HlsJsEngineOptions): EngineAdapter {
         if (switchLog.length > SWITCH_LOG) switchLog.shift();
       });
       h.on(Events.LEVEL_LOADED, (_e, data: LevelLoadedData) => {
-        if (!data.details.live) hooks.endlist();
+        if (data.details.live) return;
+        const level = h.levels[data.level];
+        // A rung that ended while the source goes on (its transcoder stopped, issue 14): the stream has not
+        // ended. Drop the rung (after hls.js has handled this load); ABR carries on with the others, and a pin
+        // on it falls back to Auto. Only the source's end (or a single-rendition stream's) is the stream's.
+        const sourceLive = h.levels.some((l) => isSourceUri(l.uri) && l !== level && (!l.details || l.details.live));
+        if (level && !isSourceUri(level.uri) && sourceLive) {
+          setTimeout(() => {
+            const index = h.levels.indexOf(level);
+            if (hls !== h || index < 0) return;
+            droppedRungs.push(levels.find((q) => q.index === index)?.label ?? `level ${index}`);
+            h.removeLevel(index);
+          }, 0);
+          return;
+        }
+        hooks.endlist();
       });
       h.on(Events.ERROR, (_e, data: ErrorData) =>
         hooks.error({
@@ -114,6 +140,7 @@ export function createHlsJsEngine(opts: HlsJsEngineOptions): EngineAdapter {
         auto: hls ? hls.autoLevelEnabled : true,
         switches,
         switchLog: [...switchLog],
+        ...(droppedRungs.length ? { dropped: [...droppedRungs] } : {}),
       };
     },
     setQuality(choice: QualityChoice) {
