@@ -1,6 +1,7 @@
+import { availableParallelism } from 'node:os';
 import { blockingHoldMs, PLAYLIST_SIZE, SEGMENT_SECONDS } from '../limits';
 import { commonSettings } from './common';
-import { defineSettings, flag, number, optionalText, text } from './schema';
+import { defineSettings, flag, number, oneOf, optionalText, text } from './schema';
 
 const port = (env: string, dflt: number) => number(env, { default: dflt, min: 0, max: 65535, integer: true });
 const limit = (env: string, dflt: number | ((e: Record<string, unknown>) => number), min: number, max: number, allowInfinity = false) =>
@@ -91,5 +92,22 @@ export const ingestSettings = defineSettings('ingest', {
   thumbnailWidth: number('KEYFRAME_THUMBNAIL_WIDTH', { default: 640, min: 64, max: 1920, integer: true }),
   /** Thumbnail decodes (one short ffmpeg each) running at once on the task, across all its streams. */
   thumbnailConcurrency: number('KEYFRAME_THUMBNAIL_CONCURRENCY', { default: 2, min: 1, max: 16, integer: true }),
+  /** Quality ladders (docs/ladder.md, "Capacity"): cores kept for passthrough (RTMP, packager, HTTP) when the budget is derived. */
+  ladderPassthroughCores: number('KEYFRAME_LADDER_PASSTHROUGH_CORES', { default: 0.5, min: 0, max: 64 }),
+  /** Cores the task's ladders may use in all. Default: this machine's cores (`os.availableParallelism()`) less the passthrough cores. */
+  ladderCpuBudget: number('KEYFRAME_LADDER_CPU_BUDGET', {
+    default: (e) => Math.max(0, availableParallelism() - (e.ladderPassthroughCores as number)),
+    min: 0,
+    max: 256,
+  }),
+  /** A ladder's cost, cores per megapixel per second of encoded output (plus decode and scaling, docs/ladder.md); measured at veryfast. */
+  ladderCoresPerMpixel: number('KEYFRAME_LADDER_CORES_PER_MPIXEL', { default: 0.01, min: 0.0001, max: 1 }),
+  /** Transcoder restarts allowed per publish within the restart window; one more fault and the rungs are gone for the publish. */
+  ladderMaxRestarts: number('KEYFRAME_LADDER_MAX_RESTARTS', { default: 3, min: 0, max: 100, integer: true }),
+  ladderRestartWindowSeconds: number('KEYFRAME_LADDER_RESTART_WINDOW_SECONDS', { default: 60, min: 1, max: 3600 }),
+  /** Output lagging the input by more than this (wall ms, sustained 1 s) is "behind real time": the transcoder restarts. */
+  ladderLagLimitMs: number('KEYFRAME_LADDER_LAG_LIMIT_MS', { default: 2000, min: 200, max: 60_000, integer: true }),
+  /** x264 preset of every rung; the cost coefficient was measured at veryfast (a slower preset needs a larger one). */
+  ladderX264Preset: oneOf('KEYFRAME_LADDER_X264_PRESET', ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'], { default: 'veryfast' }),
 });
 export type IngestSettings = ReturnType<typeof ingestSettings.load>;

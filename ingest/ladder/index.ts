@@ -15,3 +15,16 @@ export {
 } from './args.js';
 export { type LadderExit, type LadderFault, type LadderStats, LadderTranscoder, type LadderTranscoderOptions, type SpawnFn } from './transcoder.js';
 export { type LadderState, type LadderStateEvent, LadderSupervisor, type LadderSupervisorOptions } from './supervisor.js';
+export {
+  type Admission,
+  DECODE_WEIGHT,
+  DEFAULT_CORES_PER_MPIXEL,
+  DEFAULT_PASSTHROUGH_CORES,
+  LadderCapacity,
+  type LadderCapacityOptions,
+  type LadderCostInput,
+  type LadderLoad,
+  ladderCostCores,
+  processTreeCpuSeconds,
+  SCALE_WEIGHT,
+} from './capacity.js';
