@@ -47,6 +47,13 @@ interface Scenario {
   readonly join?: 'mid' | 'start';
   /** LL-HLS on the ingest (KEYFRAME_LL_HLS: parts, blocking reloads; the player picks its LL tuning). Default off: standard HLS. */
   readonly lowLatency?: boolean;
+  /**
+   * Issue 14: publish at width×height to a ladder channel with these rungs; the two players are then its source
+   * variant (`source.m3u8`, shown as `source`) and the rung `play` (`<play>.m3u8`), both through the origin.
+   */
+  readonly ladder?: { readonly rungs: string; readonly play: string; readonly width: number; readonly height: number };
+  /** LL-HLS part duration on the ingest (KEYFRAME_PART_SECONDS); the ingest's default (0.334 s) otherwise. */
+  readonly partSeconds?: number;
   readonly note: string;
 }
 
@@ -142,6 +149,23 @@ const SCENARIOS: Scenario[] = [
     } as unknown as BenchPlayerSpec['hlsConfig'],
     note: 'as s1-g2-ll, the player 2 part targets (0.668 s, the LL-HLS minimum PART-HOLD-BACK) behind the edge instead of 3',
   },
+  {
+    name: 's1-g2-ll-p02',
+    segmentSeconds: 1,
+    gopSeconds: 2,
+    tuning: 'keyframe',
+    lowLatency: true,
+    partSeconds: 0.2,
+    note: 'as s1-g2-ll with 0.2 s parts (KEYFRAME_PART_SECONDS, the LL-HLS floor): the player keeps 3 part targets, 0.6 s',
+  },
+  {
+    name: 's1-g1-ladder',
+    segmentSeconds: 1,
+    gopSeconds: 1,
+    tuning: 'keyframe',
+    ladder: { rungs: '720p,480p,360p', play: '360p', width: 1280, height: 720 },
+    note: 'issue 14: a 720p publish to a ladder channel (rungs 480p and 360p): its source variant beside its 360p rung, standard HLS',
+  },
   { name: 's2-g2-hlsjs', segmentSeconds: 2, gopSeconds: 2, tuning: 'hlsjs-defaults', note: '2 s segments, 2 s GOP, hls.js defaults' },
 ];
 const DEFAULT_SCENARIOS = SCENARIOS.map((s) => s.name);
@@ -226,6 +250,8 @@ async function startStaticServer(files: Record<string, { body: string; type: str
 /** A viewer who joins a running stream finds a full playlist (6 segments of 1 s, 4 of 2 s). */
 const JOIN_AFTER_MS = 8000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A pipeline's name in the report: a ladder scenario plays the source variant and a rung. */
+const label = (s: Scenario, id: 'keyframe' | 'raw') => (s.ladder ? (id === 'keyframe' ? 'source' : `rung ${s.ladder.play}`) : id);
 const fmt = (ms: number | undefined) => (ms === undefined ? '–' : (ms / 1000).toFixed(2));
 
 function machine(): string[] {
@@ -304,7 +330,7 @@ async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
   try {
     for (const scenario of scenarios) {
-      const shape = `${scenario.segmentSeconds}/${scenario.lowLatency === true}`;
+      const shape = `${scenario.segmentSeconds}/${scenario.lowLatency === true}/${scenario.partSeconds ?? ''}`;
       if (!stack || stackShape !== shape) {
         await stack?.stop();
         stack = await startLocalStack({
@@ -315,6 +341,7 @@ async function main(): Promise<void> {
             KEYFRAME_END_LINGER_SECONDS: '1',
             KEYFRAME_RECONNECT_GRACE_SECONDS: '1',
             KEYFRAME_LL_HLS: scenario.lowLatency ? 'true' : 'false',
+            ...(scenario.partSeconds !== undefined ? { KEYFRAME_PART_SECONDS: String(scenario.partSeconds) } : {}),
           },
         });
         stackShape = shape;
@@ -328,7 +355,7 @@ async function main(): Promise<void> {
           const g = run[id].samples.map((x) => x.glass);
           const e = run[id].samples.filter((x) => x.edge !== null).map((x) => x.edge as number);
           const t = run[id].samples.filter((x) => x.target !== null).map((x) => x.target as number);
-          return `${id} p50 ${fmt(percentile(g, 50))} p95 ${fmt(percentile(g, 95))} (hls.js edge ${fmt(percentile(e, 50))}, target ${fmt(percentile(t, 50))}, stalls before ${run[id].stallsBefore})`;
+          return `${label(scenario, id)} p50 ${fmt(percentile(g, 50))} p95 ${fmt(percentile(g, 95))} (hls.js edge ${fmt(percentile(e, 50))}, target ${fmt(percentile(t, 50))}, stalls before ${run[id].stallsBefore})`;
         };
         console.log(`  session ${i + 1}: ${line('keyframe')} · ${line('raw')}`);
       }
@@ -351,7 +378,7 @@ async function main(): Promise<void> {
       for (const id of ['keyframe', 'raw'] as const) {
         const p = r[id];
         console.log(
-          `  ${id.padEnd(8)} glass p50 ${fmt(p.glass.p50)} s  p95 ${fmt(p.glass.p95)} s  (sessions' p50: ${p.sessionP50s.map(fmt).join(', ')})  ` +
+          `  ${label(scenario, id).padEnd(8)} glass p50 ${fmt(p.glass.p50)} s  p95 ${fmt(p.glass.p95)} s  (sessions' p50: ${p.sessionP50s.map(fmt).join(', ')})  ` +
             `PDT-only p50 ${fmt(p.pdt.p50)} s  PDT lag p50 ${fmt(p.pdtLag.p50)} s  corrected − glass p50 ${fmt(p.correctedError.p50)} s  ` +
             `frames ${p.samples} (unreadable ${p.unreadable})  stalls ${p.stalls}  startup ${fmt(p.startupMs)} s`,
         );
@@ -374,7 +401,7 @@ async function main(): Promise<void> {
     for (const id of ['keyframe', 'raw'] as const) {
       const p = r[id];
       console.log(
-        `| ${r.scenario.name} | ${id} | ${fmt(p.glass.p50)} | ${fmt(p.glass.p95)} | ${p.sessionP50s.map(fmt).join(' / ')} | ${fmt(p.pdt.p50)} | ` +
+        `| ${r.scenario.name} | ${label(r.scenario, id)} | ${fmt(p.glass.p50)} | ${fmt(p.glass.p95)} | ${p.sessionP50s.map(fmt).join(' / ')} | ${fmt(p.pdt.p50)} | ` +
           `${fmt(p.pdtLag.p50)} (${fmt(p.pdtLag.p95)}) | ${fmt(p.correctedError.p50)} | ${p.stalls} | ${fmt(p.startupMs)} |`,
       );
     }
@@ -424,14 +451,15 @@ async function measureOnce(
   measureMs: number,
 ): Promise<RunData> {
   const tag = `${scenario.name}-${index}`;
-  const channel = await stack.createChannel(`bench-${tag}-${Date.now().toString(36)}`);
+  const channel = await stack.createChannel(`bench-${tag}-${Date.now().toString(36)}`, scenario.ladder ? { ladder: scenario.ladder.rungs } : undefined);
+  const rendition = (name: string) => channel.playbackUrl.replace(/index\.m3u8$/, `${name}.m3u8`);
   const rawDir = join(rawRoot, tag);
   await mkdir(rawDir, { recursive: true });
   const page = await browser.newPage();
   const specs: BenchPlayerSpec[] = [
     {
       id: 'keyframe',
-      src: channel.playbackUrl,
+      src: scenario.ladder ? rendition('source') : channel.playbackUrl,
       tuning: scenario.tuning,
       hlsConfig: scenario.keyframeHlsConfig ? { ...scenario.hlsConfig, ...scenario.keyframeHlsConfig } : scenario.hlsConfig,
       alignReloads: scenario.alignReloads,
@@ -439,9 +467,9 @@ async function measureOnce(
     },
     {
       id: 'raw',
-      src: `${serverUrl}/raw/${tag}/index.m3u8`,
+      src: scenario.ladder ? rendition(scenario.ladder.play) : `${serverUrl}/raw/${tag}/index.m3u8`,
       tuning: scenario.tuning,
-      hlsConfig: scenario.hlsConfig,
+      hlsConfig: scenario.ladder && scenario.keyframeHlsConfig ? { ...scenario.hlsConfig, ...scenario.keyframeHlsConfig } : scenario.hlsConfig,
       alignReloads: scenario.alignReloads,
       syncMarginSeconds: scenario.syncMarginSeconds,
     },
@@ -452,7 +480,8 @@ async function measureOnce(
   const publisher = startClockPublisher({
     rtmpUrl: channel.publishUrl,
     gopSeconds: scenario.gopSeconds,
-    rawHlsDir: rawDir,
+    rawHlsDir: scenario.ladder ? undefined : rawDir,
+    ...(scenario.ladder ? { outputWidth: scenario.ladder.width, outputHeight: scenario.ladder.height, videoBitrate: '2500k' } : {}),
     rawSegmentSeconds: scenario.segmentSeconds,
   });
   let openedAt = Date.now();
