@@ -18,6 +18,12 @@ export interface ClockPublisherOptions {
   readonly width?: number;
   readonly height?: number;
   readonly videoBitrate?: string;
+  /**
+   * Publish at this size (ffmpeg scales the drawn frames up, nearest neighbour): a bigger source for a ladder
+   * (issue 14) without drawing bigger frames. The code scales with the picture, as the page's reader expects.
+   */
+  readonly outputWidth?: number;
+  readonly outputHeight?: number;
   /** Raw comparison pipeline: write HLS here as well, with this segment duration. */
   readonly rawHlsDir?: string;
   readonly rawSegmentSeconds?: number;
@@ -43,6 +49,7 @@ export function startClockPublisher(opts: ClockPublisherOptions): ClockPublisher
 
   // A human-readable clock too (ffmpeg's wall clock when it draws, to the second), for screenshots.
   const filters = ['format=yuv420p'];
+  if (opts.outputWidth && opts.outputHeight) filters.push(`scale=${opts.outputWidth}:${opts.outputHeight}:flags=neighbor`);
   if (existsSync(FONT)) {
     filters.push(`drawtext=fontfile=${FONT}:text='%{localtime\\:%T}':x=64:y=${height - 60}:fontsize=28:fontcolor=white:box=1:boxcolor=black@0.6`);
   }

@@ -451,7 +451,10 @@ async function measureOnce(
   measureMs: number,
 ): Promise<RunData> {
   const tag = `${scenario.name}-${index}`;
-  const channel = await stack.createChannel(`bench-${tag}-${Date.now().toString(36)}`, scenario.ladder ? { ladder: scenario.ladder.rungs } : undefined);
+  const channel = await stack.createChannel(
+    `bench-${tag}-${Date.now().toString(36)}`,
+    scenario.ladder ? { ladder: scenario.ladder.rungs } : undefined,
+  );
   const rendition = (name: string) => channel.playbackUrl.replace(/index\.m3u8$/, `${name}.m3u8`);
   const rawDir = join(rawRoot, tag);
   await mkdir(rawDir, { recursive: true });
