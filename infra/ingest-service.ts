@@ -82,10 +82,11 @@ export interface IngestServiceProps {
    */
   readonly targetLoadPerTask: number;
   /**
-   * Quality ladders (docs/deploy.md, "Quality ladders"): the CPU the task may spend transcoding, in vCPU, handed
-   * to the task as its ladder budget. @default - ladders off: a budget of 0, every publish passthrough
+   * Quality ladders (docs/deploy.md, "Quality ladders"): the vCPU the task's transcoders may use in all
+   * (KEYFRAME_LADDER_CPU_BUDGET); 0 with ladders off, so every publish is passthrough. Always set: the task's own
+   * default counts the machine's cores, and a Fargate task sees the host's, not its vCPU.
    */
-  readonly ladderCpuBudgetVcpu?: number;
+  readonly ladderCpuBudget: number;
   readonly segmentSeconds: number;
   readonly playlistSize: number;
   readonly drainSeconds: number;
@@ -192,6 +193,7 @@ export class IngestService extends Construct {
         // The task sees the NLB's addresses, not the publishers' (client IP preservation is off), so a
         // per-address cap would cap every publisher behind one NLB node together; the total cap stays.
         maxConnectionsPerIp: Infinity,
+        ladderCpuBudget: props.ladderCpuBudget,
         // Recordings: uploads to the bucket in the task's own region (S3 through the VPC's gateway endpoint).
         ...(props.recording ? { recordingBucket: props.recording.recordings.bucket.bucketName, recordingSpoolMiB: props.recording.spoolMiB } : {}),
         // taskArn / taskIp: read by the task from the ECS metadata endpoint v4.
@@ -275,7 +277,7 @@ export class IngestService extends Construct {
     Validations.of(this.taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
       reason:
-        'The environment holds only non-secret settings (table name, ports, segment and drain durations, log level); the task has no secrets, and its AWS access comes from the task role.',
+        'The environment holds only non-secret settings (table name, bucket name, ports, segment and drain durations, ladder CPU budget, log level); the task has no secrets, and its AWS access comes from the task role.',
     });
     const clusterLogicalId = Stack.of(this).getLogicalId(this.cluster.node.defaultChild as CfnElement);
     Validations.of(this.taskDefinition.taskRole).acknowledge({

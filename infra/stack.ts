@@ -94,7 +94,7 @@ export class KeyframeStack extends Stack {
       minTasks: config.minTasks,
       maxTasks: config.maxTasks,
       targetLoadPerTask: scalingTargetLoad(config),
-      ladderCpuBudgetVcpu: config.ladders ? ladderCpuBudgetVcpu(config) : undefined,
+      ladderCpuBudget: ladderCpuBudgetVcpu(config),
       segmentSeconds: config.segmentSeconds,
       playlistSize: config.playlistSize,
       drainSeconds: config.drainSeconds,

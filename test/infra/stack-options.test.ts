@@ -109,6 +109,9 @@ describe('with every option', () => {
       Memory: '16384',
       RuntimePlatform: { CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' },
     });
+    const [container] = resourcesOf('AWS::ECS::TaskDefinition')[0][1].Properties.ContainerDefinitions;
+    // Three quarters of the 8 vCPU for the transcoders (KEYFRAME_LADDER_CPU_BUDGET, in vCPU).
+    expect(container.Environment).toEqual(expect.arrayContaining([{ Name: 'KEYFRAME_LADDER_CPU_BUDGET', Value: '6' }]));
     s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 6 });
     s.template.resourceCountIs('AWS::EC2::NatGateway', 2);
   });

@@ -584,9 +584,19 @@ describe('ingest service', () => {
     expect(cpu?.TargetTrackingScalingPolicyConfiguration.TargetValue).toBe(60);
   });
 
-  it('keeps the passthrough task size with ladders off', () => {
+  it('keeps the passthrough task size with ladders off, and gives the task no ladder budget', () => {
     const taskDef = resourcesOf('AWS::ECS::TaskDefinition')[0][1].Properties;
     expect(taskDef).toMatchObject({ Cpu: '1024', Memory: '2048' });
+    const env = Object.fromEntries(taskDef.ContainerDefinitions[0].Environment.map((e: { Name: string; Value: unknown }) => [e.Name, e.Value]));
+    // Set even when 0: the task's own default counts the machine's cores, and on Fargate that is the host's.
+    expect(env.KEYFRAME_LADDER_CPU_BUDGET).toBe('0');
+  });
+
+  it('shows the load per task on the dashboard against the scaling target', () => {
+    const [, dashboard] = resourcesOf('AWS::CloudWatch::Dashboard')[0];
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    expect(body).toContain('IngestLoad');
+    expect(body).toContain('scaling target');
   });
 });
 
