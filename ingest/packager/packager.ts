@@ -620,8 +620,12 @@ export class Packager {
       if (!found) return true;
       const bSec = l.q.dts[found.b] / l.timescale;
       if (!ending && o && o.lastDts >= 0) {
+        // Wait until the other track covers the boundary: once its newest sample ends at or past it, every
+        // sample before it is in (the next one starts there). Waiting for a sample that *starts* past it
+        // would hold each part for up to one more audio frame (~21 ms).
         const oLast = o.lastDts / o.timescale;
-        if (oLast < bSec && l.lastDts / l.timescale - oLast < this.o.maxInterleaveMs / 1000) return true;
+        const oEnd = (o.lastDts + this.defaultDuration(o)) / o.timescale;
+        if (oEnd < bSec - EPS && l.lastDts / l.timescale - oLast < this.o.maxInterleaveMs / 1000) return true;
       }
       if (!this.emit(l, o, found.b, bSec, found.endSegment)) {
         // Held back by the clock: the queue may grow only up to one object.
