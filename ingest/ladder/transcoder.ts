@@ -88,7 +88,7 @@ export interface LadderStats {
   readonly inputBytes: number;
   readonly droppedMessages: number;
   /** Per rung: video frames out, and the last rung video PTS (ms). */
-  readonly rungs: ReadonlyArray<{ readonly name: string; readonly frames: number; readonly lastPts?: number }>;
+  readonly rungs: ReadonlyArray<{ readonly name: string; readonly frames: number; readonly skipped: number; readonly lastPts?: number }>;
   readonly callbackErrors: number;
   readonly lagMs: number;
 }
@@ -99,6 +99,8 @@ const SCRIPT = 18;
 const STDERR_KEEP = 4096;
 /** Audio kept while waiting for the first keyframe (about 2 s of AAC). */
 const PRE_KEY_AUDIO = 100;
+/** The packager's: a frame this close before a grid line is on it (ms-rounded timestamps). */
+const GRID_TOLERANCE_MS = 2;
 
 interface RungState {
   readonly name: string;
@@ -112,6 +114,12 @@ interface RungState {
   sawFrame: boolean;
   /** Has written an audio or video frame (configuration after this keeps its own timestamp). */
   anyFrame: boolean;
+  /** Output has reached a keyframe on the source's segment grid; until then only configuration tags pass. */
+  started: boolean;
+  /** Rung frames dropped before that keyframe. */
+  skipped: number;
+  /** Audio written before that keyframe (ffmpeg interleaves it ahead of video): what is not older passes after it. */
+  pendingAudio: { ts: number; payload: Buffer }[];
 }
 
 function si24(b: Buffer, pos: number): number {
@@ -173,6 +181,12 @@ export class LadderTranscoder {
   private readonly srcWall: number[] = [];
   private readonly srcDts: number[] = [];
 
+  // the source packager's segment grid (origin, reset at jumps) and the source frames that start its segments
+  private gridOrigin: number | undefined;
+  private prevSeenDts: number | undefined;
+  private readonly boundaries = new Set<number>();
+  private firstFedDts: number | undefined;
+
   private lagTimer: NodeJS.Timeout | undefined;
   private overSince: number | undefined;
   private behindReported = false;
@@ -189,6 +203,9 @@ export class LadderTranscoder {
       lastDts: -Infinity,
       sawFrame: false,
       anyFrame: false,
+      started: false,
+      skipped: 0,
+      pendingAudio: [],
     }));
     this.exited = new Promise((r) => (this.exitResolve = r));
     if (this.rungs.length === 0) this.finish({ code: 0, signal: null, expected: true, stderr: '' });
@@ -263,7 +280,7 @@ export class LadderTranscoder {
       flowing: this.flowing,
       inputBytes: this.inputBytes,
       droppedMessages: this.dropped,
-      rungs: this.rungs.map((r) => ({ name: r.name, frames: r.frames, lastPts: r.lastPts })),
+      rungs: this.rungs.map((r) => ({ name: r.name, frames: r.frames, skipped: r.skipped, lastPts: r.lastPts })),
       callbackErrors: this.callbackErrors,
       lagMs: this.lagMs(),
     };
@@ -294,12 +311,18 @@ export class LadderTranscoder {
       if (this.child) this.write(AUDIO, ts, payload);
       return;
     }
+    const boundary = u.kind === 'video-frame' && this.gridMark(ts, u.key);
     if (!this.child) {
       if (u.kind === 'audio-frame') {
-        if (this.preKeyAudio.length < PRE_KEY_AUDIO) this.preKeyAudio.push({ ts, body: payload });
+        // Audio ahead of the stream's first video frame (the publish's start) belongs to the first segment.
+        if (this.prevSeenDts === undefined && this.preKeyAudio.length < PRE_KEY_AUDIO) this.preKeyAudio.push({ ts, body: payload });
         return;
       }
-      if (!u.key || !this.videoConfig) return;
+      if (!u.key || !this.videoConfig) {
+        this.preKeyAudio = [];
+        return;
+      }
+      this.firstFedDts = ts;
       this.start(ts);
     }
     if (u.kind === 'video-frame') {
@@ -317,11 +340,44 @@ export class LadderTranscoder {
       if (!this.write(VIDEO, ts, body)) return;
       this.lastVideoDts = ts;
       this.noteSourceFrame(ts, ts + u.cto);
+      if (boundary && !this.rungs.every((r) => r.started)) {
+        this.boundaries.add(ts);
+        if (this.boundaries.size > 64) this.boundaries.delete(this.boundaries.values().next().value!);
+      }
     } else if (this.dropping) {
       this.dropped++;
     } else {
       this.write(AUDIO, ts, payload);
     }
+  }
+
+  /**
+   * Whether the source video frame at `dts` starts a segment of the source's packager: the first frame at or past
+   * a grid line (less its 2 ms tolerance), or the first after a timestamp jump (where its grid restarts).
+   */
+  private gridMark(dts: number, key: boolean): boolean {
+    const prev = this.prevSeenDts;
+    this.prevSeenDts = dts;
+    const J = this.o.jumpThresholdMs ?? 2000;
+    if (prev !== undefined && (dts - prev > J || dts < prev - 100)) {
+      this.gridOrigin = dts;
+      return true;
+    }
+    if (this.gridOrigin === undefined) {
+      if (this.o.gridOriginMs !== undefined) this.gridOrigin = this.o.gridOriginMs;
+      else if (key && this.videoConfig && !this.child) {
+        this.gridOrigin = dts; // the grid starts at the first keyframe fed
+        return true;
+      } else return false;
+    }
+    const S = this.o.segmentSeconds * 1000;
+    const cell = (x: number) => Math.floor((x - this.gridOrigin! + GRID_TOLERANCE_MS) / S);
+    if (prev === undefined) {
+      // No frame before it: on the grid only if within the tolerance of a line.
+      const into = (((dts - this.gridOrigin + GRID_TOLERANCE_MS) % S) + S) % S;
+      return into <= GRID_TOLERANCE_MS + 0.5;
+    }
+    return cell(dts) > cell(prev);
   }
 
   /** Writes one tag; false when it was dropped because ffmpeg is not reading. */
@@ -490,9 +546,16 @@ export class LadderTranscoder {
       const dts = this.sourceDts(r, pts);
       writeSi24(payload, 2, pts - dts);
       outTs = dts;
-      r.frames++;
       r.lastPts = pts;
       r.lastDts = dts;
+      if (!r.started) {
+        if (payload[0] >> 4 !== 1 || !this.boundaries.has(dts)) {
+          r.skipped++;
+          return;
+        }
+        r.started = true;
+      }
+      r.frames++;
       r.anyFrame = true;
       if (!r.sawFrame) {
         r.sawFrame = true;
@@ -507,13 +570,36 @@ export class LadderTranscoder {
       }
       this.prune();
     } else if (type === AUDIO && payload.length >= 2 && payload[1] !== 0) {
+      if (!r.started) {
+        r.pendingAudio.push({ ts, payload });
+        if (r.pendingAudio.length > PRE_KEY_AUDIO) {
+          r.pendingAudio.shift();
+          r.skipped++;
+        }
+        return;
+      }
       r.anyFrame = true;
     } else if (!r.anyFrame && this.headerTs !== undefined) {
       // Metadata and sequence headers ffmpeg writes at 0 before any frame: stamped like the source's first message.
       outTs = this.headerTs;
     }
+    this.emit(r, type, outTs, payload);
+    if (r.pendingAudio.length > 0 && r.started) {
+      // Audio older than the keyframe passes only when the rung starts at the first frame fed (as the source's
+      // first segment has the audio ahead of its first video frame); else it belongs to an earlier segment.
+      const all = outTs === this.firstFedDts;
+      for (const a of r.pendingAudio) {
+        if (all || a.ts >= outTs) this.emit(r, AUDIO, a.ts, a.payload);
+        else r.skipped++;
+      }
+      r.pendingAudio = [];
+      r.anyFrame = true;
+    }
+  }
+
+  private emit(r: RungState, type: number, ts: number, payload: Buffer): void {
     try {
-      this.o.onMessage(r.name, type, outTs >>> 0, payload);
+      this.o.onMessage(r.name, type, ts >>> 0, payload);
     } catch {
       this.callbackErrors++;
     }

@@ -112,6 +112,43 @@ describe.each(variants)('ladder of $label', (v) => {
   });
 });
 
+describe('a ladder started mid-publish (a restart) on the publish grid', () => {
+  it('forces keyframes on the given grid and starts each rung at the first of them', async () => {
+    const v = variants[0]; // 29.97 fps with B-frames
+    const origin = 500; // the publish's grid: 500, 1500, 2500 … ms
+    const from = v.tags.findIndex((t) => isVideoFrame(t) && t.timestamp >= 400); // mid-GOP: ffmpeg starts at the next keyframe
+    const headers = v.tags.filter((t) => t.type === 18 || t.payload[1] === 0);
+    const out = new Map<string, Message[]>(rungs.map((r) => [r.name, []]));
+    const t = new LadderTranscoder({
+      outputs: ladderOutputs(rungs, { width: 480, height: 270 }),
+      segmentSeconds: 1,
+      gridOriginMs: origin,
+      onMessage: (rung, type, timestamp, payload) => out.get(rung)!.push({ type, timestamp, payload: Buffer.from(payload) }),
+    });
+    for (const tag of [...headers, ...v.tags.slice(from)]) t.push(tag.type, tag.timestamp, tag.payload);
+    t.end();
+    expect((await withDeadline(t.exited, 'ffmpeg to finish', 30_000)).code).toBe(0);
+    // The source packager's boundaries on that grid: the first DTS at or past each line (2 ms tolerance).
+    const dts = v.tags.filter(isVideoFrame).map((f) => f.timestamp);
+    const firstKey = v.tags.find((f) => isVideoFrame(f) && isKey(f) && f.timestamp >= 400)!.timestamp;
+    const boundaries = dts.filter(
+      (d, i) => i > 0 && d > firstKey && Math.floor((d - origin + 2) / 1000) > Math.floor((dts[i - 1] - origin + 2) / 1000),
+    );
+    expect(firstKey % 1000).not.toBe(origin); // the first keyframe fed is off the grid
+    for (const r of rungs) {
+      const frames = out.get(r.name)!.filter(isVideoFrame);
+      const keys = frames.filter(isKey).map((f) => f.timestamp);
+      expect(isKey(frames[0])).toBe(true);
+      expect(keys).toEqual(boundaries); // the off-grid first IDR was not passed on; every grid line has its keyframe
+      expect(frames.map((f) => f.timestamp)).toEqual(dts.filter((d) => d >= boundaries[0]));
+      // Before the first frame: only configuration (metadata, sequence headers), no audio.
+      const before = out.get(r.name)!.slice(0, out.get(r.name)!.indexOf(frames[0]));
+      expect(before.every((m) => m.type === 18 || m.payload[1] === 0)).toBe(true);
+    }
+    expect(t.stats().rungs.every((r) => r.skipped > 0)).toBe(true);
+  });
+});
+
 /** Video frames of segment i: those whose DTS fall within its span. */
 function countFrames(
   messages: readonly Message[],
