@@ -81,6 +81,13 @@ export async function startIngest(
   // Quality ladders: a transcoder only for a ladder channel's publish (docs/ladder.md).
   const ladders = createLadderStarter({
     ffmpegPath: config.ffmpegPath,
+    preset: config.ladder.preset,
+    cpuBudget: config.ladder.cpuBudget,
+    passthroughCores: config.ladder.passthroughCores,
+    coresPerMpixel: config.ladder.coresPerMpixel,
+    maxRestarts: config.ladder.maxRestarts,
+    restartWindowSeconds: config.ladder.restartWindowSeconds,
+    lagLimitMs: config.ladder.lagLimitMs,
     ...(deps.logger ? { log: { info: (m, e) => deps.logger?.info(m, e ?? {}), warn: (m, e) => deps.logger?.warn(m, e ?? {}) } } : {}),
   });
   const streams = new StreamManager({
@@ -133,6 +140,7 @@ export async function startIngest(
       await recordings?.drain({ timeoutMs: 5000 });
       await rtmp.close('server-close');
       await thumbnailPool?.close();
+      ladders.stop();
       await Promise.all([closeServer(hls), closeServer(health)]);
     })());
 

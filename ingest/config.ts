@@ -43,6 +43,16 @@ export interface IngestConfig {
   readonly authThrottle: AuthThrottleConfig;
   /** Thumbnails (docs/recording.md, "Thumbnails"): one keyframe decoded per interval of media; 0 s turns them off. */
   readonly thumbnails: { readonly intervalSeconds: number; readonly maxWidth: number; readonly concurrency: number };
+  /** Quality ladders (docs/ladder.md): CPU admission and the transcoder's bounds. */
+  readonly ladder: {
+    readonly cpuBudget: number;
+    readonly passthroughCores: number;
+    readonly coresPerMpixel: number;
+    readonly maxRestarts: number;
+    readonly restartWindowSeconds: number;
+    readonly lagLimitMs: number;
+    readonly preset: string;
+  };
   /** Recording (docs/recording.md): on when a bucket is set; each channel opts in with `keys create|update --record`. */
   readonly recording: Pick<
     IngestSettings,
@@ -115,6 +125,15 @@ export function loadIngestConfig(env?: Env): IngestConfig {
       maxTrackedSources: s.authMaxTrackedSources,
     },
     thumbnails: { intervalSeconds: s.thumbnailSeconds, maxWidth: s.thumbnailWidth, concurrency: s.thumbnailConcurrency },
+    ladder: {
+      cpuBudget: s.ladderCpuBudget,
+      passthroughCores: s.ladderPassthroughCores,
+      coresPerMpixel: s.ladderCoresPerMpixel,
+      maxRestarts: s.ladderMaxRestarts,
+      restartWindowSeconds: s.ladderRestartWindowSeconds,
+      lagLimitMs: s.ladderLagLimitMs,
+      preset: s.ladderX264Preset,
+    },
     recording: {
       recordingBucket: s.recordingBucket,
       s3Endpoint: s.s3Endpoint,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/stack';
-import { ffmpegChildren, parseMedia, parseMultivariant, probeSegment } from '../support/ladder';
+import { ffmpegChildren, kill, parseMedia, parseMultivariant, probeSegment } from '../support/ladder';
 import { startPublisher } from '../support/media';
 import { waitFor } from '../support/wait';
 
@@ -100,7 +100,57 @@ describe('quality ladder', () => {
     }
   });
 
+  it('the transcoder killed mid-stream: the source never stops, the rungs leave and come back', { timeout: 90_000 }, async () => {
+    const channel = await stack.createChannel('abr-kill', { ladder: '160p' });
+    const pid = channel.playbackId;
+    const publisher = startPublisher({ url: channel.publishUrl, seconds: 40, gopSeconds: 1, size: '480x270', videoBitrate: '800k' });
+    try {
+      const variantsNow = async () => {
+        const r = await text(`/${pid}/index.m3u8`);
+        return r.status === 200 ? parseMultivariant(r.body).map((v) => v.uri) : [];
+      };
+      await waitFor('the rung listed', async () => ((await variantsNow()).includes('160p.m3u8') ? true : undefined), { timeoutMs: 30_000 });
+      const task = stack.fleet.serving()[0];
+      const [transcoder] = await waitFor('the ladder ffmpeg', async () => {
+        const pids = await ffmpegChildren(task.pid!);
+        return pids.length === 1 ? pids : undefined;
+      });
+      // Follow the source while the transcoder is down and comes back: it must keep growing.
+      const sourceMsn = async () => parseMedia((await text(`/${pid}/source.m3u8`)).body).at(-1)?.msn ?? -1;
+      const before = await sourceMsn();
+      kill(transcoder);
+      const gone = await waitFor('the rung to leave the multivariant playlist', async () =>
+        !(await variantsNow()).includes('160p.m3u8') ? Date.now() : undefined,
+      );
+      expect((await text(`/${pid}/160p.m3u8`)).status).toBe(404);
+      const back = await waitFor('the rung back', async () => ((await variantsNow()).includes('160p.m3u8') ? Date.now() : undefined), {
+        timeoutMs: 20_000,
+      });
+      expect(back).toBeGreaterThan(gone);
+      const [restarted] = await ffmpegChildren(task.pid!);
+      expect(restarted).toBeDefined();
+      expect(restarted).not.toBe(transcoder);
+      // The source went on all along, and the new rung lines up with it again.
+      expect(await sourceMsn()).toBeGreaterThan(before + 1);
+      const rung = await waitFor('two segments of the new rung', async () => {
+        const r = await text(`/${pid}/160p.m3u8`);
+        const segs = r.status === 200 ? parseMedia(r.body) : [];
+        return segs.length >= 2 ? segs : undefined;
+      });
+      expect(rung.some((s, i) => i === 0 && s.pdt !== undefined)).toBe(true);
+      const source = new Map(parseMedia((await text(`/${pid}/source.m3u8`)).body).map((s) => [s.msn, s]));
+      for (const s of rung.filter((x) => source.has(x.msn))) expect(Math.abs(s.pdt! - source.get(s.msn)!.pdt!)).toBeLessThanOrEqual(34);
+      const route = await stack.store.getRoute(pid);
+      expect(route?.health?.ladder?.rungs).toEqual(['160p']);
+    } finally {
+      await publisher.stop();
+    }
+  });
+
   it('a channel without a ladder starts no transcoder and keeps index.m3u8 a media playlist', async () => {
+    const task = stack.fleet.serving()[0];
+    // The earlier tests' transcoders have exited (their publishes ended).
+    await waitFor('no ffmpeg left from the earlier tests', async () => ((await ffmpegChildren(task.pid!)).length === 0 ? true : undefined));
     const channel = await stack.createChannel('plain');
     const publisher = startPublisher({ url: channel.publishUrl, seconds: 6, gopSeconds: 1, size: '480x270' });
     try {
@@ -110,7 +160,6 @@ describe('quality ladder', () => {
       });
       expect(list).not.toContain('#EXT-X-STREAM-INF');
       expect((await text(`/${channel.playbackId}/source.m3u8`)).status).toBe(404);
-      const task = stack.fleet.serving()[0];
       expect(await ffmpegChildren(task.pid!)).toEqual([]);
     } finally {
       await publisher.stop();
