@@ -49,29 +49,35 @@ export function classifyPlaylist(status: number, text: string): ProbeResult {
 }
 
 /**
- * The variant the page's probe reads in a multivariant playlist (a ladder channel's `index.m3u8`): the source
- * (`source.m3u8`), else the first listed, resolved against the playlist's own URL as hls.js resolves it.
- * Undefined for a media playlist or anything else.
+ * The variants of a multivariant playlist (a ladder channel's `index.m3u8`), their URIs resolved against the
+ * playlist's own URL as hls.js resolves them, in the playlist's order. Empty for a media playlist or anything else.
  */
-export function probeVariantUrl(text: string, base: string): string | undefined {
-  if (!text.startsWith('#EXTM3U') || !/^#EXT-X-STREAM-INF:/m.test(text)) return undefined;
-  const uris: string[] = [];
+export function variantUrls(text: string, base: string): string[] {
+  if (!text.startsWith('#EXTM3U') || !/^#EXT-X-STREAM-INF:/m.test(text)) return [];
+  const out: string[] = [];
   let inVariant = false;
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (line.startsWith('#EXT-X-STREAM-INF:')) inVariant = true;
     else if (inVariant && line && !line.startsWith('#')) {
-      uris.push(line);
       inVariant = false;
+      try {
+        out.push(new URL(line, base).toString());
+      } catch {
+        // not a URI: skip it
+      }
     }
   }
-  const uri = uris.find(isSourceUri) ?? uris[0];
-  if (!uri) return undefined;
-  try {
-    return new URL(uri, base).toString();
-  } catch {
-    return undefined;
-  }
+  return out;
+}
+
+/**
+ * The variant the page's probe reads in a multivariant playlist: the source (`source.m3u8`), else the first
+ * listed. Undefined for a media playlist or anything else.
+ */
+export function probeVariantUrl(text: string, base: string): string | undefined {
+  const urls = variantUrls(text, base);
+  return urls.find(isSourceUri) ?? urls[0];
 }
 
 /**

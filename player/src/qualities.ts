@@ -60,6 +60,10 @@ export interface QualityStats {
   readonly switchLog: ReadonlyArray<{ readonly at: number; readonly label: string }>;
   /** Rungs dropped because their playlist ended while the source went on (a stopped transcoder). */
   readonly dropped?: readonly string[];
+  /** Times hls.js was started again on a multivariant playlist that had gained variants (hls.js cannot add one). */
+  readonly reattached?: number;
+  /** Times the drop guard reset hls.js's bandwidth estimate to a measured slow link (engines/hlsjs.ts). */
+  readonly estimateResets?: number;
 }
 
 export const SWITCH_LOG = 30;

@@ -1,8 +1,14 @@
 import type { CDPSession } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifactPath, launchBrowser, type Page, type TestBrowser } from '../support/browser';
-import { type LadderFixture, startLadderFixture } from '../support/ladder-fixture';
-import { waitFor } from '../support/wait';
+import {
+  type LadderFixture,
+  type LadderView as View,
+  ladderView,
+  RECORD_PROGRESS,
+  startLadderFixture,
+  waitLadderView,
+} from '../support/ladder-fixture';
 
 /**
  * Qualities in the player (issue 14), in Debian's Chromium, over a real multivariant HLS stream made by ffmpeg
@@ -19,94 +25,8 @@ let page: Page;
 let cdp: CDPSession;
 const pageErrors: string[] = [];
 
-interface QualityView {
-  levels: Array<{ index: number; label: string; height: number; bitrate: number; source: boolean }>;
-  current: number;
-  playing?: string;
-  auto: boolean;
-  choice: string;
-  switches: number;
-  switchLog: Array<{ at: number; label: string }>;
-  dropped?: string[];
-  resolution?: { width: number; height: number };
-}
-
-interface View {
-  state?: string;
-  currentTime: number;
-  quality: QualityView | null;
-  stalls: { count: number; longestMs: number; ongoingMs?: number; recent: Array<{ at: number; ms: number }> };
-  /** The longest wall-clock gap between two `timeupdate`s that moved the picture, since the last reset (ms). */
-  maxGapMs: number;
-  pickerHidden: boolean;
-  options: string[];
-  selected: string;
-  readout: string;
-  readoutHidden: boolean;
-  bandwidthEstimate?: number;
-}
-
-// Strings, so the bundler's helpers (tsx) never leak into the browser.
-const VIEW = `(() => {
-  const v = document.getElementById('video');
-  const p = window.keyframePlayer;
-  const s = p ? p.stats() : undefined;
-  const sel = document.getElementById('quality');
-  const now = document.getElementById('quality-now');
-  const g = window.__kfProgress;
-  const h = p && p.player ? p.player.hls : null;
-  return {
-    state: document.getElementById('player')?.dataset.state,
-    currentTime: v ? v.currentTime : 0,
-    quality: p ? p.quality() : null,
-    stalls: s ? s.playbackStalls : { count: 0, longestMs: 0, recent: [] },
-    maxGapMs: g ? Math.max(g.maxGap, g.open()) : 0,
-    pickerHidden: document.getElementById('quality-picker').hidden,
-    options: [...sel.options].map((o) => o.text),
-    selected: sel.value,
-    readout: now.textContent,
-    readoutHidden: now.hidden,
-    bandwidthEstimate: h ? h.bandwidthEstimate : undefined,
-  };
-})()`;
-
-/** Records the longest gap between picture-moving `timeupdate`s (window.__kfProgress); `reset()` starts over. */
-const RECORD_PROGRESS = `(() => {
-  const v = document.getElementById('video');
-  const g = { last: performance.now(), t: v.currentTime, maxGap: 0,
-    open: () => (v.paused ? 0 : performance.now() - g.last),
-    reset: () => { g.maxGap = 0; g.last = performance.now(); g.t = v.currentTime; } };
-  window.__kfProgress = g;
-  v.addEventListener('timeupdate', () => {
-    if (v.currentTime > g.t) {
-      const now = performance.now();
-      g.maxGap = Math.max(g.maxGap, now - g.last);
-      g.last = now;
-      g.t = v.currentTime;
-    }
-  });
-})()`;
-
-declare global {
-  interface Window {
-    __kfProgress?: { reset(): void };
-  }
-}
-
-const view = (p: Page = page) => p.evaluate(VIEW) as Promise<View>;
-
-/** Polls the page's view until `ok` holds; fails after `timeoutMs` with what the page showed last. */
-async function waitView(what: string, ok: (v: View) => boolean, timeoutMs: number, p: Page = page): Promise<View> {
-  let last: View | undefined;
-  return waitFor(
-    what,
-    async () => {
-      last = await view(p);
-      return ok(last) ? last : undefined;
-    },
-    { timeoutMs, everyMs: 200, detail: () => JSON.stringify(last) },
-  );
-}
+const view = (p: Page = page) => ladderView(p);
+const waitView = (what: string, ok: (v: View) => boolean, timeoutMs: number, p: Page = page) => waitLadderView(p, what, ok, timeoutMs);
 
 const TOP = '360p (source)';
 const LABELS = [TOP, '270p', '180p'];
@@ -202,7 +122,7 @@ describe('qualities in the player (Chromium, an ffmpeg multivariant stream)', ()
     console.log(
       `ladder switching: down to ${playingLabel(down)} in ${downIn} ms at ${(throttle / 1e6).toFixed(2)} Mbit/s (top ${top}, next ${second}); ` +
         `rungs while throttled ${throttledLog.join(' → ')}; back to ${TOP} in ${upIn} ms; stalls ${JSON.stringify(up.stalls.recent.filter((s) => s.at >= throttledAt))}, ` +
-        `longest progress gap ${Math.round(up.maxGapMs)} ms`,
+        `longest progress gap ${Math.round(up.maxGapMs)} ms; estimate resets ${up.quality!.estimateResets ?? 0}`,
     );
   }, 120_000);
 

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { PAGE_CSP } from '../../local/player-routes';
 import { buildPlayerAssets, type PlayerAssets } from '../../player/build';
 import { STYLES, watchPage } from '../../player/pages';
+import type { Page } from './browser';
+import { waitFor } from './wait';
 
 /**
  * A quality ladder without the ingest: one ffmpeg encodes a 150 s test pattern once into three HLS variants at
@@ -273,4 +275,95 @@ export async function startLadderFixture(
         server.close(() => resolve());
       }),
   };
+}
+
+/** `window.keyframePlayer.quality()` as the tests read it. */
+export interface QualityView {
+  levels: Array<{ index: number; label: string; height: number; bitrate: number; source: boolean }>;
+  current: number;
+  playing?: string;
+  auto: boolean;
+  choice: string;
+  switches: number;
+  switchLog: Array<{ at: number; label: string }>;
+  dropped?: string[];
+  reattached?: number;
+  estimateResets?: number;
+  resolution?: { width: number; height: number };
+}
+
+/** What the ladder tests read of the watch page: the player's quality and stalls, the selector, the readout. */
+export interface LadderView {
+  state?: string;
+  currentTime: number;
+  quality: QualityView | null;
+  /** `stats().playbackStalls`. */
+  stalls: { count: number; longestMs: number; ongoingMs?: number; recent: Array<{ at: number; ms: number }> };
+  /** The longest wall-clock gap between two `timeupdate`s that moved the picture, since the last reset (ms). */
+  maxGapMs: number;
+  pickerHidden: boolean;
+  options: string[];
+  selected: string;
+  readout: string;
+  readoutHidden: boolean;
+  bandwidthEstimate?: number;
+}
+
+// Strings, so the bundler's helpers (tsx) never leak into the browser.
+export const LADDER_VIEW = `(() => {
+  const v = document.getElementById('video');
+  const p = window.keyframePlayer;
+  const s = p ? p.stats() : undefined;
+  const sel = document.getElementById('quality');
+  const now = document.getElementById('quality-now');
+  const g = window.__kfProgress;
+  const h = p && p.player ? p.player.hls : null;
+  return {
+    state: document.getElementById('player')?.dataset.state,
+    currentTime: v ? v.currentTime : 0,
+    quality: p ? p.quality() : null,
+    stalls: s ? s.playbackStalls : { count: 0, longestMs: 0, recent: [] },
+    maxGapMs: g ? Math.max(g.maxGap, g.open()) : 0,
+    pickerHidden: document.getElementById('quality-picker').hidden,
+    options: [...sel.options].map((o) => o.text),
+    selected: sel.value,
+    readout: now.textContent,
+    readoutHidden: now.hidden,
+    bandwidthEstimate: h ? h.bandwidthEstimate : undefined,
+  };
+})()`;
+
+/** Records the longest gap between picture-moving `timeupdate`s (window.__kfProgress); `reset()` starts over. */
+export const RECORD_PROGRESS = `(() => {
+  const v = document.getElementById('video');
+  const g = { last: performance.now(), t: v.currentTime, maxGap: 0,
+    open: () => (v.paused ? 0 : performance.now() - g.last),
+    reset: () => { g.maxGap = 0; g.last = performance.now(); g.t = v.currentTime; } };
+  window.__kfProgress = g;
+  v.addEventListener('timeupdate', () => {
+    if (v.currentTime > g.t) {
+      const now = performance.now();
+      g.maxGap = Math.max(g.maxGap, now - g.last);
+      g.last = now;
+      g.t = v.currentTime;
+    }
+  });
+})()`;
+
+/** The page's view now. */
+export function ladderView(page: Page): Promise<LadderView> {
+  return page.evaluate(LADDER_VIEW) as Promise<LadderView>;
+}
+
+/** Polls the page's view until `ok` holds; fails after `timeoutMs` with what the page showed last. */
+export async function waitLadderView(page: Page, what: string, ok: (v: LadderView) => boolean, timeoutMs: number): Promise<LadderView> {
+  let last: LadderView | undefined;
+  return waitFor(
+    what,
+    async () => {
+      last = await ladderView(page);
+      return ok(last) ? last : undefined;
+    },
+    { timeoutMs, everyMs: 200, detail: () => JSON.stringify(last) },
+  );
 }

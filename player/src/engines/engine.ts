@@ -61,7 +61,10 @@ export interface EngineHooks {
 }
 
 /** The engine's part of `QualityStats`; the player core adds the viewer's choice and the decoded size. */
-export type EngineQualities = Pick<QualityStats, 'levels' | 'current' | 'auto' | 'switches' | 'switchLog' | 'dropped'>;
+export type EngineQualities = Pick<
+  QualityStats,
+  'levels' | 'current' | 'auto' | 'switches' | 'switchLog' | 'dropped' | 'reattached' | 'estimateResets'
+>;
 
 /** One engine instance, attached to one `<video>` and one playlist URL. */
 export interface EngineAdapter {
