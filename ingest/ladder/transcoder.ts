@@ -10,6 +10,11 @@
  * decode times as the source's. The rung's leading configuration tags (metadata, sequence headers) carry the
  * timestamp of the first message fed, as the source's do.
  *
+ * Keyframes: ffmpeg forces one on every rung at each line of the source packager's segment grid (origin
+ * `gridOriginMs`, or the first keyframe fed; restarted at timestamp jumps as the packager restarts it). Each
+ * rung's output starts at such a keyframe: before it, only configuration tags are passed on (a restarted
+ * process's first IDR is off the grid and is dropped, with what follows it until the next grid line).
+ *
  * `push()` never throws and never blocks: input beyond `maxInputBytes` waiting in the pipe is dropped (to the
  * next keyframe) and reported, and output lagging the input by more than `lagLimitMs` of wall time for
  * `lagSustainMs` is reported; the supervisor decides what to do.
@@ -57,7 +62,7 @@ export interface LadderTranscoderOptions {
   readonly gridOriginMs?: number;
   /** Called with every rung message, in order per rung. A throw is caught (and counted in `stats()`). */
   readonly onMessage: (rung: string, type: number, timestamp: number, payload: Buffer) => void;
-  /** Every rung has written a video frame: output flows. Once per process. */
+  /** Every rung has written a video frame (from its first grid keyframe on): output flows. Once per process. */
   readonly onFlowing?: () => void;
   readonly onFault?: (fault: LadderFault, detail: { lagMs: number; message: string }) => void;
   /** ffmpeg has exited and its pipes are closed (all output delivered). Once. */
@@ -88,7 +93,15 @@ export interface LadderStats {
   readonly inputBytes: number;
   readonly droppedMessages: number;
   /** Per rung: video frames out, and the last rung video PTS (ms). */
-  readonly rungs: ReadonlyArray<{ readonly name: string; readonly frames: number; readonly skipped: number; readonly lastPts?: number }>;
+  readonly rungs: ReadonlyArray<{
+    readonly name: string;
+    readonly frames: number;
+    readonly skipped: number;
+    readonly lastPts?: number;
+    /** Wall ms from a source frame's push to its rung frame's arrival: the last one, and the most so far. */
+    readonly latencyMs?: number;
+    readonly maxLatencyMs: number;
+  }>;
   readonly callbackErrors: number;
   readonly lagMs: number;
 }
@@ -118,6 +131,8 @@ interface RungState {
   started: boolean;
   /** Rung frames dropped before that keyframe. */
   skipped: number;
+  latencyMs?: number;
+  maxLatencyMs: number;
   /** Audio written before that keyframe (ffmpeg interleaves it ahead of video): what is not older passes after it. */
   pendingAudio: { ts: number; payload: Buffer }[];
 }
@@ -206,6 +221,7 @@ export class LadderTranscoder {
       started: false,
       skipped: 0,
       pendingAudio: [],
+      maxLatencyMs: 0,
     }));
     this.exited = new Promise((r) => (this.exitResolve = r));
     if (this.rungs.length === 0) this.finish({ code: 0, signal: null, expected: true, stderr: '' });
@@ -280,7 +296,14 @@ export class LadderTranscoder {
       flowing: this.flowing,
       inputBytes: this.inputBytes,
       droppedMessages: this.dropped,
-      rungs: this.rungs.map((r) => ({ name: r.name, frames: r.frames, skipped: r.skipped, lastPts: r.lastPts })),
+      rungs: this.rungs.map((r) => ({
+        name: r.name,
+        frames: r.frames,
+        skipped: r.skipped,
+        lastPts: r.lastPts,
+        latencyMs: r.latencyMs,
+        maxLatencyMs: r.maxLatencyMs,
+      })),
       callbackErrors: this.callbackErrors,
       lagMs: this.lagMs(),
     };
@@ -543,7 +566,13 @@ export class LadderTranscoder {
     let outTs = ts;
     if (type === VIDEO && payload.length >= 5 && (payload[0] & 0x0f) === 7 && payload[1] === 1) {
       const pts = ts + si24(payload, 2);
+      const before = r.cursor;
       const dts = this.sourceDts(r, pts);
+      if (r.cursor !== before) {
+        // Wall time from the source frame's push to its rung frame's arrival: what the transcoder adds.
+        r.latencyMs = this.now() - this.srcWall[r.cursor - this.base];
+        r.maxLatencyMs = Math.max(r.maxLatencyMs, r.latencyMs);
+      }
       writeSi24(payload, 2, pts - dts);
       outTs = dts;
       r.lastPts = pts;

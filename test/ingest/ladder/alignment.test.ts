@@ -149,6 +149,44 @@ describe('a ladder started mid-publish (a restart) on the publish grid', () => {
   });
 });
 
+describe('a timestamp jump in the source', () => {
+  it('restarts the keyframe grid at the jump, as the packager restarts its segment grid', async () => {
+    const v = variants[1]; // 30 fps, no B-frames
+    // 5 s forward from the first video frame at or past 1.5 s (mid-GOP: the source has no keyframe there).
+    const cut = v.tags.find((t) => isVideoFrame(t) && t.timestamp >= 1500)!.timestamp;
+    const tags = v.tags.map((t) => (t.type !== 18 && t.payload[1] !== 0 && t.timestamp >= cut ? { ...t, timestamp: t.timestamp + 5000 } : t));
+    const out = new Map<string, Message[]>(rungs.map((r) => [r.name, []]));
+    const t = new LadderTranscoder({
+      outputs: ladderOutputs(rungs, { width: 480, height: 270 }),
+      segmentSeconds: 1,
+      onMessage: (rung, type, timestamp, payload) => out.get(rung)!.push({ type, timestamp, payload: Buffer.from(payload) }),
+    });
+    for (const tag of tags) t.push(tag.type, tag.timestamp, tag.payload);
+    t.end();
+    expect((await withDeadline(t.exited, 'ffmpeg to finish', 30_000)).code).toBe(0);
+    const source = packageAll(tags);
+    expect(source.errors).toEqual([]);
+    expect(source.segments.some((s) => s.discontinuity)).toBe(true);
+    for (const r of rungs) {
+      const rung = packageAll(out.get(r.name)!);
+      expect(rung.errors).toEqual([]);
+      expect(rung.segments.map((s) => s.discontinuity)).toEqual(source.segments.map((s) => s.discontinuity));
+      rung.segments.forEach((s, i) => expect(Math.abs(s.duration - source.segments[i].duration)).toBeLessThanOrEqual(1 / 30));
+      expect(rung.segments.every((s) => s.independent)).toBe(true);
+      // The source's segment after the jump starts mid-GOP; the rung's starts with a forced keyframe.
+      expect(source.segments.find((s) => s.discontinuity)!.independent).toBe(false);
+      const keys = out
+        .get(r.name)!
+        .filter((m) => isVideoFrame(m) && isKey(m))
+        .map((m) => m.timestamp);
+      expect(keys).toContain(cut + 5000);
+      expect(keys.filter((k) => k > cut).map((k) => k - keys.find((x) => x > cut)!)).toEqual(
+        [0, 1000, 2000].slice(0, keys.filter((k) => k > cut).length),
+      );
+    }
+  });
+});
+
 /** Video frames of segment i: those whose DTS fall within its span. */
 function countFrames(
   messages: readonly Message[],
