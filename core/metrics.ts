@@ -11,7 +11,7 @@ export const METRICS_NAMESPACE = 'Keyframe';
 export const METRIC_NAMES = {
   origin: ['OriginRequests', 'Origin4xx', 'Origin5xx', 'OriginLatency', 'UpstreamFailures'],
   'task-events': ['TaskEventsApplied', 'TaskEventsStale', 'RoutesPurged'],
-  ingest: ['ActiveStreams', 'IngestLoad'],
+  ingest: ['ActiveStreams', 'IngestLoad', 'LadderFallbacks'],
 } as const;
 
 /**
@@ -27,6 +27,12 @@ export const METRIC_NAMES = {
  * IngestLoad equals ActiveStreams.
  */
 export const LOAD_UNITS_PER_VCPU = 100;
+
+/**
+ * `LadderFallbacks` (ingest, Count, per minute): ladder channels' publishes that got no ladder in that minute
+ * (no CPU on the task, the transcoder failed past its restarts, or ladders off): they are passed through, with a
+ * warning in `keyframe status`.
+ */
 
 /** A CPU cost (vCPU, e.g. a transcoder's estimate) in load units, rounded up; 0 for none. */
 export function loadUnitsOfVcpu(vcpu: number): number {

@@ -29,7 +29,10 @@ async function main(): Promise<void> {
   });
 
   const metrics = emfMetrics('ingest');
+  let fallbacksSeen = 0;
   const publish = () => {
+    metrics.addMetric('LadderFallbacks', 'Count', app.streams.ladderFallbacks - fallbacksSeen);
+    fallbacksSeen = app.streams.ladderFallbacks;
     metrics.addMetric('ActiveStreams', 'Count', app.streams.activeStreams);
     // The metric the service scales on (core/metrics.ts): the publishes' cost in load units, a ladder's its CPU.
     metrics.addMetric('IngestLoad', 'Count', app.streams.loadUnits);

@@ -151,6 +151,8 @@ export class StreamManager {
   /** Sessions whose objects are still in memory (`playbackId/session` → store), for in-flight segment requests. */
   private readonly sessionObjects = new Map<string, ObjectStore>();
   private draining = false;
+  /** Ladder channels' publishes that fell back to passthrough (the `LadderFallbacks` metric counts them). */
+  ladderFallbacks = 0;
 
   constructor(private readonly opts: StreamManagerOptions) {}
 
@@ -481,6 +483,7 @@ export class StreamManager {
     const warnOnce = (code: string, message: string) => {
       if (stream.extraWarnings.some((w) => w.code === code)) return;
       stream.extraWarnings.push({ code, message });
+      if (code === 'ladder-unavailable' || code === 'ladder-failed') this.ladderFallbacks++;
       log?.warn('stream warning', { ...logContext, code, warning: message });
     };
     if (channel.ladder?.length) {

@@ -166,3 +166,39 @@ describe('quality ladder', () => {
     }
   });
 });
+
+describe('a task with no CPU for a ladder', () => {
+  let small: LocalStack;
+  beforeAll(async () => {
+    small = await startLocalStack({
+      rtmpPort: 0,
+      httpPort: 0,
+      taskEnv: { KEYFRAME_END_LINGER_SECONDS: '0', KEYFRAME_THUMBNAIL_SECONDS: '0', KEYFRAME_LADDER_CPU_BUDGET: '0' },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await small?.stop();
+  });
+
+  it('passes the publish through, never refuses it, and says why in the health', async () => {
+    const channel = await small.createChannel('abr-full', { ladder: '240p,160p' });
+    const publisher = startPublisher({ url: channel.publishUrl, seconds: 8, gopSeconds: 1, size: '480x270' });
+    try {
+      const master = await waitFor('the multivariant playlist', async () => {
+        const r = await fetch(`${small.httpUrl}/${channel.playbackId}/index.m3u8`);
+        return r.status === 200 ? r.text() : undefined;
+      });
+      // The source alone: the stream plays, untranscoded.
+      expect(parseMultivariant(master).map((v) => v.uri)).toEqual(['source.m3u8']);
+      const route = await waitFor('the warning in the route health', async () => {
+        const r = await small.store.getRoute(channel.playbackId);
+        return r?.health?.warnings.some((w) => w.code === 'ladder-unavailable') ? r : undefined;
+      });
+      expect(route.health?.warnings.find((w) => w.code === 'ladder-unavailable')?.message).toMatch(/passed through only/);
+      expect(await ffmpegChildren(small.fleet.serving()[0].pid!)).toEqual([]);
+    } finally {
+      await publisher.stop();
+    }
+    expect((await publisher.exited).code).toBe(0);
+  });
+});
