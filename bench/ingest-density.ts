@@ -225,7 +225,9 @@ await runBench({ deadlineMs: smoke ? 120_000 : 60 * 60_000, cleanups }, async ()
 
   /** The ingest's environment for a variant (and a counting ffmpeg wrapper, with --variants). */
   async function variantEnv(variant: Variant | undefined, dir: string): Promise<Record<string, string>> {
-    if (!variant) return {};
+    // Without --variants: passthrough as the figures of issue 11 were measured (thumbnail decodes would be extra
+    // processes and CPU; `--variants thumbnails` measures them).
+    if (!variant) return { KEYFRAME_THUMBNAIL_SECONDS: '0' };
     spawnCounter ??= createSpawnCounter(join(root, 'ffmpeg-count'));
     const env: Record<string, string> = {
       KEYFRAME_FFMPEG_PATH: spawnCounter.path,

@@ -248,7 +248,9 @@ class RecordingJob {
         await this.process(item);
         this.queue.shift();
         const next = this.queue[0];
-        const catchingUp = next !== undefined && (next.kind === 'segment' || next.kind === 'dropped' || next.kind === 'init');
+        // More media queued, or the end (whose VOD playlist follows at once): no live playlist in between.
+        const catchingUp =
+          next !== undefined && (next.kind === 'segment' || next.kind === 'dropped' || next.kind === 'init' || next.kind === 'finalize');
         if ((item.kind === 'segment' || item.kind === 'dropped') && !catchingUp) await this.putPlaylist(false);
       }
     } catch (err) {
