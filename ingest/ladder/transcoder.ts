@@ -112,6 +112,8 @@ const SCRIPT = 18;
 const STDERR_KEEP = 4096;
 /** Audio kept while waiting for the first keyframe (about 2 s of AAC). */
 const PRE_KEY_AUDIO = 100;
+/** Source frames remembered for the DTS mapping and the lag (about a minute at 60 fps). */
+const MAX_TRACKED_FRAMES = 4096;
 /** The packager's: a frame this close before a grid line is on it (ms-rounded timestamps). */
 const GRID_TOLERANCE_MS = 2;
 
@@ -425,6 +427,13 @@ export class LadderTranscoder {
 
   private noteSourceFrame(dts: number, pts: number): void {
     const wall = this.now();
+    if (this.srcDts.length >= MAX_TRACKED_FRAMES) {
+      // A rung that never answers (the lag says so): forget the oldest rather than grow.
+      this.srcPts.shift();
+      this.srcWall.shift();
+      this.srcDts.shift();
+      this.base++;
+    }
     this.srcDts.push(dts);
     let i = this.srcPts.length;
     while (i > 0 && this.srcPts[i - 1] > pts) i--;
