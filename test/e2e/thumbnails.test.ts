@@ -26,7 +26,12 @@ afterAll(async () => {
 
 async function get(path: string): Promise<{ status: number; type: string | null; cache: string | null; body: Buffer }> {
   const res = await fetch(`${stack.httpUrl}${path}`);
-  return { status: res.status, type: res.headers.get('content-type'), cache: res.headers.get('cache-control'), body: Buffer.from(await res.arrayBuffer()) };
+  return {
+    status: res.status,
+    type: res.headers.get('content-type'),
+    cache: res.headers.get('cache-control'),
+    body: Buffer.from(await res.arrayBuffer()),
+  };
 }
 
 /** ffprobe of a JPEG on stdin: codec and size. */
@@ -128,7 +133,10 @@ describe('thumbnails and recordings through the origin', () => {
     const rid = status[0].recordingId!;
     expect(rid).toMatch(/^[a-z0-9]{16}$/);
     const base = `/recordings/${pid}/${rid}/`;
-    await waitFor('the private recording playlist with a token', async () => (await get(`${base}index.m3u8?token=${token}`)).status === 200 || undefined);
+    await waitFor(
+      'the private recording playlist with a token',
+      async () => (await get(`${base}index.m3u8?token=${token}`)).status === 200 || undefined,
+    );
     expect((await get(`${base}index.m3u8`)).status).toBe(403);
     expect((await get(`${base}index.m3u8?token=${forged}`)).status).toBe(403);
     const api = (await (await fetch(`${stack.httpUrl}/api/streams`)).json()) as ApiStreams;
