@@ -351,7 +351,8 @@ export class LadderTranscoder {
       this.start(ts);
     }
     if (u.kind === 'video-frame') {
-      if (this.lastVideoDts !== undefined && ts < this.lastVideoDts) {
+      // Back by more than the packager's 100 ms (a jump for it): ffmpeg would re-time frames. Smaller steps are jitter.
+      if (this.lastVideoDts !== undefined && ts < this.lastVideoDts - 100) {
         this.fault('timestamps-backward', `video timestamp went back from ${this.lastVideoDts} to ${ts} ms`);
       }
       if (this.dropping) {

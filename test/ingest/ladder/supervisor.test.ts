@@ -98,6 +98,25 @@ describe('LadderSupervisor', () => {
     }
   });
 
+  it('source timestamps going back (an encoder restart): down, restarted on the new timeline, up', async () => {
+    const h = harness();
+    // The clip twice, then again from its own timestamps (back by 4 s), three times; at twice real time.
+    const tags = [...loopTags(clip, 2), ...loopTags(clip, 3).filter((t) => t.type !== 18 && t.payload[1] !== 0)];
+    const feed = feedRealTime(tags, (t) => h.sup.push(t.type, t.timestamp, t.payload), { speed: 2 });
+    try {
+      await h.states.waitFor('up', (e) => e.state === 'up', 20_000);
+      const down = await h.states.waitFor('down', (e) => e.state === 'down', 20_000);
+      expect(down.reason).toMatch(/^timestamps-backward: video timestamp went back from \d+ to \d+ ms/);
+      await h.states.waitFor('up after the restart', (e) => e.state === 'up' && e.restarts === 1, 20_000);
+      // The new process's frames are on the new (earlier) timeline.
+      const first = await h.frames.waitFor('a frame after the restart', (f) => f.ups === 2, 10_000);
+      expect(first.timestamp).toBeLessThan(4000);
+    } finally {
+      feed.stop();
+      h.sup.close();
+    }
+  });
+
   it('gives up after maxRestarts within the window: failed, and no more processes', async () => {
     const wrapper = script(dir, 'fail.sh', 'echo "simulated failure" >&2\nexit 3');
     const h = harness({ ffmpegPath: wrapper, maxRestarts: 2, restartWindowMs: 60_000 });

@@ -124,8 +124,9 @@ export async function probe(file: string): Promise<{ width: number; height: numb
 }
 
 /**
- * Feeds tags at the pace of their timestamps (a live publisher), from `startIndex`; resolves at the end or when
- * `stop()` is called. Pacing is the source's, not a wait for state.
+ * Feeds tags at the pace of their timestamps (a live publisher); resolves at the end or when `stop()` is called.
+ * A step back in the timestamps (an encoder restart) is paced as no step. Pacing is the source's, not a wait for
+ * state.
  */
 export function feedRealTime(
   tags: readonly FlvTag[],
@@ -133,18 +134,28 @@ export function feedRealTime(
   opts: { speed?: number } = {},
 ): { done: Promise<void>; stop(): void } {
   const speed = opts.speed ?? 1;
+  // When each tag is due, ms after the start: timestamp steps, clamped to [0, 1 s].
+  const due: number[] = [];
+  let at = 0;
+  let prev: number | undefined;
+  for (const t of tags) {
+    if (t.type !== 18) {
+      if (prev !== undefined) at += Math.min(1000, Math.max(0, t.timestamp - prev));
+      prev = t.timestamp;
+    }
+    due.push(at);
+  }
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  const first = tags.find((t) => t.type !== 18)?.timestamp ?? 0;
   const t0 = Date.now();
   let i = 0;
   const done = new Promise<void>((resolve) => {
     const step = () => {
       if (stopped) return resolve();
       const elapsed = (Date.now() - t0) * speed;
-      while (i < tags.length && tags[i].timestamp - first <= elapsed) push(tags[i++]);
+      while (i < tags.length && due[i] <= elapsed) push(tags[i++]);
       if (i >= tags.length) return resolve();
-      timer = setTimeout(step, Math.max(1, (tags[i].timestamp - first - elapsed) / speed));
+      timer = setTimeout(step, Math.max(1, (due[i] - elapsed) / speed));
     };
     step();
   });
