@@ -64,6 +64,8 @@ export interface QualityStats {
   readonly reattached?: number;
   /** Times the drop guard reset hls.js's bandwidth estimate to a measured slow link (engines/hlsjs.ts). */
   readonly estimateResets?: number;
+  /** The variant of the first fragment hls.js loaded: the top one in Auto (it starts high), or the pin. */
+  readonly firstLoad?: string;
 }
 
 export const SWITCH_LOG = 30;
@@ -133,9 +135,12 @@ export function startLevelFor(levelCount: number, maxAutoLevel: number): number 
   return maxAutoLevel >= 0 && maxAutoLevel < levelCount ? maxAutoLevel : levelCount - 1;
 }
 
-/** The text for the page's Auto option: `Auto (720p)` while auto plays 720p, `Auto` before anything plays. */
+/**
+ * The text for the page's Auto option: `Auto (720p)` while Auto plays 720p (the source too: the readout beside
+ * says which), `Auto` before anything plays and while pinned.
+ */
 export function autoOptionText(stats: Pick<QualityStats, 'auto' | 'playing'>): string {
-  return stats.auto && stats.playing ? `Auto (${stats.playing})` : 'Auto';
+  return stats.auto && stats.playing ? `Auto (${stats.playing.replace(/ \(source\)$/, '')})` : 'Auto';
 }
 
 /** The readout beside the selector: `Auto · 720p`, `480p`, or the native engine's playing height. */

@@ -79,6 +79,7 @@ describe('qualities (player/src/qualities.ts)', () => {
     const levels = qualitiesOf(LEVELS);
     expect(autoOptionText({ auto: true, playing: '720p' })).toBe('Auto (720p)');
     expect(autoOptionText({ auto: true })).toBe('Auto');
+    expect(autoOptionText({ auto: true, playing: '1080p (source)' })).toBe('Auto (1080p)');
     expect(autoOptionText({ auto: false, playing: '480p' })).toBe('Auto');
     expect(qualityReadout({ auto: true, playing: '720p', levels })).toBe('Auto · 720p');
     expect(qualityReadout({ auto: false, playing: '480p', levels })).toBe('480p');

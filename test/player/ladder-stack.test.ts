@@ -101,16 +101,17 @@ describe('qualities on a ladder channel of the local stack (Chromium)', () => {
     );
     expect((await page.evaluate('window.keyframePlayer.stats().tuning')) as string).toBe('ll-hls');
     expect(live.quality!.levels.map((l) => l.label)).toEqual([SOURCE, '240p', '160p']);
-    expect(live.options).toEqual([`Auto (${playing(live)})`, SOURCE, '240p', '160p']);
-    // It started high: the first fragment that played was the source's.
-    expect(live.quality!.switchLog[0]?.label).toBe(SOURCE);
+    expect(live.options.slice(1)).toEqual([SOURCE, '240p', '160p']);
+    // It started high: hls.js's first fragment was the source's. (On a loaded machine hls.js may still drop from
+    // it at once, if that first load could not arrive in time; it climbs back, as below.)
+    expect(live.quality!.firstLoad).toBe(SOURCE);
     const settled = await waitLadderView(
       page,
       'the source playing for 4 s',
-      (v) => playing(v) === SOURCE && v.currentTime > live.currentTime + 4,
-      20_000,
+      (v) => playing(v) === SOURCE && v.currentTime > live.currentTime + 4 && v.readout === `Auto · ${SOURCE}`,
+      40_000,
     );
-    expect(settled.readout).toBe(`Auto · ${SOURCE}`);
+    expect(settled.options[0]).toBe('Auto (270p)');
     expect(settled.quality!.resolution).toEqual({ width: 480, height: 270 });
     await page.screenshot({ path: await artifactPath('player-ladder.png') });
 

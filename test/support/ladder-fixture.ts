@@ -289,6 +289,7 @@ export interface QualityView {
   dropped?: string[];
   reattached?: number;
   estimateResets?: number;
+  firstLoad?: string;
   resolution?: { width: number; height: number };
 }
 

@@ -23,10 +23,17 @@ export const VARIANT_CHECK_MS = 5000;
 /**
  * The drop guard (docs/player.md, Qualities): a load whose transfer (first byte to last, so a blocking part's
  * wait on the server is left out) took at least this long is a throughput sample; faster ones say the link is
- * fine. Two samples in a row below the loading variant's BANDWIDTH, while hls.js's estimate is far above them,
- * reset hls.js's estimate to what was measured.
+ * fine. DROP_GUARD_SAMPLES samples in a row below the loading variant's BANDWIDTH, while hls.js's estimate is
+ * far above them, reset hls.js's estimate to what was measured.
  */
 export const DROP_GUARD_MIN_TRANSFER_MS = 30;
+/** Slow loads in a row before the guard acts (three LL-HLS parts: one second of media). */
+export const DROP_GUARD_SAMPLES = 3;
+/**
+ * Loads in the first seconds after hls.js starts are not sampled: the page is at its busiest then (scripts,
+ * the transmuxer worker, the first decodes), and a busy main thread stretches a transfer's measured time.
+ */
+export const DROP_GUARD_WARMUP_MS = 5000;
 
 export interface HlsJsEngineOptions {
   /** The tuning chosen for this playlist (tuning.ts selectTuning). */
@@ -73,6 +80,8 @@ export function createHlsJsEngine(opts: HlsJsEngineOptions): EngineAdapter {
   const endedUrls = new Set<string>();
   let reattached = 0;
   let estimateResets = 0;
+  /** The variant of the first fragment hls.js loaded (where it started). */
+  let firstLoad: string | undefined;
   let watch: ReturnType<typeof setInterval> | undefined;
   let checking = false;
   const labelOf = (index: number) => levels.find((q) => q.index === index)?.label;
@@ -138,13 +147,18 @@ export function createHlsJsEngine(opts: HlsJsEngineOptions): EngineAdapter {
     });
     // The drop guard: hls.js's estimate is an average weighted by download time, so after fast downloads it sits
     // far above a link that has just become slow, and only its emergency rule (a load that cannot finish before
-    // the buffer runs out) switches down, by then with the buffer nearly gone. Two loads in a row slower than
+    // the buffer runs out) switches down, by then with the buffer nearly gone. Three loads in a row slower than
     // the variant's own bitrate are enough to know: the estimate is reset to them, and ABR picks a variant that
     // fits from the next load on, while the buffer still holds.
     const slow: number[] = [];
+    const startedAt = now();
+    h.on(Events.FRAG_LOADING, (_e, data) => {
+      if (firstLoad === undefined && data.frag.type === 'main' && data.frag.sn !== 'initSegment') firstLoad = labelOf(data.frag.level);
+    });
     h.on(Events.FRAG_LOADED, (_e, data: FragLoadedData) => {
       const { frag, part } = data;
       if (frag.type !== 'main' || frag.sn === 'initSegment' || !h.autoLevelEnabled || h.levels.length < 2) return;
+      if (now() - startedAt < DROP_GUARD_WARMUP_MS) return;
       const level = h.levels[frag.level];
       const stats = part ? part.stats : frag.stats;
       const transferMs = stats.loading.end - stats.loading.first;
@@ -158,7 +172,7 @@ export function createHlsJsEngine(opts: HlsJsEngineOptions): EngineAdapter {
         return;
       }
       slow.push(bps);
-      if (slow.length < 2) return;
+      if (slow.length < DROP_GUARD_SAMPLES) return;
       const measured = Math.max(...slow);
       slow.length = 0;
       if (h.bandwidthEstimate > 1.5 * measured) {
@@ -240,6 +254,7 @@ export function createHlsJsEngine(opts: HlsJsEngineOptions): EngineAdapter {
         ...(droppedRungs.length ? { dropped: [...droppedRungs] } : {}),
         ...(reattached ? { reattached } : {}),
         ...(estimateResets ? { estimateResets } : {}),
+        ...(firstLoad ? { firstLoad } : {}),
       };
     },
     setQuality(choice: QualityChoice) {
