@@ -78,6 +78,8 @@ export interface LadderTranscoderOptions {
   readonly maxInputBytes?: number;
   /** The packager's `jumpThresholdMs`, mirrored by the keyframe grid. @default 2000 */
   readonly jumpThresholdMs?: number;
+  /** After `end()`, ffmpeg is killed if it has not exited by then (a hung one would stay forever). @default 5000 */
+  readonly endTimeoutMs?: number;
   /** Wall clock for the lag. @default Date.now */
   readonly now?: () => number;
   /** For tests. @default child_process.spawn */
@@ -205,6 +207,7 @@ export class LadderTranscoder {
   private firstFedDts: number | undefined;
 
   private lagTimer: NodeJS.Timeout | undefined;
+  private endTimer: NodeJS.Timeout | undefined;
   private overSince: number | undefined;
   private behindReported = false;
   private queueReported = false;
@@ -252,7 +255,7 @@ export class LadderTranscoder {
     }
   }
 
-  /** Ends the input: ffmpeg encodes what it has, writes it out and exits. */
+  /** Ends the input: ffmpeg encodes what it has, writes it out and exits (killed if it has not after `endTimeoutMs`). */
   end(): void {
     if (this.ended) return;
     this.ended = true;
@@ -262,6 +265,10 @@ export class LadderTranscoder {
       return;
     }
     this.stdin?.end();
+    if (!this.exitInfo) {
+      this.endTimer = setTimeout(() => this.killGroup(), this.o.endTimeoutMs ?? 5000);
+      this.endTimer.unref();
+    }
   }
 
   /** Kills ffmpeg (and anything it started) at once. */
@@ -525,6 +532,7 @@ export class LadderTranscoder {
     if (this.exitInfo) return;
     this.exitInfo = exit;
     if (this.lagTimer) clearInterval(this.lagTimer);
+    if (this.endTimer) clearTimeout(this.endTimer);
     try {
       this.o.onExit?.(exit);
     } catch {

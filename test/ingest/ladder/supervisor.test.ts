@@ -18,7 +18,7 @@ import {
   LadderTranscoder,
 } from '../../../ingest/ladder/index.js';
 import type { FlvTag } from '../../../ingest/packager/index.js';
-import { EventLog, withDeadline } from '../../support/wait';
+import { EventLog, waitFor, withDeadline } from '../../support/wait';
 import { feedRealTime, isVideoFrame, loopTags, makeSource, script, tempDir } from './support';
 
 const dir = tempDir();
@@ -115,6 +115,34 @@ describe('LadderSupervisor', () => {
       feed.stop();
       h.sup.close();
     }
+  });
+
+  it('end() of a hung ffmpeg: killed after endTimeoutMs, not left behind', async () => {
+    const wrapper = script(dir, 'deaf.sh', '{ head -c 50000; sleep 3600; } | ffmpeg "$@"');
+    const t = new LadderTranscoder({
+      outputs,
+      segmentSeconds: 1,
+      ffmpegPath: wrapper,
+      endTimeoutMs: 300,
+      onMessage: () => {},
+      env: inheritedEnvironment(),
+    });
+    for (const tag of clip) t.push(tag.type, tag.timestamp, tag.payload);
+    const pid = t.pid!;
+    t.end();
+    const exit = await withDeadline(t.exited, 'the hung ffmpeg to be killed', 10_000);
+    expect(exit.expected).toBe(true);
+    expect(exit.signal).toBe('SIGKILL');
+    // The whole group (sleep, head, ffmpeg) is gone, once init has reaped the orphans.
+    const gone = () => {
+      try {
+        process.kill(-pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    await waitFor('the process group to be gone', gone, 10_000);
   });
 
   it('gives up after maxRestarts within the window: failed, and no more processes', async () => {
