@@ -203,7 +203,12 @@ await runBench({ deadlineMs: smoke ? 240_000 : 40 * 60_000, cleanups }, async ()
   const pssPerLadder = ingestPss ?? ours?.pssMiB;
   const measurement =
     coresPerLadder !== undefined && pssPerLadder !== undefined
-      ? { coresPerLadder, pssMiBPerLadder: pssPerLadder, onTimeHere: capacity.length ? onTimeHere : machine.nproc, machineCores: machine.nproc }
+      ? {
+          coresPerLadder,
+          pssMiBPerLadder: pssPerLadder,
+          onTimeHere: capacity.length ? onTimeHere : Number.POSITIVE_INFINITY,
+          machineCores: machine.nproc,
+        }
       : undefined;
   const rows: TaskRow[] = measurement ? ladderTaskRows(measurement, { armSpeed }) : [];
 
@@ -321,7 +326,7 @@ await runBench({ deadlineMs: smoke ? 240_000 : 40 * 60_000, cleanups }, async ()
           `${r.vcpu} vCPU / ${r.memoryGiB} GiB`,
           round(r.taskHour, 4),
           r.byBudget,
-          r.byMeasurement,
+          Number.isFinite(r.byMeasurement) ? r.byMeasurement : '— (not run)',
           r.byMemory,
           `**${r.ladders}**`,
           Number.isFinite(r.perLadderHourPacked) ? round(r.perLadderHourPacked, 4) : '—',

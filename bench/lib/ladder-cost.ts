@@ -47,7 +47,7 @@ export interface LadderMeasurement {
   readonly coresPerLadder: number;
   /** Memory of one ladder (PSS), MiB. */
   readonly pssMiBPerLadder: number;
-  /** Ladders this machine ran at once on time (0: not even one). */
+  /** Ladders this machine ran at once on time (0: not even one; Infinity: not measured, the budget and memory decide). */
   readonly onTimeHere: number;
   /** Cores of this machine. */
   readonly machineCores: number;

@@ -24,6 +24,12 @@ describe('ladder cost model (bench/lib/ladder-cost.ts)', () => {
     expect(rows).toHaveLength(8);
   });
 
+  it('without a concurrency measurement the budget and memory decide', () => {
+    const four = ladderTaskRows({ ...measured, onTimeHere: Number.POSITIVE_INFINITY }).find((r) => r.arch === 'x86_64' && r.vcpu === 4)!;
+    expect(four.byMeasurement).toBe(Number.POSITIVE_INFINITY);
+    expect(four.ladders).toBe(2);
+  });
+
   it('a task that holds none costs Infinity per ladder-hour', () => {
     const rows = ladderTaskRows({ ...measured, coresPerLadder: 2 });
     const two = rows.find((r) => r.arch === 'arm64' && r.vcpu === 2)!;
