@@ -191,6 +191,43 @@ describe('qualities in the player (Chromium, an ffmpeg multivariant stream)', ()
     }
   }, 60_000);
 
+  it('a rung the multivariant playlist lists only later (not ready when the viewer joined) is offered once listed', async () => {
+    const late = await startLadderFixture({ listVariantsAfter: { '270p': 6 } });
+    const p = await browser.newPage();
+    try {
+      await p.goto(late.playerUrl);
+      const two = await waitView(
+        'live with two qualities',
+        (v) => v.state === 'live' && (v.quality?.levels.length ?? 0) === 2 && !!playingLabel(v),
+        20_000,
+        p,
+      );
+      expect(two.quality!.levels.map((l) => l.label)).toEqual([TOP, '180p']);
+      await p.evaluate(RECORD_PROGRESS);
+      const since = Date.now();
+      // Read again within VARIANT_CHECK_MS of being listed: hls.js starts again on the same video, with all three.
+      const three = await waitView(
+        'three qualities once 270p is listed',
+        (v) => (v.quality?.levels.length ?? 0) === 3 && !!playingLabel(v),
+        20_000,
+        p,
+      );
+      expect(three.quality!.levels.map((l) => l.label)).toEqual(LABELS);
+      expect(three.quality!.reattached).toBe(1);
+      const on = await waitView('4 s more of playback', (v) => v.currentTime > three.currentTime + 4, 15_000, p);
+      expect(on.state).toBe('live');
+      expect(on.quality!.reattached).toBe(1);
+      // The new instance costs a short rebuffer (the video's new MediaSource), under the stall budget.
+      const restartStalls = on.stalls.recent.filter((s) => s.at >= since).map((s) => s.ms);
+      expect(Math.max(0, ...restartStalls)).toBeLessThan(STALL_MS);
+      expect(on.maxGapMs).toBeLessThan(GAP_MS);
+      console.log(`ladder reattach: stalls ${JSON.stringify(restartStalls)}, longest progress gap ${Math.round(on.maxGapMs)} ms`);
+    } finally {
+      await p.close();
+      await late.stop();
+    }
+  }, 60_000);
+
   it('native engine (the Safari path): no selector, the playing resolution shown', async () => {
     const native = await browser.newPage();
     try {

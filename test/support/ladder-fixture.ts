@@ -187,6 +187,8 @@ export async function startLadderFixture(
     playbackId?: string;
     /** Variants whose playlist ends (`#EXT-X-ENDLIST`) this many seconds after the start, the others going on. */
     endVariantsAfter?: Readonly<Record<string, number>>;
+    /** Variants the multivariant playlist lists only from this many seconds after the start (a rung not ready yet). */
+    listVariantsAfter?: Readonly<Record<string, number>>;
   } = {},
 ): Promise<LadderFixture> {
   const dir = await encodeLadderFixture();
@@ -204,6 +206,23 @@ export async function startLadderFixture(
   const first = variants.get(FIXTURE_VARIANTS[0].name) ?? [];
   const lead = first.slice(0, START_SEGMENTS).reduce((s, x) => s + x.duration, 0);
   const epochMs = t0 - lead * 1000;
+
+  /** The multivariant playlist now: without the variants `listVariantsAfter` holds back still. */
+  const listed = (): string => {
+    const later = opts.listVariantsAfter;
+    if (!later) return multivariant;
+    const lines = multivariant.split('\n');
+    const out: string[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      const after = lines[i].startsWith('#EXT-X-STREAM-INF:') ? later[(lines[i + 1] ?? '').replace(/\.m3u8$/, '')] : undefined;
+      if (after !== undefined && Date.now() - t0 < after * 1000) {
+        i++;
+        continue;
+      }
+      out.push(lines[i]);
+    }
+    return out.join('\n');
+  };
 
   const livePlaylist = (name: string, segments: readonly Segment[]): string => {
     const endAfter = opts.endVariantsAfter?.[name];
@@ -241,7 +260,7 @@ export async function startLadderFixture(
     const prefix = `/${playbackId}/`;
     if (!path.startsWith(prefix)) return send(res, 404, 'text/plain', 'not found');
     const name = path.slice(prefix.length);
-    if (name === 'index.m3u8') return send(res, 200, 'application/vnd.apple.mpegurl', multivariant);
+    if (name === 'index.m3u8') return send(res, 200, 'application/vnd.apple.mpegurl', listed());
     const variant = /^([a-z0-9]+)\.m3u8$/.exec(name)?.[1];
     const segments = variant ? variants.get(variant) : undefined;
     if (variant && segments) return send(res, 200, 'application/vnd.apple.mpegurl', livePlaylist(variant, segments));
@@ -341,8 +360,10 @@ export const RECORD_PROGRESS = `(() => {
     open: () => (v.paused ? 0 : performance.now() - g.last),
     reset: () => { g.maxGap = 0; g.last = performance.now(); g.t = v.currentTime; } };
   window.__kfProgress = g;
+  // Any change of currentTime outside a seek is the picture moving: a new hls.js instance on the same video (a
+  // ladder's multivariant playlist that gained a variant) starts a new media timeline, lower than the old one.
   v.addEventListener('timeupdate', () => {
-    if (v.currentTime > g.t) {
+    if (v.currentTime !== g.t && !v.seeking) {
       const now = performance.now();
       g.maxGap = Math.max(g.maxGap, now - g.last);
       g.last = now;
