@@ -91,8 +91,11 @@ interface RungState {
   live: boolean;
 }
 
-/** Within this of a grid line, a rung keyframe is on it (timestamps are whole ms; a frame is ≥ 16 ms). */
-const GRID_TOLERANCE_MS = 12;
+/**
+ * The transcoder passes on only keyframes it forced at grid lines, but at 29.97 fps a grid line's first frame is
+ * up to a frame after it: a keyframe within a quarter segment of a line starts that line's segment.
+ */
+const GRID_TOLERANCE_FRACTION = 0.25;
 
 export class Renditions {
   private readonly rungs = new Map<string, RungState>();
@@ -249,7 +252,7 @@ export class Renditions {
     const t = timestamp + offset;
     const S = this.o.segmentSeconds * 1000;
     const k = Math.round((t - grid.originMs) / S);
-    if (k < 0 || Math.abs(t - (grid.originMs + k * S)) > GRID_TOLERANCE_MS) return;
+    if (k < 0 || Math.abs(t - (grid.originMs + k * S)) > GRID_TOLERANCE_FRACTION * S) return;
     const session = newSessionId();
     const continuation = r.generation > 0;
     r.generation++;
@@ -260,6 +263,8 @@ export class Renditions {
       mediaSequenceBase: grid.msn + k,
       discontinuitySequenceBase: grid.dseq - 1 + (continuation ? 1 : 0),
       anchorMs: t,
+      // The source's grid, not this packager's first sample: at 29.97 fps they drift apart by a frame.
+      gridOriginMs: grid.originMs,
       segmentSeconds: this.o.segmentSeconds,
       ...(this.o.fragmentSeconds !== undefined ? { fragmentSeconds: this.o.fragmentSeconds } : {}),
       lowLatency: this.o.lowLatency,

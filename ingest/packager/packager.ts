@@ -76,6 +76,12 @@ export interface PackagerOptions extends PackagerOutputs {
   readonly now?: () => number;
   /** Wall-clock time (epoch ms) of the stream's first media bytes. @default now() at the first audio/video push */
   readonly anchorMs?: number;
+  /**
+   * Where the segment grid starts (epoch ms on the packager's timeline), until the first flush. A transcoded
+   * rendition that starts mid-publish passes the source's first segment start, so its grid lines are the
+   * source's even when frame times do not divide the segment duration (29.97 fps). @default its first sample
+   */
+  readonly gridOriginMs?: number;
   /** Segment duration target, s (segments never exceed it, except for frame intervals above it). @default 1 */
   readonly segmentSeconds?: number;
   /** Fragment (part) duration limit, s; ≥ 0.05 and ≤ segmentSeconds. @default 0.334 (10 frames at 30 fps despite ms rounding) */
@@ -179,7 +185,7 @@ export class Packager {
   /** The error that stopped this packager, if any; every later `push` returns it. */
   error: PackagerError | undefined;
 
-  private readonly o: Required<Omit<PackagerOptions, keyof PackagerOutputs | 'sequenceQuantumMs' | 'anchorMs' | 'maxBitrateBps'>> &
+  private readonly o: Required<Omit<PackagerOptions, keyof PackagerOutputs | 'sequenceQuantumMs' | 'anchorMs' | 'maxBitrateBps' | 'gridOriginMs'>> &
     Pick<PackagerOptions, 'sequenceQuantumMs' | 'maxBitrateBps'>;
   private readonly out: PackagerOutputs;
   private readonly now: () => number;
@@ -259,6 +265,7 @@ export class Packager {
     this.out = options;
     this.now = this.o.now;
     this.anchorMs = options.anchorMs;
+    if (options.gridOriginMs !== undefined) this.gridOrigin = options.gridOriginMs / 1000;
     this.sessionId = options.session;
     this.nextMsn = options.mediaSequenceBase;
   }
