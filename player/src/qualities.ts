@@ -66,6 +66,8 @@ export interface QualityStats {
   readonly estimateResets?: number;
   /** The variant of the first fragment hls.js loaded: the top one in Auto (it starts high), or the pin. */
   readonly firstLoad?: string;
+  /** Times a pin hls.js had left (its level failed) was applied again once its variant was listed again. */
+  readonly repinned?: number;
 }
 
 export const SWITCH_LOG = 30;

@@ -5,6 +5,7 @@ import { createPlayerRoutes } from '../../local/player-routes';
 import { type LocalStack, startLocalStack } from '../../local/stack';
 import { artifactPath, launchBrowser, type Page, type TestBrowser } from '../support/browser';
 import { type LadderView, RECORD_PROGRESS, waitLadderView } from '../support/ladder-fixture';
+import { ffmpegChildren, kill } from '../support/ladder';
 import { type Publisher, startPublisher } from '../support/media';
 import { waitFor } from '../support/wait';
 
@@ -180,4 +181,41 @@ describe('qualities on a ladder channel of the local stack (Chromium)', () => {
     expectNoLongStall(auto, since, 'back to Auto');
     expect(pageErrors).toEqual([]);
   }, 90_000);
+
+  it('the transcoder killed while pinned to a rung: playback goes on (on the source), and the pin is back with the rungs', async () => {
+    await page.selectOption('#quality', '160p');
+    await waitLadderView(page, '160p pinned', (v) => playing(v) === '160p' && v.quality?.auto === false, 15_000);
+    const task = stack.fleet.serving()[0];
+    const [transcoder] = await waitFor('the ladder ffmpeg', async () => {
+      const pids = await ffmpegChildren(task.pid!);
+      return pids.length === 1 ? pids : undefined;
+    });
+    await page.evaluate('window.__kfProgress.reset()');
+    const since = Date.now();
+    kill(transcoder);
+    // The rungs leave (their playlists answer 404): the page plays the source, the only variant left.
+    const alone = await waitLadderView(page, 'the source alone, playing', (v) => v.state === 'live' && playing(v) === SOURCE, 30_000);
+    const aloneIn = Date.now() - since;
+    // The supervisor restarts the transcoder and the rungs come back: the page offers them again, and the pin
+    // (kept by label) plays 160p again.
+    const back = await waitLadderView(
+      page,
+      'the rungs back, 160p pinned again',
+      (v) => (v.quality?.levels.length ?? 0) === 3 && playing(v) === '160p' && v.quality?.auto === false,
+      60_000,
+    );
+    const backIn = Date.now() - since;
+    const history = (await page.evaluate('window.keyframePlayer.stats().history.map((h) => h.state)')) as string[];
+    const stalls = back.stalls.recent.filter((x) => x.at >= since).map((x) => x.ms);
+    console.log(
+      `ladder (stack) transcoder killed: source alone after ${aloneIn} ms (levels ${alone.quality!.levels.length}), ` +
+        `rungs and pin back after ${backIn} ms (reattached ${back.quality!.reattached ?? 0}, repinned ${back.quality!.repinned ?? 0}, dropped ${JSON.stringify(back.quality!.dropped ?? [])}); ` +
+        `stalls ${JSON.stringify(stalls)}; longest progress gap ${Math.round(back.maxGapMs)} ms; states ${history.join(' → ')}`,
+    );
+    expect(history).not.toContain('ended');
+    expect(back.state).toBe('live');
+    // The source never stopped: whatever the player did to leave the dead rung, the picture came back quickly.
+    expect(Math.max(0, ...stalls)).toBeLessThan(3000);
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
 });

@@ -309,6 +309,7 @@ export interface QualityView {
   reattached?: number;
   estimateResets?: number;
   firstLoad?: string;
+  repinned?: number;
   resolution?: { width: number; height: number };
 }
 

@@ -63,7 +63,7 @@ export interface EngineHooks {
 /** The engine's part of `QualityStats`; the player core adds the viewer's choice and the decoded size. */
 export type EngineQualities = Pick<
   QualityStats,
-  'levels' | 'current' | 'auto' | 'switches' | 'switchLog' | 'dropped' | 'reattached' | 'estimateResets' | 'firstLoad'
+  'levels' | 'current' | 'auto' | 'switches' | 'switchLog' | 'dropped' | 'reattached' | 'estimateResets' | 'firstLoad' | 'repinned'
 >;
 
 /** One engine instance, attached to one `<video>` and one playlist URL. */

@@ -80,6 +80,7 @@ export function createHlsJsEngine(opts: HlsJsEngineOptions): EngineAdapter {
   const endedUrls = new Set<string>();
   let reattached = 0;
   let estimateResets = 0;
+  let repinned = 0;
   /** The variant of the first fragment hls.js loaded (where it started). */
   let firstLoad: string | undefined;
   let watch: ReturnType<typeof setInterval> | undefined;
@@ -123,6 +124,15 @@ export function createHlsJsEngine(opts: HlsJsEngineOptions): EngineAdapter {
       h.destroy();
       hls = null;
       start(video, url, hooks);
+      return;
+    }
+    // hls.js leaves a pinned level that fails (a rung whose transcoder died) for ABR; once the rung is listed
+    // again, the viewer's pin applies again.
+    const choice = opts.quality?.() ?? 'auto';
+    const pinned = choice === 'auto' ? undefined : levelForChoice(levels, choice);
+    if (pinned !== undefined && h.autoLevelEnabled && listed.has(h.levels[pinned]?.uri ?? '')) {
+      repinned++;
+      h.nextLevel = pinned;
     }
   }
 
@@ -255,6 +265,7 @@ export function createHlsJsEngine(opts: HlsJsEngineOptions): EngineAdapter {
         ...(reattached ? { reattached } : {}),
         ...(estimateResets ? { estimateResets } : {}),
         ...(firstLoad ? { firstLoad } : {}),
+        ...(repinned ? { repinned } : {}),
       };
     },
     setQuality(choice: QualityChoice) {
