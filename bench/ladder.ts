@@ -27,7 +27,11 @@
  * Then ladders per Fargate task size and the cost per ladder-hour (bench/lib/ladder-cost.ts).
  *
  *   npx tsx bench/ladder.ts [--parts cpu,ingest,capacity] [--reps 3] [--ingest-reps 2] [--window 20] [--n 1,2,3]
- *     [--finbits same,defaults] [--arm-speed 1] [--smoke] [--json out.json]
+ *     [--finbits same,defaults] [--cuts] [--arm-speed 1] [--smoke] [--json out.json]
+ *
+ * --finbits defaults: the finbits-style command as a tutorial writes it (x264 preset, bitrate, VBV and `-g` only:
+ * lookahead, B-frames, scene-cut keyframes). --cuts: a source with hard scene cuts off the 2 s keyframe grid
+ * (SMPTE bars over testsrc2 for 0.9 s of every 2.7 s), where scene-cut keyframes move the finbits segments.
  */
 import './lib/quiet';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -43,7 +47,7 @@ import { ensureTable, startLocalDynamo } from '../local/dynamo';
 import { finish, machineInfo, parseArgs, progress, runBench, sleep, table } from './lib/cli';
 import { bundleIngest, startIngestProcess } from './lib/ingest-process';
 import { FARGATE_PRICES, LADDER_BUDGET_SHARE, ladderTaskRows, shareCostPerLadderHour, type TaskRow } from './lib/ladder-cost';
-import { avcFrame, boundarySpread, type FlvFileTag, feedRealtime, finbitsArgs, readFlvTags, segmentStarts } from './lib/ladder-run';
+import { avcFrame, boundarySpread, encodeCutSource, type FlvFileTag, feedRealtime, finbitsArgs, readFlvTags, segmentStarts } from './lib/ladder-run';
 import { httpGet, playlistSegments } from './lib/live';
 import { encodeSource, publishFile, type SourceSpec } from './lib/media';
 import { cpuBetween, memoryOfTree, sampleTree, systemCpu, busyPercent } from './lib/proc';
@@ -64,6 +68,8 @@ const settleSeconds = args.number('settle', smoke ? 1 : 3);
 const nList = args.list('n', smoke ? [1] : [1, 2, 3]);
 const finbitsKinds = args.string('finbits', 'same').split(',').filter(Boolean) as Array<'same' | 'defaults'>;
 const armSpeed = args.number('arm-speed', 1);
+/** A source with hard scene cuts off the keyframe grid (bench/lib/ladder-run.ts `encodeCutSource`) instead of plain testsrc2. */
+const cuts = args.flag('cuts');
 const frameSeconds = 1 / SOURCE.fps;
 const machine = machineInfo();
 const cleanups: Array<() => unknown> = [];
@@ -118,7 +124,7 @@ await runBench({ deadlineMs: smoke ? 240_000 : 40 * 60_000, cleanups }, async ()
   progress(
     `source ${SOURCE.width}x${SOURCE.height}@${SOURCE.fps}, ${SOURCE.videoKbps} kbit/s, GOP ${SOURCE.gopSeconds} s (encoding once if not cached)`,
   );
-  const file = await encodeSource(SOURCE);
+  const file = cuts ? await encodeCutSource(SOURCE) : await encodeSource(SOURCE);
   const tags = readFlvTags(file);
   const outputs = ladderOutputs(rungsBelow(ladder, SOURCE.height), SOURCE);
   progress(`source ${file}; rungs ${outputs.map((o) => `${o.name} ${o.width}x${o.height} ${o.videoKbps}k`).join(', ')}`);
@@ -213,7 +219,7 @@ await runBench({ deadlineMs: smoke ? 240_000 : 40 * 60_000, cleanups }, async ()
   const rows: TaskRow[] = measurement ? ladderTaskRows(measurement, { armSpeed }) : [];
 
   const report: string[] = [
-    `Source ${SOURCE.width}x${SOURCE.height}@${SOURCE.fps} testsrc2, ${SOURCE.videoKbps} kbit/s, ${SOURCE.gopSeconds} s GOP; rungs ` +
+    `Source ${SOURCE.width}x${SOURCE.height}@${SOURCE.fps} testsrc2${cuts ? ' with scene cuts (SMPTE bars 0.9 s of every 2.7 s)' : ''}, ${SOURCE.videoKbps} kbit/s, ${SOURCE.gopSeconds} s GOP; rungs ` +
       `${outputs.map((o) => `${o.name} (${o.width}x${o.height}, ${o.videoKbps}k)`).join(', ')}; ${windowSeconds} s windows; CPU in % of one core.`,
     '',
   ];

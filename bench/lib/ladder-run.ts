@@ -7,11 +7,13 @@
  *            with its own HLS muxer (`-f hls`) in a directory: the finbits-style command.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { LadderOutput } from '../../ingest/ladder/args';
 import { rungThreads } from '../../ingest/ladder/args';
+import type { SourceSpec } from './media';
 
 const run = promisify(execFile);
 
@@ -98,7 +100,11 @@ export interface FinbitsOptions {
   readonly segmentSeconds: number;
   readonly fps: number;
   readonly seconds: number;
-  /** x264 as ours (`same`: preset, zerolatency, high, CBR-ish VBV, no B-frames, the same threads), or x264's defaults (`defaults`). */
+  /**
+   * x264 as ours (`same`: preset, zerolatency, high, CBR-ish VBV, no B-frames, the same threads, a fixed GOP with
+   * `-keyint_min`), or as a tutorial writes it (`defaults`: preset, bitrate, VBV and `-g` only, so x264's lookahead,
+   * B-frames and scene-cut keyframes).
+   */
   readonly x264: 'same' | 'defaults';
   readonly preset?: string;
 }
@@ -152,8 +158,7 @@ export function finbitsArgs(o: FinbitsOptions): string[] {
       ...x264,
       '-g',
       gop,
-      '-keyint_min',
-      gop,
+      ...(o.x264 === 'same' ? ['-keyint_min', gop] : []),
       '-pix_fmt',
       'yuv420p',
       '-f',
@@ -211,4 +216,55 @@ export function boundarySpread(
     if (spread > frameSeconds + 1e-3) mis++;
   }
   return { compared: Number.isFinite(n) ? n : 0, maxSpreadMs: Math.round(max * 1000), misaligned: mis };
+}
+
+/**
+ * A source with hard scene cuts off the keyframe grid: testsrc2 with SMPTE bars over it for 0.9 s of every 2.7 s
+ * (cuts at 0.9 s and 2.7 s, then every 2.7 s), encoded like bench/lib/media.ts's sources (fixed GOP, no scene-cut
+ * keyframes, no B-frames). Cached in the same directory.
+ */
+export async function encodeCutSource(spec: SourceSpec): Promise<string> {
+  const dir = join(tmpdir(), 'keyframe-bench-media');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `src_cuts_${spec.width}x${spec.height}_${spec.fps}fps_gop${spec.gopSeconds}_${spec.videoKbps}k_${spec.seconds}s.flv`);
+  if (existsSync(path)) return path;
+  const tmp = `${path}.${process.pid}.tmp.flv`;
+  const size = `${spec.width}x${spec.height}`;
+  const gop = String(Math.round(spec.gopSeconds * spec.fps));
+  const v = `${spec.videoKbps}k`;
+  try {
+    await run(
+      'ffmpeg',
+      [
+        ...['-hide_banner', '-loglevel', 'error', '-nostats', '-y'],
+        ...['-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${spec.fps}`, '-f', 'lavfi', '-i', `smptehdbars=size=${size}:rate=${spec.fps}`],
+        ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100'],
+        ...['-filter_complex', "[0:v][1:v]overlay=enable='lt(mod(t,2.7),0.9)'[v]", '-map', '[v]', '-map', '2:a', '-t', String(spec.seconds)],
+        ...[
+          '-c:v',
+          'libx264',
+          '-preset',
+          'veryfast',
+          '-pix_fmt',
+          'yuv420p',
+          '-profile:v',
+          'high',
+          '-g',
+          gop,
+          '-keyint_min',
+          gop,
+          '-sc_threshold',
+          '0',
+          '-bf',
+          '0',
+        ],
+        ...['-b:v', v, '-maxrate', v, '-bufsize', v, '-c:a', 'aac', '-b:a', `${spec.audioKbps}k`, '-ac', '2', '-f', 'flv', tmp],
+      ],
+      { timeout: 300_000 },
+    );
+    renameSync(tmp, path);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  return path;
 }
