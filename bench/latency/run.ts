@@ -166,6 +166,14 @@ const SCENARIOS: Scenario[] = [
     ladder: { rungs: '720p,480p,360p', play: '360p', width: 1280, height: 720 },
     note: 'issue 14: a 720p publish to a ladder channel (rungs 480p and 360p): its source variant beside its 360p rung, standard HLS',
   },
+  {
+    name: 's1-g1-ladder-1080',
+    segmentSeconds: 1,
+    gopSeconds: 1,
+    tuning: 'keyframe',
+    ladder: { rungs: '720p,480p,360p', play: '720p', width: 1920, height: 1080 },
+    note: 'issue 14: as s1-g1-ladder with a 1080p publish and the default ladder (720p, 480p, 360p): its source variant beside its 720p rung',
+  },
   { name: 's2-g2-hlsjs', segmentSeconds: 2, gopSeconds: 2, tuning: 'hlsjs-defaults', note: '2 s segments, 2 s GOP, hls.js defaults' },
 ];
 const DEFAULT_SCENARIOS = SCENARIOS.map((s) => s.name);
