@@ -28,6 +28,7 @@
  *
  *   npx tsx bench/ladder.ts [--parts cpu,ingest,capacity] [--reps 3] [--ingest-reps 2] [--window 20] [--n 1,2,3]
  *     [--finbits same,defaults] [--cuts] [--arm-speed 1] [--smoke] [--json out.json]
+ *   npx tsx bench/ladder.ts --parts cost --cores-per-ladder 0.628 --pss-per-ladder 148.7 --on-time 2   # the table alone
  *
  * --finbits defaults: the finbits-style command as a tutorial writes it (x264 preset, bitrate, VBV and `-g` only:
  * lookahead, B-frames, scene-cut keyframes). --cuts: a source with hard scene cuts off the 2 s keyframe grid
@@ -205,14 +206,22 @@ await runBench({ deadlineMs: smoke ? 240_000 : 40 * 60_000, cleanups }, async ()
     ? { n: delays.length, p50: round(median(delays), 0), p95: round(percentile(delays, 95), 0), max: Math.max(...delays) }
     : undefined;
   const onTimeHere = capacity.filter((c) => c.onTime).reduce((m, c) => Math.max(m, c.n), 0);
-  const coresPerLadder = ingestCpu !== undefined ? ingestCpu / 100 : ours ? ours.cpuPct / 100 : undefined;
-  const pssPerLadder = ingestPss ?? ours?.pssMiB;
+  // --cores-per-ladder, --pss-per-ladder, --on-time: the cost table from figures of earlier runs (pooled medians).
+  const coresPerLadder = args.options.has('cores-per-ladder')
+    ? args.number('cores-per-ladder', 0)
+    : ingestCpu !== undefined
+      ? ingestCpu / 100
+      : ours
+        ? ours.cpuPct / 100
+        : undefined;
+  const pssPerLadder = args.options.has('pss-per-ladder') ? args.number('pss-per-ladder', 0) : (ingestPss ?? ours?.pssMiB);
+  const onTimeGiven = args.options.has('on-time') ? args.number('on-time', 0) : undefined;
   const measurement =
     coresPerLadder !== undefined && pssPerLadder !== undefined
       ? {
           coresPerLadder,
           pssMiBPerLadder: pssPerLadder,
-          onTimeHere: capacity.length ? onTimeHere : Number.POSITIVE_INFINITY,
+          onTimeHere: onTimeGiven ?? (capacity.length ? onTimeHere : Number.POSITIVE_INFINITY),
           machineCores: machine.nproc,
         }
       : undefined;
@@ -321,8 +330,8 @@ await runBench({ deadlineMs: smoke ? 240_000 : 40 * 60_000, cleanups }, async ()
     report.push(
       '### Ladders per Fargate task size and cost per ladder-hour',
       '',
-      `Per ladder: ${round(measurement.coresPerLadder, 2)} cores (${ingestCpu !== undefined ? 'the ingest run' : 'the command alone'}), ${round(measurement.pssMiBPerLadder, 0)} MiB PSS; ` +
-        `${capacity.length ? `${onTimeHere} on time at once` : 'capacity not run'} on ${machine.nproc} cores. Assumptions: 1 Fargate vCPU = 1 core here; arm64 x264 speed ×${armSpeed} (unmeasured); ` +
+      `Per ladder: ${round(measurement.coresPerLadder, 3)} cores (${args.options.has('cores-per-ladder') ? 'given' : ingestCpu !== undefined ? 'the ingest run' : 'the command alone'}), ${round(measurement.pssMiBPerLadder, 1)} MiB PSS; ` +
+        `${onTimeGiven !== undefined ? `${onTimeGiven} on time at once (given)` : capacity.length ? `${onTimeHere} on time at once` : 'capacity not run'} on ${machine.nproc} cores. Assumptions: 1 Fargate vCPU = 1 core here; arm64 x264 speed ×${armSpeed} (unmeasured); ` +
         `budget ${LADDER_BUDGET_SHARE * 100}% of the task's vCPU; ${FARGATE_PRICES.region} ${FARGATE_PRICES.asOf}.`,
       '',
       table(
