@@ -11,8 +11,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { LadderOutput } from '../../ingest/ladder/args';
-import { rungThreads } from '../../ingest/ladder/args';
+import { type LadderOutput, ladderFfmpegArgs } from '../../ingest/ladder/args';
 import type { SourceSpec } from './media';
 
 const run = promisify(execFile);
@@ -93,6 +92,16 @@ export function isConfigTag(t: FlvFileTag): boolean {
   return t.type === 18 || (t.type === 9 && t.body[1] === 0) || (t.type === 8 && t.body[1] === 0);
 }
 
+/** The x264 options our command gives a rung, read from `ladderFfmpegArgs` so that the finbits-style command's stay the same. */
+export function ourX264Options(output: LadderOutput, preset?: string): string[] {
+  const argv = ladderFfmpegArgs({ outputs: [output], segmentSeconds: 2, ...(preset ? { preset } : {}) });
+  const keep = ['-preset', '-tune', '-profile:v', '-b:v', '-maxrate', '-bufsize', '-bf', '-threads'];
+  const out: string[] = [];
+  // From the rung's encoder on (the `-threads` before the input is the decoder's).
+  for (let i = argv.indexOf('-c:v'); i > 0 && i < argv.length - 1; i++) if (keep.includes(argv[i])) out.push(argv[i], argv[i + 1]);
+  return out;
+}
+
 export interface FinbitsOptions {
   readonly file: string;
   readonly dir: string;
@@ -127,24 +136,7 @@ export function finbitsArgs(o: FinbitsOptions): string[] {
     const kbps = `${Math.round(r.videoKbps)}k`;
     const x264 =
       o.x264 === 'same'
-        ? [
-            '-preset',
-            o.preset ?? 'veryfast',
-            '-tune',
-            'zerolatency',
-            '-profile:v',
-            'high',
-            '-b:v',
-            kbps,
-            '-maxrate',
-            kbps,
-            '-bufsize',
-            kbps,
-            '-bf',
-            '0',
-            '-threads',
-            String(rungThreads(r.height)),
-          ]
+        ? ourX264Options(r, o.preset)
         : ['-preset', o.preset ?? 'veryfast', '-b:v', kbps, '-maxrate', kbps, '-bufsize', `${Math.round(r.videoKbps * 2)}k`];
     args.push(
       '-map',
