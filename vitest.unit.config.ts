@@ -21,7 +21,7 @@ export default defineConfig({
       'test/ingest/packager/multivariant.test.ts',
       'test/ingest/recorder/playlist.test.ts',
       'test/infra/config.test.ts',
-      'test/player/{watchdog,engines,playlist,recording-logic}.test.ts',
+      'test/player/{watchdog,engines,playlist,recording-logic,ladder-logic}.test.ts',
       'test/security/{config,playback-token,auth-throttle}.test.ts',
       'test/bench/cost-model.test.ts',
       'test/cli/stack-outputs.test.ts',
