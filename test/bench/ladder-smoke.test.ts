@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { benchRunner } from '../support/bench';
 
 /**
  * bench/ladder.ts (issue 14) in its smoke mode, as its own process exactly as documented (`tsx bench/ladder.ts
@@ -12,9 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
  * machine is; each assertion fails when what it names is broken (a command makes no rung, our rungs' keyframes
  * leave the source's, the ingest's rung segments stop sharing the source's numbers and PDT).
  */
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'kf-bench-ladder-smoke-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const bench = benchRunner('ladder-smoke');
+afterAll(() => bench.cleanup());
 
 interface CommandRun {
   command: string;
@@ -47,28 +47,7 @@ interface LadderResults {
   cost: { measurement?: { coresPerLadder: number }; rows: Array<{ arch: string; vcpu: number; ladders: number }> };
 }
 
-function runLadderSmoke(): Promise<{ smoke: boolean; bench: string; results: LadderResults }> {
-  const out = join(dir, 'ladder.json');
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'ladder.ts'), '--smoke', '--json', out], {
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let log = '';
-    p.stdout.on('data', (d) => (log = (log + d).slice(-6000)));
-    p.stderr.on('data', (d) => (log = (log + d).slice(-6000)));
-    const timer = setTimeout(() => p.kill('SIGTERM'), 230_000);
-    p.once('exit', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`bench/ladder.ts --smoke exited ${code}:\n${log}`));
-      try {
-        resolve(JSON.parse(readFileSync(out, 'utf8')));
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
-}
+const runLadderSmoke = () => bench.run<LadderResults>('ladder', [], { timeoutMs: 230_000 });
 
 describe('bench/ladder.ts --smoke', () => {
   it('both commands make every rung; ours keeps the source keyframes; the ingest aligns rung segments with the source', {

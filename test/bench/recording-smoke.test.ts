@@ -4,50 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { benchRunner } from '../support/bench';
 
 /**
  * The recording benchmarks of issue 15 in their smoke mode, each as its own process exactly as documented
  * (`tsx bench/<name>.ts --smoke --json <file>`): the JSON must have the expected shape and sane values. Not a
  * timing test: every bound holds on a loaded 2-core machine, and each fails when the thing it names is broken.
  */
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'kf-bench-recording-smoke-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-interface Result<T> {
-  bench: string;
-  command: string;
-  smoke: boolean;
-  machine: { nproc: number; loadavgStart: number };
-  results: T;
-}
-
-function runBench<T>(name: string, extra: string[] = []): Promise<Result<T>> {
-  const out = join(dir, `${name}.json`);
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bench', `${name}.ts`), '--smoke', '--json', out, ...extra], {
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let log = '';
-    p.stdout.on('data', (d) => (log = (log + d).slice(-6000)));
-    p.stderr.on('data', (d) => (log = (log + d).slice(-6000)));
-    const timer = setTimeout(() => p.kill('SIGTERM'), 150_000);
-    p.once('exit', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`bench/${name}.ts --smoke exited ${code}:\n${log}`));
-      try {
-        const r = JSON.parse(readFileSync(out, 'utf8')) as Result<T>;
-        expect(r.bench).toBe(name);
-        expect(r.smoke).toBe(true);
-        expect(r.command).toContain(`bench/${name}.ts`);
-        resolve(r);
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
-}
+const bench = benchRunner('recording-smoke');
+afterAll(() => bench.cleanup());
+const runBench = <T>(name: string, extra: string[] = []) => bench.run<T>(name, extra, { timeoutMs: 150000 });
 
 interface ReadyResults {
   groups: Array<{ s3DelayMs: number; samples: number; ready: number; p50Ms: number; maxMs: number; serverP50Ms: number }>;

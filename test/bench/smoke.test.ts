@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { benchRunner } from '../support/bench';
 import { rtmpModulePath } from '../../bench/lib/nginx';
 
 /**
@@ -12,45 +13,13 @@ import { rtmpModulePath } from '../../bench/lib/nginx';
  * shape and sane values. Not a timing test: the bounds are loose on purpose, and hold on a loaded 2-core machine.
  * The glass-to-glass harness (bench/latency/run.ts, headless Chromium) runs last, alone.
  */
+const bench = benchRunner('smoke');
+afterAll(() => bench.cleanup());
+/** For the latency harness, whose output is `--out` rather than the others' `--json`. */
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'kf-bench-smoke-'));
+const dir = mkdtempSync(join(tmpdir(), 'kf-bench-latency-smoke-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-interface Result<T> {
-  bench: string;
-  command: string;
-  smoke: boolean;
-  machine: { nproc: number; cpuModel: string; date: string; loadavgStart: number };
-  results: T;
-}
-
-function runBench<T>(name: string, extra: string[] = []): Promise<Result<T>> {
-  const out = join(dir, `${name}.json`);
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bench', `${name}.ts`), '--smoke', '--json', out, ...extra], {
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let log = '';
-    p.stdout.on('data', (d) => (log = (log + d).slice(-6000)));
-    p.stderr.on('data', (d) => (log = (log + d).slice(-6000)));
-    const timer = setTimeout(() => p.kill('SIGTERM'), 110_000);
-    p.once('exit', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`bench/${name}.ts --smoke exited ${code}:\n${log}`));
-      try {
-        const r = JSON.parse(readFileSync(out, 'utf8')) as Result<T>;
-        expect(r.bench).toBe(name);
-        expect(r.smoke).toBe(true);
-        expect(r.machine.nproc).toBeGreaterThan(0);
-        expect(r.command).toContain(`bench/${name}.ts`);
-        resolve(r);
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
-}
+const runBench = <T>(name: string, extra: string[] = []) => bench.run<T>(name, extra);
 
 const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
 
