@@ -93,7 +93,11 @@ export function formatRecordings(views: readonly RecordingView[], where: string)
   for (const v of views) {
     const gaps = v.gaps.length > 0 ? `, ${v.gaps.length} gap${v.gaps.length > 1 ? 's' : ''}` : '';
     lines.push(`${v.id}  ${v.channel} (${v.playbackId})  ${v.state}${v.private ? '  private' : ''}`);
-    lines.push(`  ${v.startedAt} → ${v.endedAt ?? 'now'}  ${clock(v.durationSeconds)}, ${v.segmentCount} segments${gaps}`);
+    // While recording, the entry is refreshed every 30 segments (and at the end): "so far" says it is not the total.
+    const soFar = v.state === 'recording' ? ' so far' : '';
+    lines.push(
+      `  ${v.startedAt} → ${v.endedAt ?? 'now'}  ${clock(v.durationSeconds)}${soFar}, ${v.segmentCount} segment${v.segmentCount === 1 ? '' : 's'}${gaps}`,
+    );
     for (const g of v.gaps)
       lines.push(`  ! missing ${g.seconds} s from ${new Date(g.startedAt).toISOString()} (segments ${g.fromMsn}-${g.toMsn}, ${g.reason})`);
     lines.push(`  ${v.playbackUrl}`);
