@@ -10,20 +10,18 @@ export interface Rung {
   readonly name: string;
   /** Output height; the width keeps the source's aspect ratio (even). */
   readonly height: number;
-  /** x264 target bitrate, kbit/s (VBV max the same, buffer one second). */
+  /** x264 target bitrate, kbit/s (VBV max the same, buffer one second). Audio: the source's AAC, copied (docs/ladder.md). */
   readonly videoKbps: number;
-  /** AAC bitrate of the rung's own audio, kbit/s. */
-  readonly audioKbps: number;
 }
 
 /** Every rung there is, highest first. Bitrates follow common streaming ladders (Twitch/YouTube/Apple guidance at 30 fps). */
 export const RUNGS: readonly Rung[] = [
-  { name: '1080p', height: 1080, videoKbps: 6000, audioKbps: 160 },
-  { name: '720p', height: 720, videoKbps: 3000, audioKbps: 128 },
-  { name: '480p', height: 480, videoKbps: 1500, audioKbps: 96 },
-  { name: '360p', height: 360, videoKbps: 800, audioKbps: 96 },
-  { name: '240p', height: 240, videoKbps: 400, audioKbps: 64 },
-  { name: '160p', height: 160, videoKbps: 250, audioKbps: 64 },
+  { name: '1080p', height: 1080, videoKbps: 6000 },
+  { name: '720p', height: 720, videoKbps: 3000 },
+  { name: '480p', height: 480, videoKbps: 1500 },
+  { name: '360p', height: 360, videoKbps: 800 },
+  { name: '240p', height: 240, videoKbps: 400 },
+  { name: '160p', height: 160, videoKbps: 250 },
 ];
 
 /** `--ladder` with no list: the three rungs most ladders have below a 1080p source. */

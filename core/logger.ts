@@ -11,3 +11,18 @@ export function createLogger(serviceName: string, level: LogLevel = 'INFO'): Log
 }
 
 export type { Logger };
+
+/** The info/warn pair the ingest's parts log through (recorder, thumbnails, ladders, renditions). */
+export interface PartLog {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+}
+
+/** A `PartLog` over the logger, with `context` (e.g. the playback ID and session) on every line; none without a logger. */
+export function partLog(logger: Pick<Logger, 'info' | 'warn'> | undefined, context: Record<string, unknown> = {}): PartLog | undefined {
+  if (!logger) return undefined;
+  return {
+    info: (message, extra) => logger.info(message, { ...context, ...extra }),
+    warn: (message, extra) => logger.warn(message, { ...context, ...extra }),
+  };
+}

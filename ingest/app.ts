@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { Logger } from '../core/logger';
+import { type Logger, partLog } from '../core/logger';
 import type { ChannelStore, RecordingStore, RouteStore } from '../core/store';
 import { AuthThrottle } from './auth-throttle';
 import type { IngestConfig } from './config';
@@ -58,19 +58,13 @@ export async function startIngest(
   const hls = createHlsServer({ resolve: (p) => streams.resolveObject(p), segmentSeconds: config.segmentSeconds });
   const hlsAddress = await listen(hls, config.hlsPort, config.hlsHost);
   const authThrottle = new AuthThrottle(config.authThrottle);
-  const { putRecording, getRecording, listRecordingsOfChannel, deleteRecording } = deps.store;
-  const recordingStore: RecordingStore | undefined =
-    putRecording && getRecording && listRecordingsOfChannel && deleteRecording
-      ? {
-          putRecording: putRecording.bind(deps.store),
-          getRecording: getRecording.bind(deps.store),
-          listRecordingsOfChannel: listRecordingsOfChannel.bind(deps.store),
-          deleteRecording: deleteRecording.bind(deps.store),
-        }
-      : undefined;
+  const s = deps.store;
+  // The DynamoDB store is also the recordings' metadata store; a store without those methods records objects only.
+  const recordingStore = s.putRecording && s.getRecording && s.listRecordingsOfChannel && s.deleteRecording ? (s as RecordingStore) : undefined;
+  const log = partLog(deps.logger);
   const recordings = createRecordingServiceFromSettings(config.recording, {
     store: recordingStore,
-    log: deps.logger ? { info: (m, e) => deps.logger?.info(m, e ?? {}), warn: (m, e) => deps.logger?.warn(m, e ?? {}) } : undefined,
+    log,
     onEvent: deps.onRecorderEvent,
   });
   if (recordings) deps.logger?.info('recording enabled', { bucket: config.recording.recordingBucket, spoolDir: config.recording.recordingSpoolDir });
@@ -88,7 +82,7 @@ export async function startIngest(
     maxRestarts: config.ladder.maxRestarts,
     restartWindowSeconds: config.ladder.restartWindowSeconds,
     lagLimitMs: config.ladder.lagLimitMs,
-    ...(deps.logger ? { log: { info: (m, e) => deps.logger?.info(m, e ?? {}), warn: (m, e) => deps.logger?.warn(m, e ?? {}) } } : {}),
+    ...(log ? { log } : {}),
   });
   const streams = new StreamManager({
     ladders,

@@ -24,7 +24,6 @@ export interface LadderRungSpec {
   readonly width: number;
   readonly height: number;
   readonly videoKbps: number;
-  readonly audioKbps: number;
 }
 
 export type LadderState = 'starting' | 'up' | 'down' | 'failed';
@@ -69,6 +68,8 @@ export interface RenditionsOptions {
   registerSession(session: string): void;
   /** A playlist changed: wake blocked requests. */
   onChange(): void;
+  /** Where the source is (its rendition report), once its playlist is served. */
+  sourcePosition(): LivePosition | undefined;
   readonly warn: (code: string, message: string) => void;
   readonly log?: { info(m: string, e?: Record<string, unknown>): void; warn(m: string, e?: Record<string, unknown>): void };
 }
@@ -96,6 +97,12 @@ interface RungState {
  * up to a frame after it: a keyframe within a quarter segment of a line starts that line's segment.
  */
 const GRID_TOLERANCE_FRACTION = 0.25;
+
+/** A rendition's report: its newest part when that is past its newest segment, else the segment. */
+function reportOf(name: string, p: LivePosition): RenditionReport {
+  const partNext = p.partMsn !== undefined && p.partMsn > p.lastMsn;
+  return { name, lastMsn: partNext ? p.partMsn! : p.lastMsn, ...(partNext ? { lastPart: p.partIndex } : {}) };
+}
 
 export class Renditions {
   private readonly rungs = new Map<string, RungState>();
@@ -158,7 +165,7 @@ export class Renditions {
       this.o.warn('ladder-no-rungs', `no ladder rung is below the source's ${video.height}p: only the source is offered`);
       return;
     }
-    const specs = rungs.map((r: Rung) => ({ name: r.name, ...rungSize(r, video), videoKbps: r.videoKbps, audioKbps: r.audioKbps }));
+    const specs = rungs.map((r: Rung) => ({ name: r.name, ...rungSize(r, video), videoKbps: r.videoKbps }));
     for (const spec of specs)
       this.rungs.set(spec.name, {
         spec,
@@ -353,20 +360,15 @@ export class Renditions {
 
   private reports(except: string): RenditionReport[] {
     const out: RenditionReport[] = [];
-    if (except !== SOURCE_RENDITION) {
-      const src = this.sourcePosition();
-      if (src) out.push(src);
-    }
+    const source = except !== SOURCE_RENDITION ? this.o.sourcePosition() : undefined;
+    if (source) out.push(reportOf(SOURCE_RENDITION, source));
     for (const r of this.rungs.values()) {
-      if (r.spec.name === except || !r.live || r.playlist === undefined || r.lastMsn === undefined) continue;
-      const partNext = r.partMsn !== undefined && r.partMsn > r.lastMsn;
-      out.push({ name: r.spec.name, lastMsn: partNext ? r.partMsn! : r.lastMsn, ...(partNext ? { lastPart: r.partIndex } : {}) });
+      if (r.spec.name === except || r.playlist === undefined) continue;
+      const p = this.position(r.spec.name);
+      if (p) out.push(reportOf(r.spec.name, p));
     }
     return out;
   }
-
-  /** Set by the stream manager: where the source is (for its rendition report). */
-  sourcePosition: () => RenditionReport | undefined = () => undefined;
 
   /** A rung's live position (blocking reloads), by rendition name or by one of its sessions. */
   position(nameOrSession: string): LivePosition | undefined {

@@ -1,7 +1,7 @@
 import type { OriginPath } from '../core/hls/paths';
 import { BadRequestError, ConditionFailedError } from '../core/errors';
 import { blockingHoldMs, MAX_BUFFERED_BODY_BYTES } from '../core/limits';
-import type { Logger } from '../core/logger';
+import { type Logger, partLog } from '../core/logger';
 import { hashesEqual, hashStreamKey, keyFingerprint, newSessionId, type Channel, type Route, type StreamHealthReport } from '../core/model';
 import type { ChannelStore, RouteStore } from '../core/store';
 import type { AuthThrottle } from './auth-throttle';
@@ -181,13 +181,12 @@ export class StreamManager {
       const renditions = stream?.renditions;
       if (stream && renditions) return this.resolveRendition(stream, renditions, path);
       if (path.file !== 'index.m3u8') return undefined;
-      const msn = path.blocking?.msn;
-      if (!stream || msn === undefined) return this.currentPlaylist(stream);
-      const verdict = playlistVerdict(this.position(stream), msn, path.blocking?.part);
-      if (verdict === 'too-far') throw new BadRequestError('_HLS_msn is more than two segments ahead');
-      if (verdict === 'ready') return this.currentPlaylist(stream);
-      return this.block(stream, () => playlistVerdict(this.position(stream), msn, path.blocking?.part) !== 'wait').then(() =>
-        this.currentPlaylist(stream),
+      if (!stream) return undefined;
+      return this.blockingPlaylist(
+        stream,
+        path,
+        () => this.position(stream),
+        () => this.currentPlaylist(stream),
       );
     }
     const key = `${path.playbackId}/${path.session}`;
@@ -211,32 +210,51 @@ export class StreamManager {
       if (path.blocking) throw new BadRequestError('blocking reloads apply to media playlists, not the multivariant playlist');
       return renditions.multivariant();
     }
-    const msn = path.blocking?.msn;
     if (name === SOURCE_RENDITION) {
-      const source = () => {
-        const p = this.currentPlaylist(stream);
-        return p ? Buffer.from(renditions.withReports(p.toString('utf8'))) : undefined;
-      };
-      if (msn === undefined) return source();
-      const verdict = playlistVerdict(this.position(stream), msn, path.blocking?.part);
-      if (verdict === 'too-far') throw new BadRequestError('_HLS_msn is more than two segments ahead');
-      if (verdict === 'ready') return source();
-      return this.block(stream, () => playlistVerdict(this.position(stream), msn, path.blocking?.part) !== 'wait').then(source);
+      return this.blockingPlaylist(
+        stream,
+        path,
+        () => this.position(stream),
+        () => {
+          const p = this.currentPlaylist(stream);
+          return p ? Buffer.from(renditions.withReports(p.toString('utf8'))) : undefined;
+        },
+      );
     }
     if (!renditions.isRung(name)) return undefined;
-    const rung = () => {
-      const text = renditions.rungPlaylist(name);
-      return text === undefined ? undefined : Buffer.from(text);
-    };
-    const position = renditions.position(name);
-    if (msn === undefined || !position) return rung();
-    const verdict = playlistVerdict(position, msn, path.blocking?.part);
+    return this.blockingPlaylist(
+      stream,
+      path,
+      () => renditions.position(name),
+      () => {
+        const text = renditions.rungPlaylist(name);
+        return text === undefined ? undefined : Buffer.from(text);
+      },
+    );
+  }
+
+  /**
+   * A media playlist, at once or, for an LL-HLS blocking reload (`_HLS_msn`, `_HLS_part`), once `position` has
+   * what was asked for (at most `blockingHoldMs`); a reload more than two segments ahead is a 400. A rendition
+   * with no position (not started, or down) answers at once.
+   */
+  private blockingPlaylist(
+    stream: LiveStream,
+    path: OriginPath,
+    position: () => LivePosition | undefined,
+    render: () => Buffer | undefined,
+  ): Buffer | undefined | Promise<Buffer | undefined> {
+    const msn = path.blocking?.msn;
+    const part = path.blocking?.part;
+    const now = position();
+    if (msn === undefined || !now) return render();
+    const verdict = playlistVerdict(now, msn, part);
     if (verdict === 'too-far') throw new BadRequestError('_HLS_msn is more than two segments ahead');
-    if (verdict === 'ready') return rung();
+    if (verdict === 'ready') return render();
     return this.block(stream, () => {
-      const p = renditions.position(name);
-      return !p || playlistVerdict(p, msn, path.blocking?.part) !== 'wait';
-    }).then(rung);
+      const p = position();
+      return !p || playlistVerdict(p, msn, part) !== 'wait';
+    }).then(render);
   }
 
   /** Load units for the scaling metric: a passthrough stream is 1; a ladder adds what it costs (docs/ladder.md). */
@@ -381,6 +399,7 @@ export class StreamManager {
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
     const logContext = { playbackId, session };
+    const partLogger = partLog(log, logContext);
     const objects: ObjectStore = new Map();
     const objectKeys = new Set<string>([`${playbackId}/${session}`]);
     const segmentOrder: { readonly name: string; readonly parts: number }[] = [];
@@ -398,14 +417,7 @@ export class StreamManager {
             // The recording's poster is its first thumbnail (later ones are ignored by the recorder).
             recorder?.onPoster(t.jpeg);
           },
-          ...(log
-            ? {
-                log: {
-                  info: (m: string, e?: Record<string, unknown>) => log.info(m, { ...logContext, ...e }),
-                  warn: (m: string, e?: Record<string, unknown>) => log.warn(m, { ...logContext, ...e }),
-                },
-              }
-            : {}),
+          ...(partLogger ? { log: partLogger } : {}),
         })
       : undefined;
     const stream: LiveStream = {
@@ -506,24 +518,10 @@ export class StreamManager {
             this.sessionObjects.set(key, objects);
           },
           onChange: () => this.wake(stream),
+          sourcePosition: () => (stream.playlist ? this.position(stream) : undefined),
           warn: warnOnce,
-          ...(log
-            ? {
-                log: {
-                  info: (m: string, e?: Record<string, unknown>) => log.info(m, { ...logContext, ...e }),
-                  warn: (m: string, e?: Record<string, unknown>) => log.warn(m, { ...logContext, ...e }),
-                },
-              }
-            : {}),
+          ...(partLogger ? { log: partLogger } : {}),
         });
-        stream.renditions.sourcePosition = () =>
-          stream.playlist
-            ? {
-                name: SOURCE_RENDITION,
-                lastMsn: stream.partMsn !== undefined && stream.partMsn > stream.mediaSequence ? stream.partMsn : stream.mediaSequence,
-                ...(stream.partMsn !== undefined && stream.partMsn > stream.mediaSequence ? { lastPart: stream.partIndex } : {}),
-              }
-            : undefined;
       } else {
         warnOnce('ladder-unavailable', 'this task transcodes no ladders (not enabled): this stream is passed through only');
       }

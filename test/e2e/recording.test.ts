@@ -96,7 +96,7 @@ describe('recording', () => {
     expect(breaks.length).toBe(1);
     // The second publish's segments follow the discontinuity, with that publish's own init.
     const at = playlist.segments.indexOf(breaks[0]);
-    expect(playlist.segments[at].init).not.toBe(playlist.segments[at - 1].init);
+    expect(playlist.segments[at].map).not.toBe(playlist.segments[at - 1].map);
 
     // After the window: a second recording. The window is time itself, so this waits it out.
     await waitFor('the reconnect window over', () => Date.now() - secondEnd > (WINDOW_SECONDS + 1) * 1000 || undefined, {

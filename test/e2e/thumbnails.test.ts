@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { playbackKey, signPlaybackToken, tokenExpiry } from '../../core/playback-token';
 import { type LocalStack, startLocalStack } from '../../local/stack';
 import { startPublisher } from '../support/media';
-import { cliFor, listRecordingsJson, parseRecordingPlaylist } from '../support/recordings';
+import { cliFor, listRecordingsJson, parsePlaylist } from '../support/recordings';
 import { waitFor } from '../support/wait';
 
 /**
@@ -85,7 +85,7 @@ describe('thumbnails and recordings through the origin', () => {
     // Live rewind: the recording's EVENT playlist, through the origin, from the start of the session.
     const live = await get(listed!.recording!.playbackUrl);
     expect(live.status).toBe(200);
-    const event = parseRecordingPlaylist(live.body.toString('utf8'));
+    const event = parsePlaylist(live.body.toString('utf8'));
     expect(event.type).toBe('EVENT');
     expect(event.ended).toBe(false);
     expect(event.segments.length).toBeGreaterThan(0);
@@ -93,7 +93,7 @@ describe('thumbnails and recordings through the origin', () => {
     const seg = await get(`${base}${event.segments[0].uri}`);
     expect(seg.status).toBe(200);
     expect(seg.type).toBe('video/iso.segment');
-    expect((await get(`${base}${event.segments[0].init}`)).status).toBe(200);
+    expect((await get(`${base}${event.segments[0].map}`)).status).toBe(200);
 
     expect((await publisher.exited).code).toBe(0);
     const ready = await waitFor('the replay ready', async () => (await listRecordingsJson(cli.run, 'thumbs')).find((r) => r.state === 'ready'), {
@@ -101,7 +101,7 @@ describe('thumbnails and recordings through the origin', () => {
     });
     const vod = await get(new URL(ready.playbackUrl).pathname);
     expect(vod.status).toBe(200);
-    const replay = parseRecordingPlaylist(vod.body.toString('utf8'));
+    const replay = parsePlaylist(vod.body.toString('utf8'));
     expect(replay.type).toBe('VOD');
     expect(replay.ended).toBe(true);
     const poster = await waitFor('the poster', async () => {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
@@ -47,7 +47,12 @@ export async function listRecordingsJson(run: (...argv: string[]) => Promise<str
   return JSON.parse(await run('recordings', 'list', channel, '--json')) as RecordingView[];
 }
 
-export async function getObject(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
+export async function getText(s3: S3Client, bucket: string, key: string): Promise<string> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return out.Body!.transformToString();
+}
+
+export async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return Buffer.from(await out.Body!.transformToByteArray());
 }
@@ -57,30 +62,30 @@ export async function listKeys(s3: S3Client, bucket: string, prefix: string): Pr
   return (out.Contents ?? []).map((o) => o.Key!).sort();
 }
 
-/** A recording's playlist, parsed: its segments (duration, URI, discontinuity before) and inits. */
-export interface ParsedRecording {
-  readonly text: string;
-  readonly segments: { uri: string; duration: number; discontinuity: boolean; init: string }[];
-  readonly ended: boolean;
+/** A recording's media playlist: its segments, each with the EXT-X-MAP it needs and whether a discontinuity precedes it. */
+export interface ParsedPlaylist {
   readonly type: string | undefined;
+  readonly ended: boolean;
+  readonly segments: { uri: string; duration: number; map: string; discontinuity: boolean }[];
 }
 
-export function parseRecordingPlaylist(text: string): ParsedRecording {
-  const segments: ParsedRecording['segments'] = [];
+export function parsePlaylist(text: string): ParsedPlaylist {
+  const segments: ParsedPlaylist['segments'] = [];
+  let map = '';
   let duration: number | undefined;
-  let discontinuity = false;
-  let init = '';
+  let disc = false;
   for (const line of text.split('\n')) {
-    if (line.startsWith('#EXTINF:')) duration = Number.parseFloat(line.slice(8));
-    else if (line === '#EXT-X-DISCONTINUITY') discontinuity = true;
-    else if (line.startsWith('#EXT-X-MAP:URI="')) init = line.slice(16, -1);
+    const m = /^#EXT-X-MAP:URI="([^"]+)"/.exec(line);
+    if (m) map = m[1];
+    else if (line === '#EXT-X-DISCONTINUITY') disc = true;
+    else if (line.startsWith('#EXTINF:')) duration = Number.parseFloat(line.slice(8));
     else if (line && !line.startsWith('#') && duration !== undefined) {
-      segments.push({ uri: line, duration, discontinuity, init });
+      segments.push({ uri: line, duration, map, discontinuity: disc });
       duration = undefined;
-      discontinuity = false;
+      disc = false;
     }
   }
-  return { text, segments, ended: text.includes('#EXT-X-ENDLIST'), type: /#EXT-X-PLAYLIST-TYPE:(\w+)/.exec(text)?.[1] };
+  return { type: /^#EXT-X-PLAYLIST-TYPE:(\w+)$/m.exec(text)?.[1], ended: /^#EXT-X-ENDLIST$/m.test(text), segments };
 }
 
 /**
@@ -91,13 +96,12 @@ export async function downloadAndDecode(
   s3: S3Client,
   bucket: string,
   prefix: string,
-): Promise<{ playlist: ParsedRecording; frames: number; errors: string; decodedSeconds: number }> {
+): Promise<{ playlist: ParsedPlaylist; frames: number; errors: string; decodedSeconds: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'kf-rec-dl-'));
-  await mkdir(dir, { recursive: true });
-  const text = (await getObject(s3, bucket, `${prefix}index.m3u8`)).toString('utf8');
-  const playlist = parseRecordingPlaylist(text);
-  const names = new Set<string>([...playlist.segments.map((s) => s.uri), ...playlist.segments.map((s) => s.init)]);
-  await Promise.all([...names].map(async (n) => writeFile(join(dir, n), await getObject(s3, bucket, prefix + n))));
+  const text = await getText(s3, bucket, `${prefix}index.m3u8`);
+  const playlist = parsePlaylist(text);
+  const names = new Set<string>([...playlist.segments.map((s) => s.uri), ...playlist.segments.map((s) => s.map)]);
+  await Promise.all([...names].map(async (n) => writeFile(join(dir, n), await getBytes(s3, bucket, prefix + n))));
   await writeFile(join(dir, 'index.m3u8'), text);
   const { stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
     const p = spawn('ffmpeg', [

@@ -3,7 +3,6 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { InitOutput, SegmentOutput } from '../../../ingest/packager/index.js';
 import { fromPackagerSegment, type Recorder } from '../../../ingest/recorder';
 import { readFlvTags } from '../packager/support/flv-file.js';
@@ -47,46 +46,8 @@ export function feed(rec: Recorder, p: Publish, from = 0, to = p.segments.length
   return took;
 }
 
-export async function getText(s3: S3Client, bucket: string, key: string): Promise<string> {
-  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return out.Body!.transformToString();
-}
-
-export async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
-  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await out.Body!.transformToByteArray());
-}
-
-export async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
-  return (out.Contents ?? []).map((o) => o.Key!).sort();
-}
-
-/** A media playlist's segments, each with the EXT-X-MAP it needs and whether a discontinuity precedes it. */
-export interface ParsedPlaylist {
-  readonly type: string | undefined;
-  readonly ended: boolean;
-  readonly segments: { uri: string; duration: number; map: string; discontinuity: boolean }[];
-}
-
-export function parsePlaylist(text: string): ParsedPlaylist {
-  const segments: ParsedPlaylist['segments'] = [];
-  let map = '';
-  let duration: number | undefined;
-  let disc = false;
-  for (const line of text.split('\n')) {
-    const m = /^#EXT-X-MAP:URI="([^"]+)"/.exec(line);
-    if (m) map = m[1];
-    else if (line === '#EXT-X-DISCONTINUITY') disc = true;
-    else if (line.startsWith('#EXTINF:')) duration = Number.parseFloat(line.slice(8));
-    else if (line && !line.startsWith('#') && duration !== undefined) {
-      segments.push({ uri: line, duration, map, discontinuity: disc });
-      duration = undefined;
-      disc = false;
-    }
-  }
-  return { type: /^#EXT-X-PLAYLIST-TYPE:(\w+)$/m.exec(text)?.[1], ended: /^#EXT-X-ENDLIST$/m.test(text), segments };
-}
+// Reading a recording back from S3 and its playlist: shared with the e2e tests.
+export { getBytes, getText, listKeys, type ParsedPlaylist, parsePlaylist } from '../../support/recordings';
 
 /** ffprobe over init + segment: stderr ('' when it decodes) and the frames read. */
 export async function probe(dir: string, name: string, init: Buffer, segment: Buffer): Promise<{ stderr: string; frames: number }> {
